@@ -1,0 +1,144 @@
+//! `doppel`: the command line of the doppel toolkit.
+//!
+//! Results go to stdout or files; logs and progress go to stderr (`--log` or `RUST_LOG` set the filter).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use doppel_data::{BuildConfig, store};
+
+/// doppel: machine unlearning with look-alikes in the training set.
+#[derive(Debug, Parser)]
+#[command(version, about, long_about = None)]
+struct Cli {
+    /// Log filter for stderr (tracing EnvFilter syntax), e.g. `info` or `doppel_data=debug`.
+    #[arg(long, global = true, default_value = "info", env = "RUST_LOG")]
+    log: String,
+    #[command(subcommand)]
+    cmd: Cmd,
+}
+
+#[derive(Debug, Subcommand)]
+enum Cmd {
+    /// Build and inspect similarity-entailed datasets.
+    #[command(subcommand)]
+    Data(DataCmd),
+}
+
+#[derive(Debug, Subcommand)]
+enum DataCmd {
+    /// Build a dataset directory from a TOML config (targets, variants, lineage).
+    Build(BuildArgs),
+    /// Check a dataset directory against its manifest and print its counts.
+    Info(InfoArgs),
+}
+
+#[derive(Debug, Args)]
+struct BuildArgs {
+    /// The build config, e.g. configs/mnist-occlusion.toml.
+    #[arg(long)]
+    config: PathBuf,
+    /// The dataset directory to write; it must not exist unless --force.
+    #[arg(long)]
+    out: PathBuf,
+    /// Where `cargo xtask data fetch` put the source datasets.
+    #[arg(long, env = "DOPPEL_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// Replace --out if it exists (the old directory is removed only after the new one is complete).
+    #[arg(long)]
+    force: bool,
+}
+
+#[derive(Debug, Args)]
+struct InfoArgs {
+    /// A directory written by `doppel data build`.
+    dir: PathBuf,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    init_logging(&cli.log);
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn init_logging(filter: &str) {
+    let filter = tracing_subscriber::EnvFilter::try_new(filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<()> {
+    match cli.cmd {
+        Cmd::Data(DataCmd::Build(a)) => build(a),
+        Cmd::Data(DataCmd::Info(a)) => info(a),
+    }
+}
+
+fn build(a: BuildArgs) -> anyhow::Result<()> {
+    let cfg = BuildConfig::from_file(&a.config)?;
+    if a.out.exists() && !a.force {
+        // Checked before the (possibly long) build, and again by the writer.
+        return Err(doppel_data::DataError::OutputExists { path: a.out }.into());
+    }
+    let started = std::time::Instant::now();
+    let built = doppel_data::build_dataset(&cfg, &a.config.display().to_string(), &a.data_dir)?;
+    let manifest = store::write(&built, &a.out, a.force).with_context(|| format!("writing {}", a.out.display()))?;
+    tracing::info!(seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "done");
+    print_summary(&manifest, &a.out);
+    Ok(())
+}
+
+fn info(a: InfoArgs) -> anyhow::Result<()> {
+    let dir = store::open(&a.dir)?;
+    print_summary(&dir.manifest, &a.dir);
+    println!("all {} files match their sha256", dir.manifest.files.len());
+    Ok(())
+}
+
+fn print_summary(m: &store::Manifest, dir: &std::path::Path) {
+    let origin = |c: &store::Counts, k: &str| c.per_origin.get(k).copied().unwrap_or(0);
+    println!("dataset {} in {}", m.name, dir.display());
+    println!(
+        "source  {}: {} train + {} test images{}",
+        m.source.dataset,
+        m.source.train,
+        m.source.test,
+        m.source.artifact_sha256.as_deref().map(|s| format!(" (artifact sha256 {s})")).unwrap_or_default()
+    );
+    println!(
+        "train   {} = {} base + {} targets + {} variants (k = {} per target)",
+        m.train.total,
+        origin(&m.train, "base"),
+        origin(&m.train, "target"),
+        origin(&m.train, "variant"),
+        m.variants_per_target
+    );
+    println!("test    {}", m.test.total);
+    println!("shape   {}×{}×{}, seed {}", m.shape.channels, m.shape.height, m.shape.width, m.seeds.master);
+    println!("{:<16} {:>8} {:>8}", "class", "train", "test");
+    for (i, name) in m.class_names.iter().enumerate() {
+        println!("{:<16} {:>8} {:>8}", name, m.train.per_class[i], m.test.per_class[i]);
+    }
+    for (file, sha) in &m.files {
+        println!("{file:<18} sha256 {sha}");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cli_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,307 @@
+//! Dataset directories: what `doppel data build` writes and every later step reads.
+//!
+//! ```text
+//! DIR/
+//!   manifest.json       config, seeds, source, counts per split/class/origin, sha256 of every other file
+//!   train.parquet       id, label, origin, parent_id, variant_kind, variant_index, variant_params, source_index, pixels
+//!   test.parquet        the same columns (origin is always "base")
+//!   contact_sheet.png   a few targets with their variants
+//! ```
+//!
+//! [`write`] builds the directory under a temporary name beside `DIR` and renames it into place, so an interrupted
+//! build leaves nothing behind. [`open`] checks every file against the manifest's sha256 before reading it.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+
+use crate::build::{Built, Part, Seeds, SourceInfo};
+use crate::dataset::{Dataset, ImageShape, Split};
+use crate::error::{DataError, Result};
+use crate::hash::{sha256_bytes, sha256_file};
+use crate::lineage::{Origin, SampleInfo};
+use crate::sheet::contact_sheet;
+
+/// The format tag of manifests this version writes.
+pub const FORMAT: &str = "doppel-dataset/1";
+
+/// `manifest.json`.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    /// Always [`FORMAT`].
+    pub format: String,
+    /// Dataset name from the config.
+    pub name: String,
+    /// The doppel version that wrote it.
+    pub doppel_version: String,
+    /// The checked config, as JSON.
+    pub config: serde_json::Value,
+    /// The derived seeds.
+    pub seeds: Seeds,
+    /// Where the base samples came from.
+    pub source: SourceInfo,
+    /// Image shape.
+    pub shape: ImageShape,
+    /// Class names, by label.
+    pub class_names: Vec<String>,
+    /// `k`: variants per target.
+    pub variants_per_target: usize,
+    /// Counts of the train split.
+    pub train: Counts,
+    /// Counts of the test split.
+    pub test: Counts,
+    /// sha256 of every other file of the directory, by file name.
+    pub files: BTreeMap<String, String>,
+}
+
+/// Sample counts of one split.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct Counts {
+    /// All samples.
+    pub total: usize,
+    /// By label.
+    pub per_class: Vec<usize>,
+    /// By origin (`base`, `target`, `variant`).
+    pub per_origin: BTreeMap<String, usize>,
+}
+
+impl Counts {
+    fn of(part: &Part) -> Self {
+        let mut per_origin = BTreeMap::new();
+        for s in &part.samples {
+            *per_origin.entry(s.origin.name().to_string()).or_insert(0) += 1;
+        }
+        Counts { total: part.data.len(), per_class: part.data.class_counts(), per_origin }
+    }
+}
+
+/// A dataset directory, opened and checked.
+#[derive(Debug, Clone)]
+pub struct DatasetDir {
+    /// Its manifest.
+    pub manifest: Manifest,
+    /// base ∪ targets ∪ variants with lineage.
+    pub train: Part,
+    /// The test split.
+    pub test: Part,
+}
+
+/// Writes `built` to `out`. An existing `out` is an error unless `force`, in which case it is replaced only once
+/// the new directory is complete.
+pub fn write(built: &Built, out: &Path, force: bool) -> Result<Manifest> {
+    if out.exists() && !force {
+        return Err(DataError::OutputExists { path: out.to_path_buf() });
+    }
+    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
+    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(DataError::io("creating", parent))?;
+    let tmp = TempDir::new(parent.join(format!(".{name}.partial-{}", std::process::id())))?;
+
+    let mut files = BTreeMap::new();
+    for (file, part) in [("train.parquet", &built.train), ("test.parquet", &built.test)] {
+        let path = tmp.path.join(file);
+        write_parquet(part, &path)?;
+        files.insert(file.to_string(), sha256_file(&path)?);
+    }
+    let sheet_path = tmp.path.join("contact_sheet.png");
+    let mut png = Vec::new();
+    contact_sheet(&built.train, built.config.sheet)
+        .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
+        .map_err(|source| DataError::Image { path: sheet_path.clone(), source })?;
+    std::fs::write(&sheet_path, &png).map_err(DataError::io("writing", &sheet_path))?;
+    files.insert("contact_sheet.png".into(), sha256_bytes(&png));
+
+    let manifest = Manifest {
+        format: FORMAT.into(),
+        name: built.config.name.clone(),
+        doppel_version: env!("CARGO_PKG_VERSION").into(),
+        config: serde_json::to_value(&built.config).map_err(|e| DataError::Invalid {
+            name: built.config.name.clone(),
+            what: format!("config does not serialise: {e}"),
+        })?,
+        seeds: built.seeds,
+        source: built.source.clone(),
+        shape: built.train.data.shape(),
+        class_names: built.train.data.class_names().to_vec(),
+        variants_per_target: built.config.variants_per_target(),
+        train: Counts::of(&built.train),
+        test: Counts::of(&built.test),
+        files,
+    };
+    let json = serde_json::to_string_pretty(&manifest).map_err(|e| DataError::Invalid {
+        name: manifest.name.clone(),
+        what: format!("manifest does not serialise: {e}"),
+    })? + "\n";
+    let mpath = tmp.path.join("manifest.json");
+    std::fs::write(&mpath, json).map_err(DataError::io("writing", &mpath))?;
+
+    // Swap into place: the old directory (with --force) goes only after the new one is complete.
+    if out.exists() {
+        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
+        std::fs::rename(out, &old).map_err(DataError::io("moving aside", out))?;
+        tmp.commit(out)?;
+        std::fs::remove_dir_all(&old).map_err(DataError::io("removing", &old))?;
+    } else {
+        tmp.commit(out)?;
+    }
+    Ok(manifest)
+}
+
+/// Opens a dataset directory, checking each file's sha256 against the manifest.
+pub fn open(dir: &Path) -> Result<DatasetDir> {
+    let mpath = dir.join("manifest.json");
+    if !mpath.exists() {
+        return Err(DataError::format(
+            dir,
+            "is not a doppel dataset directory (no manifest.json); build one with `doppel data build --config FILE --out DIR`",
+        ));
+    }
+    let text = std::fs::read_to_string(&mpath).map_err(DataError::io("reading", &mpath))?;
+    let manifest: Manifest =
+        serde_json::from_str(&text).map_err(|e| DataError::format(&mpath, format!("is not a valid manifest: {e}")))?;
+    if manifest.format != FORMAT {
+        return Err(DataError::format(&mpath, format!("format is {:?}; this doppel reads {FORMAT:?}", manifest.format)));
+    }
+    for (file, want) in &manifest.files {
+        let path = dir.join(file);
+        if !path.exists() {
+            return Err(DataError::format(&path, "is listed in manifest.json but missing; rebuild the dataset"));
+        }
+        let got = sha256_file(&path)?;
+        if &got != want {
+            return Err(DataError::ShaMismatch { path, expected: want.clone(), got });
+        }
+    }
+    let train = read_parquet(&dir.join("train.parquet"), &manifest, Split::Train)?;
+    let test = read_parquet(&dir.join("test.parquet"), &manifest, Split::Test)?;
+    for (part, counts, split) in [(&train, &manifest.train, "train"), (&test, &manifest.test, "test")] {
+        if part.data.len() != counts.total {
+            return Err(DataError::SizeMismatch {
+                path: dir.join(format!("{split}.parquet")),
+                what: "row count",
+                expected: counts.total as u64,
+                got: part.data.len() as u64,
+            });
+        }
+    }
+    Ok(DatasetDir { manifest, train, test })
+}
+
+fn write_parquet(part: &Part, path: &Path) -> Result<()> {
+    let s = &part.samples;
+    let variant = |f: &dyn Fn(&str, u32, &str) -> Option<String>| -> Vec<Option<String>> {
+        s.iter()
+            .map(|x| match &x.origin {
+                Origin::Variant { kind, index, params, .. } => f(kind, *index, params),
+                _ => None,
+            })
+            .collect()
+    };
+    let images: Vec<&[u8]> = (0..part.data.len()).map(|i| part.data.image(i)).collect();
+    let columns = vec![
+        Column::new("id".into(), s.iter().map(|x| x.id).collect::<Vec<u32>>()),
+        Column::new("label".into(), part.data.labels().to_vec()),
+        Column::new("origin".into(), s.iter().map(|x| x.origin.name()).collect::<Vec<&str>>()),
+        Column::new(
+            "parent_id".into(),
+            s.iter().map(|x| if let Origin::Variant { of, .. } = x.origin { Some(of) } else { None }).collect::<Vec<_>>(),
+        ),
+        Column::new("variant_kind".into(), variant(&|k, _, _| Some(k.to_string()))),
+        Column::new(
+            "variant_index".into(),
+            s.iter().map(|x| if let Origin::Variant { index, .. } = x.origin { Some(index) } else { None }).collect::<Vec<_>>(),
+        ),
+        Column::new("variant_params".into(), variant(&|_, _, p| Some(p.to_string()))),
+        Column::new("source_index".into(), s.iter().map(|x| x.source_index).collect::<Vec<Option<u32>>>()),
+        Column::new("pixels".into(), images),
+    ];
+    let table_err = |source| DataError::Table { path: path.to_path_buf(), source };
+    let mut df = DataFrame::new(s.len(), columns).map_err(table_err)?;
+    let file = std::fs::File::create(path).map_err(DataError::io("creating", path))?;
+    ParquetWriter::new(file).finish(&mut df).map_err(table_err)?;
+    Ok(())
+}
+
+fn read_parquet(path: &Path, manifest: &Manifest, split: Split) -> Result<Part> {
+    let table_err = |source| DataError::Table { path: path.to_path_buf(), source };
+    let file = std::fs::File::open(path).map_err(DataError::io("opening", path))?;
+    let df = ParquetReader::new(file).finish().map_err(table_err)?;
+    let u32_col = |name: &str| -> Result<Vec<Option<u32>>> {
+        Ok(df.column(name).map_err(table_err)?.u32().map_err(table_err)?.iter().collect())
+    };
+    let str_col = |name: &str| -> Result<Vec<Option<String>>> {
+        Ok(df.column(name).map_err(table_err)?.str().map_err(table_err)?.iter().map(|v| v.map(String::from)).collect())
+    };
+    let missing = |col: &str, row: usize| DataError::format(path, format!("column {col} is null at row {row}"));
+    let ids = u32_col("id")?;
+    let labels = u32_col("label")?;
+    let origins = str_col("origin")?;
+    let parents = u32_col("parent_id")?;
+    let kinds = str_col("variant_kind")?;
+    let indices = u32_col("variant_index")?;
+    let params = str_col("variant_params")?;
+    let sources = u32_col("source_index")?;
+    let pixel_col = df.column("pixels").map_err(table_err)?.binary().map_err(table_err)?;
+    let mut pixels = Vec::with_capacity(df.height() * manifest.shape.len());
+    for (row, p) in pixel_col.iter().enumerate() {
+        let p = p.ok_or_else(|| missing("pixels", row))?;
+        if p.len() != manifest.shape.len() {
+            return Err(DataError::SizeMismatch {
+                path: path.to_path_buf(),
+                what: "pixel bytes of one image",
+                expected: manifest.shape.len() as u64,
+                got: p.len() as u64,
+            });
+        }
+        pixels.extend_from_slice(p);
+    }
+    let mut samples = Vec::with_capacity(df.height());
+    for row in 0..df.height() {
+        let origin = match origins[row].as_deref() {
+            Some("base") => Origin::Base,
+            Some("target") => Origin::Target,
+            Some("variant") => Origin::Variant {
+                of: parents[row].ok_or_else(|| missing("parent_id", row))?,
+                kind: kinds[row].clone().ok_or_else(|| missing("variant_kind", row))?,
+                index: indices[row].ok_or_else(|| missing("variant_index", row))?,
+                params: params[row].clone().ok_or_else(|| missing("variant_params", row))?,
+            },
+            other => return Err(DataError::format(path, format!("row {row}: unknown origin {other:?}"))),
+        };
+        samples.push(SampleInfo { id: ids[row].ok_or_else(|| missing("id", row))?, origin, source_index: sources[row] });
+    }
+    let labels = labels.into_iter().enumerate().map(|(r, l)| l.ok_or_else(|| missing("label", r))).collect::<Result<_>>()?;
+    let data = Dataset::new(manifest.source.dataset.clone(), split, manifest.shape, pixels, labels, manifest.class_names.clone())?;
+    Ok(Part { data, samples })
+}
+
+/// A directory removed on drop unless committed by renaming it into place.
+struct TempDir {
+    path: PathBuf,
+    committed: bool,
+}
+
+impl TempDir {
+    fn new(path: PathBuf) -> Result<Self> {
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(DataError::io("removing stale", &path))?;
+        }
+        std::fs::create_dir(&path).map_err(DataError::io("creating", &path))?;
+        Ok(TempDir { path, committed: false })
+    }
+
+    fn commit(mut self, to: &Path) -> Result<()> {
+        std::fs::rename(&self.path, to).map_err(DataError::io("renaming into place", to))?;
+        self.committed = true;
+        Ok(())
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
