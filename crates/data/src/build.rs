@@ -111,11 +111,8 @@ pub fn build_from_splits(
     };
     let n_classes = splits.train.class_names().len();
     cfg.check_against_images(splits.train.shape(), n_classes, file)?;
-    let config_err = |field: &str, problem: String| DataError::Config {
-        file: file.to_string(),
-        field: field.to_string(),
-        problem,
-    };
+    let config_err =
+        |field: &str, problem: String| DataError::Config { file: file.to_string(), field: field.to_string(), problem };
 
     // 1. Optional class-stratified subsets, kept in source order.
     let train_rows = stratified(&splits.train, cfg.train_per_class, seeds.subset, 0, "source.train_per_class", file)?;
@@ -123,8 +120,7 @@ pub fn build_from_splits(
 
     // 2. Targets from the pool.
     let in_pool = |label: u32| cfg.targets.classes.as_ref().is_none_or(|c| c.contains(&label));
-    let pool: Vec<usize> =
-        (0..train_rows.len()).filter(|&i| in_pool(splits.train.labels()[train_rows[i]])).collect();
+    let pool: Vec<usize> = (0..train_rows.len()).filter(|&i| in_pool(splits.train.labels()[train_rows[i]])).collect();
     if cfg.targets.count > pool.len() {
         let which = match &cfg.targets.classes {
             Some(c) => format!("classes {c:?} of the training split"),
@@ -136,7 +132,8 @@ pub fn build_from_splits(
         ));
     }
     let mut rng = seed::rng(seeds.targets, "targets", 0);
-    let mut targets: Vec<usize> = sample(&mut rng, pool.len(), cfg.targets.count).into_iter().map(|k| pool[k]).collect();
+    let mut targets: Vec<usize> =
+        sample(&mut rng, pool.len(), cfg.targets.count).into_iter().map(|k| pool[k]).collect();
     targets.sort_unstable();
     let is_target = {
         let mut v = vec![false; train_rows.len()];
@@ -175,7 +172,12 @@ pub fn build_from_splits(
                 })?;
                 samples.push(SampleInfo {
                     id: samples.len() as u32,
-                    origin: Origin::Variant { of: t as u32, kind: group.spec.kind().to_string(), index: j as u32, params },
+                    origin: Origin::Variant {
+                        of: t as u32,
+                        kind: group.spec.kind().to_string(),
+                        index: j as u32,
+                        params,
+                    },
                     source_index: None,
                 });
             }
@@ -187,7 +189,11 @@ pub fn build_from_splits(
     let test_samples = test_rows
         .iter()
         .enumerate()
-        .map(|(i, &row)| SampleInfo { id: first_test_id + i as u32, origin: Origin::Base, source_index: Some(row as u32) })
+        .map(|(i, &row)| SampleInfo {
+            id: first_test_id + i as u32,
+            origin: Origin::Base,
+            source_index: Some(row as u32),
+        })
         .collect();
     let test = splits.test.select(&test_rows);
     tracing::info!(
@@ -324,14 +330,14 @@ max_shift = 2
     #[test]
     fn subset_larger_than_a_class_is_a_config_error() {
         let cfg = config("");
-        let splits = Splits {
-            train: SyntheticSplit::make(3, 5),
-            test: SyntheticSplit::make(3, 5),
-        };
+        let splits = Splits { train: SyntheticSplit::make(3, 5), test: SyntheticSplit::make(3, 5) };
         let mut cfg2 = cfg.clone();
         cfg2.train_per_class = Some(6);
         let err = build_from_splits(&cfg2, "t.toml", splits, None).unwrap_err().to_string();
-        assert!(err.contains("`source.train_per_class` is 6, but class 0 (disk) of the train split has only 5 images"), "{err}");
+        assert!(
+            err.contains("`source.train_per_class` is 6, but class 0 (disk) of the train split has only 5 images"),
+            "{err}"
+        );
     }
 
     struct SyntheticSplit;

@@ -186,10 +186,13 @@ impl BuildConfig {
             }
         })?;
         let c = Checker { file };
-        if raw.name.is_empty() || !raw.name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "-_".contains(ch)) {
+        if raw.name.is_empty()
+            || !raw.name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "-_".contains(ch))
+        {
             return Err(c.err("name", format!("is {:?}; use lowercase letters, digits, - and _", raw.name)));
         }
-        let seed = u64::try_from(raw.seed).map_err(|_| c.err("seed", format!("is {}; it must be 0 or more", raw.seed)))?;
+        let seed =
+            u64::try_from(raw.seed).map_err(|_| c.err("seed", format!("is {}; it must be 0 or more", raw.seed)))?;
         let source = match (raw.source.dataset.as_str(), raw.source.synthetic) {
             ("synthetic", Some(s)) => {
                 let per_class = |f: &str, v: Option<i64>| -> Result<usize> {
@@ -213,7 +216,9 @@ impl BuildConfig {
             }
             (other, synthetic) => {
                 if synthetic.is_some() {
-                    return Err(c.err("source.synthetic", format!("only applies to the synthetic dataset, not {other}")));
+                    return Err(
+                        c.err("source.synthetic", format!("only applies to the synthetic dataset, not {other}"))
+                    );
                 }
                 let name = SourceName::ALL.into_iter().find(|n| n.dir_name() == other).ok_or_else(|| {
                     c.err(
@@ -234,20 +239,21 @@ impl BuildConfig {
         };
         let classes = match raw.targets.classes {
             None => None,
-            Some(list) if list.is_empty() => return Err(c.err("targets.classes", "is empty; omit it to use every class")),
+            Some(list) if list.is_empty() => {
+                return Err(c.err("targets.classes", "is empty; omit it to use every class"));
+            }
             Some(list) => Some(
                 list.iter()
-                    .map(|&v| u32::try_from(v).map_err(|_| c.err("targets.classes", format!("holds {v}; labels are 0 or more"))))
+                    .map(|&v| {
+                        u32::try_from(v)
+                            .map_err(|_| c.err("targets.classes", format!("holds {v}; labels are 0 or more")))
+                    })
                     .collect::<Result<Vec<_>>>()?,
             ),
         };
         let targets = TargetSpec { count: c.count("targets.count", raw.targets.count, 1)?, classes };
-        let variants = raw
-            .variants
-            .into_iter()
-            .enumerate()
-            .map(|(i, v)| check_variant(&c, i, v))
-            .collect::<Result<Vec<_>>>()?;
+        let variants =
+            raw.variants.into_iter().enumerate().map(|(i, v)| check_variant(&c, i, v)).collect::<Result<Vec<_>>>()?;
         let sheet = match raw.sheet {
             None => SheetSpec { targets: 6, variants: 8 },
             Some(s) => SheetSpec {
@@ -255,9 +261,14 @@ impl BuildConfig {
                 variants: c.count("sheet.variants", s.variants, 0)?,
             },
         };
-        let cfg = BuildConfig { name: raw.name, seed, source, train_per_class, test_per_class, targets, variants, sheet };
+        let cfg =
+            BuildConfig { name: raw.name, seed, source, train_per_class, test_per_class, targets, variants, sheet };
         if let SourceSpec::Synthetic(s) = &cfg.source {
-            cfg.check_against_images(ImageShape { channels: s.channels, height: s.side, width: s.side }, s.classes, file)?;
+            cfg.check_against_images(
+                ImageShape { channels: s.channels, height: s.side, width: s.side },
+                s.classes,
+                file,
+            )?;
         }
         Ok(cfg)
     }
@@ -273,9 +284,11 @@ impl BuildConfig {
         for (i, g) in self.variants.iter().enumerate() {
             match g.spec {
                 VariantSpec::Occlusion { grid, .. } => {
-                    if shape.height % grid != 0 || shape.width % grid != 0 {
-                        let divisors: Vec<String> =
-                            (1..=shape.height).filter(|d| shape.height % d == 0 && shape.width % d == 0).map(|d| d.to_string()).collect();
+                    if !shape.height.is_multiple_of(grid) || !shape.width.is_multiple_of(grid) {
+                        let divisors: Vec<String> = (1..=shape.height)
+                            .filter(|d| shape.height.is_multiple_of(*d) && shape.width.is_multiple_of(*d))
+                            .map(|d| d.to_string())
+                            .collect();
                         return Err(c.err(
                             format!("variants[{i}].grid"),
                             format!(
@@ -291,17 +304,20 @@ impl BuildConfig {
                     if max_shift >= shape.height.min(shape.width) {
                         return Err(c.err(
                             format!("variants[{i}].max_shift"),
-                            format!("is {max_shift}; it must be below the image side {}", shape.height.min(shape.width)),
+                            format!(
+                                "is {max_shift}; it must be below the image side {}",
+                                shape.height.min(shape.width)
+                            ),
                         ));
                     }
                 }
                 VariantSpec::Noise { .. } => {}
             }
         }
-        if let Some(classes) = &self.targets.classes {
-            if let Some(bad) = classes.iter().find(|&&l| l as usize >= n_classes) {
-                return Err(c.err("targets.classes", format!("holds {bad}, but the dataset has classes 0..{}", n_classes - 1)));
-            }
+        if let Some(bad) = self.targets.classes.iter().flatten().find(|&&l| l as usize >= n_classes) {
+            return Err(
+                c.err("targets.classes", format!("holds {bad}, but the dataset has classes 0..{}", n_classes - 1))
+            );
         }
         Ok(())
     }
@@ -393,12 +409,20 @@ sigma = 8.0
             ("ratio = 0.25", "ratoi = 0.25", "bad.toml:16: unknown field `ratoi`, expected one of `kind`"),
             ("ratio = 0.25", "ratio = 1.5", "bad.toml: `variants[0].ratio` is 1.5; it must be in [0, 1]"),
             ("ratio = 0.25", "ratio = -0.1", "`variants[0].ratio` is -0.1; it must be in [0, 1]"),
-            ("grid = 4", "grid = 5", "`variants[0].grid` is 5, which does not divide the 28×28 image; use one of 1, 2, 4, 7, 14, 28"),
+            (
+                "grid = 4",
+                "grid = 5",
+                "`variants[0].grid` is 5, which does not divide the 28×28 image; use one of 1, 2, 4, 7, 14, 28",
+            ),
             ("per_target = 3", "per_target = -1", "`variants[0].per_target` is -1; it must be 0 or more"),
             ("count = 4", "count = 0", "`targets.count` is 0; it must be at least 1"),
             ("kind = \"noise\"", "kind = \"blur\"", "`variants[1].kind` is \"blur\"; use occlusion, shift or noise"),
             ("sigma = 8.0", "sigma = 8.0\ngrid = 2", "`variants[1].grid` does not apply to kind \"noise\""),
-            ("dataset = \"synthetic\"", "dataset = \"imagenet\"", "`source.synthetic` only applies to the synthetic dataset"),
+            (
+                "dataset = \"synthetic\"",
+                "dataset = \"imagenet\"",
+                "`source.synthetic` only applies to the synthetic dataset",
+            ),
             ("seed = 7", "seed = -3", "`seed` is -3; it must be 0 or more"),
             ("name = \"t\"", "name = \"Has Space\"", "`name` is \"Has Space\""),
             ("classes = 3", "classes = 3\nchannels = 2", "`source.synthetic.channels` is 2; it must be 1 or 3"),
@@ -417,7 +441,9 @@ sigma = 8.0
 
     #[test]
     fn real_source_names_parse() {
-        let text = GOOD.replace("dataset = \"synthetic\"", "dataset = \"fashion-mnist\"").replace("[source.synthetic]\nclasses = 3\n", "");
+        let text = GOOD
+            .replace("dataset = \"synthetic\"", "dataset = \"fashion-mnist\"")
+            .replace("[source.synthetic]\nclasses = 3\n", "");
         let c = BuildConfig::from_toml(&text, "x").unwrap();
         assert_eq!(c.source, SourceSpec::Real { name: SourceName::FashionMnist });
         assert_eq!(c.train_per_class, Some(10));

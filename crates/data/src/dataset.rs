@@ -100,7 +100,10 @@ impl Dataset {
             )));
         }
         if let Some((row, &label)) = labels.iter().enumerate().find(|(_, l)| **l as usize >= class_names.len()) {
-            return Err(invalid(format!("label {label} at row {row} names no class (there are {})", class_names.len())));
+            return Err(invalid(format!(
+                "label {label} at row {row} names no class (there are {})",
+                class_names.len()
+            )));
         }
         Ok(Dataset { name, split, shape, pixels, labels, class_names })
     }

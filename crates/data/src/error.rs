@@ -49,7 +49,9 @@ pub enum DataError {
         got: u64,
     },
     /// A file's content hash differs from the one recorded for it.
-    #[error("{path}: sha256 is {got}, the manifest records {expected}; the file was changed or damaged — rebuild the dataset")]
+    #[error(
+        "{path}: sha256 is {got}, the manifest records {expected}; the file was changed or damaged — rebuild the dataset"
+    )]
     ShaMismatch {
         /// The file at fault.
         path: PathBuf,

@@ -11,12 +11,17 @@ const BACKGROUND: Rgb<u8> = Rgb([40, 40, 40]);
 const TARGET_FRAME: Rgb<u8> = Rgb([255, 140, 0]);
 
 /// Draws up to `spec.targets` rows: the target (framed in orange), then up to `spec.variants` of its variants.
+///
+/// The targets shown are spread evenly over the list of targets, so a class-major source (CIFAR-10's JPEG tree)
+/// still shows several classes.
 pub fn contact_sheet(train: &Part, spec: SheetSpec) -> RgbImage {
     let shape = train.data.shape();
     let side = shape.height.max(shape.width) as u32;
     let scale = 64u32.div_ceil(side).max(1);
     let (tw, th) = (shape.width as u32 * scale, shape.height as u32 * scale);
-    let targets: Vec<usize> = forget_rows(&train.samples).into_iter().take(spec.targets).collect();
+    let all_targets = forget_rows(&train.samples);
+    let shown = spec.targets.min(all_targets.len());
+    let targets: Vec<usize> = (0..shown).map(|i| all_targets[i * all_targets.len() / shown]).collect();
     let rows: Vec<Vec<usize>> = targets
         .iter()
         .map(|&t| {

@@ -161,7 +161,10 @@ pub fn open(dir: &Path) -> Result<DatasetDir> {
     let manifest: Manifest =
         serde_json::from_str(&text).map_err(|e| DataError::format(&mpath, format!("is not a valid manifest: {e}")))?;
     if manifest.format != FORMAT {
-        return Err(DataError::format(&mpath, format!("format is {:?}; this doppel reads {FORMAT:?}", manifest.format)));
+        return Err(DataError::format(
+            &mpath,
+            format!("format is {:?}; this doppel reads {FORMAT:?}", manifest.format),
+        ));
     }
     for (file, want) in &manifest.files {
         let path = dir.join(file);
@@ -205,12 +208,16 @@ fn write_parquet(part: &Part, path: &Path) -> Result<()> {
         Column::new("origin".into(), s.iter().map(|x| x.origin.name()).collect::<Vec<&str>>()),
         Column::new(
             "parent_id".into(),
-            s.iter().map(|x| if let Origin::Variant { of, .. } = x.origin { Some(of) } else { None }).collect::<Vec<_>>(),
+            s.iter()
+                .map(|x| if let Origin::Variant { of, .. } = x.origin { Some(of) } else { None })
+                .collect::<Vec<_>>(),
         ),
         Column::new("variant_kind".into(), variant(&|k, _, _| Some(k.to_string()))),
         Column::new(
             "variant_index".into(),
-            s.iter().map(|x| if let Origin::Variant { index, .. } = x.origin { Some(index) } else { None }).collect::<Vec<_>>(),
+            s.iter()
+                .map(|x| if let Origin::Variant { index, .. } = x.origin { Some(index) } else { None })
+                .collect::<Vec<_>>(),
         ),
         Column::new("variant_params".into(), variant(&|_, _, p| Some(p.to_string()))),
         Column::new("source_index".into(), s.iter().map(|x| x.source_index).collect::<Vec<Option<u32>>>()),
@@ -269,10 +276,22 @@ fn read_parquet(path: &Path, manifest: &Manifest, split: Split) -> Result<Part> 
             },
             other => return Err(DataError::format(path, format!("row {row}: unknown origin {other:?}"))),
         };
-        samples.push(SampleInfo { id: ids[row].ok_or_else(|| missing("id", row))?, origin, source_index: sources[row] });
+        samples.push(SampleInfo {
+            id: ids[row].ok_or_else(|| missing("id", row))?,
+            origin,
+            source_index: sources[row],
+        });
     }
-    let labels = labels.into_iter().enumerate().map(|(r, l)| l.ok_or_else(|| missing("label", r))).collect::<Result<_>>()?;
-    let data = Dataset::new(manifest.source.dataset.clone(), split, manifest.shape, pixels, labels, manifest.class_names.clone())?;
+    let labels =
+        labels.into_iter().enumerate().map(|(r, l)| l.ok_or_else(|| missing("label", r))).collect::<Result<_>>()?;
+    let data = Dataset::new(
+        manifest.source.dataset.clone(),
+        split,
+        manifest.shape,
+        pixels,
+        labels,
+        manifest.class_names.clone(),
+    )?;
     Ok(Part { data, samples })
 }
 

@@ -91,8 +91,8 @@ impl SyntheticConfig {
             }
         }
         let mut out = Vec::with_capacity(self.channels * grey.len());
-        for c in 0..self.channels {
-            let t = if self.channels == 3 { tint[c] } else { 1.0 };
+        for &t in tint.iter().take(self.channels) {
+            let t = if self.channels == 3 { t } else { 1.0 };
             for g in &grey {
                 let v = g * t + 20.0 + 12.0 * seed::normal(rng);
                 out.push(v.round().clamp(0.0, 255.0) as u8);

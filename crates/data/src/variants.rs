@@ -157,9 +157,8 @@ mod tests {
                 for b in 0..grid * grid {
                     let (r0, c0) = ((b / grid) * side, (b % grid) * side);
                     let px = |c: usize, r: usize, col: usize| c * 784 + r * 28 + col;
-                    let all_zero = (0..3).all(|c| {
-                        (r0..r0 + side).all(|r| (c0..c0 + side).all(|col| out[px(c, r, col)] == 0))
-                    });
+                    let all_zero =
+                        (0..3).all(|c| (r0..r0 + side).all(|r| (c0..c0 + side).all(|col| out[px(c, r, col)] == 0)));
                     let untouched = (0..3).all(|c| {
                         (r0..r0 + side).all(|r| (c0..c0 + side).all(|col| out[px(c, r, col)] == image[px(c, r, col)]))
                     });

@@ -34,13 +34,7 @@ pub fn read_fashion_mnist(dir: &Path) -> Result<Splits> {
 }
 
 /// Reads one split from a gzipped IDX images file and its labels file.
-pub fn read_pair(
-    images: &Path,
-    labels: &Path,
-    name: &str,
-    split: Split,
-    class_names: Vec<String>,
-) -> Result<Dataset> {
+pub fn read_pair(images: &Path, labels: &Path, name: &str, split: Split, class_names: Vec<String>) -> Result<Dataset> {
     for p in [images, labels] {
         if !p.exists() {
             return Err(DataError::Missing {
@@ -128,7 +122,8 @@ mod tests {
     #[test]
     fn reads_a_pair() {
         let dir = tempfile::tempdir().unwrap();
-        let img = gz_file(dir.path(), "i.gz", &encode(IMAGES_MAGIC, &[2, 2, 3], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
+        let img =
+            gz_file(dir.path(), "i.gz", &encode(IMAGES_MAGIC, &[2, 2, 3], &[1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]));
         let lab = gz_file(dir.path(), "l.gz", &encode(LABELS_MAGIC, &[2], &[7, 3]));
         let d = read_pair(&img, &lab, "t", Split::Train, names()).unwrap();
         assert_eq!(d.shape(), ImageShape::grey(2, 3));

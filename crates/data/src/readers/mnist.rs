@@ -39,7 +39,10 @@ pub fn read(path: &Path) -> Result<Splits> {
         }
     }
     if payloads != 6 {
-        return Err(DataError::format(path, format!("found {payloads} arrays, expected 6 (train, valid, test × x, y)")));
+        return Err(DataError::format(
+            path,
+            format!("found {payloads} arrays, expected 6 (train, valid, test × x, y)"),
+        ));
     }
     for (k, (x, y)) in images.iter().zip(&labels).enumerate() {
         if x.len() / PIXELS != y.len() {
@@ -100,8 +103,30 @@ fn skip_line(r: &mut impl BufRead, path: &Path) -> Result<()> {
 fn skip_op(r: &mut impl BufRead, op: u8, path: &Path) -> Result<()> {
     match op {
         // No argument.
-        b'(' | b'0' | b'1' | b'2' | b'N' | b'R' | b'a' | b'b' | b'd' | b'}' | b'e' | b'l' | b']' | b'o' | b's'
-        | b't' | b')' | b'u' | b'Q' | 0x81 | 0x85..=0x89 | 0x8f..=0x94 | 0x97 | 0x98 => Ok(()),
+        b'('
+        | b'0'
+        | b'1'
+        | b'2'
+        | b'N'
+        | b'R'
+        | b'a'
+        | b'b'
+        | b'd'
+        | b'}'
+        | b'e'
+        | b'l'
+        | b']'
+        | b'o'
+        | b's'
+        | b't'
+        | b')'
+        | b'u'
+        | b'Q'
+        | 0x81
+        | 0x85..=0x89
+        | 0x8f..=0x94
+        | 0x97
+        | 0x98 => Ok(()),
         // Fixed-size arguments.
         b'K' | b'h' | b'q' | 0x80 | 0x82 => skip(r, 1, path),
         b'M' | 0x83 => skip(r, 2, path),
@@ -132,7 +157,7 @@ fn skip_op(r: &mut impl BufRead, op: u8, path: &Path) -> Result<()> {
 
 /// Reads `len` bytes of little-endian float32 `byte / 256` values and returns the bytes.
 fn read_pixels(r: &mut impl Read, len: usize, path: &Path) -> Result<Vec<u8>> {
-    if len % (4 * PIXELS) != 0 {
+    if !len.is_multiple_of(4 * PIXELS) {
         return Err(DataError::format(path, format!("image array of {len} bytes is not N × 784 float32 values")));
     }
     let mut out = Vec::with_capacity(len / 4);
@@ -156,7 +181,7 @@ fn read_pixels(r: &mut impl Read, len: usize, path: &Path) -> Result<Vec<u8>> {
 
 /// Reads `len` bytes of little-endian int64 labels in 0..=9.
 fn read_labels(r: &mut impl Read, len: usize, path: &Path) -> Result<Vec<u32>> {
-    if len % 8 != 0 {
+    if !len.is_multiple_of(8) {
         return Err(DataError::format(path, format!("label array of {len} bytes is not int64 values")));
     }
     let mut buf = vec![0u8; len];

@@ -81,9 +81,7 @@ pub fn require(name: SourceName, path: &Path) -> Result<PathBuf> {
 pub(crate) fn read_gz(path: &Path) -> Result<Vec<u8>> {
     let file = std::fs::File::open(path).map_err(DataError::io("opening", path))?;
     let mut out = Vec::new();
-    flate2::read::GzDecoder::new(std::io::BufReader::new(file))
-        .read_to_end(&mut out)
-        .map_err(|e| gz_error(path, e))?;
+    flate2::read::GzDecoder::new(std::io::BufReader::new(file)).read_to_end(&mut out).map_err(|e| gz_error(path, e))?;
     Ok(out)
 }
 
