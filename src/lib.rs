@@ -4,7 +4,10 @@
 //!
 //! - [`data`] (`doppel-data`): dataset readers, the synthetic generator, similarity-entailed construction with
 //!   lineage, and dataset directories.
+//! - [`models`] (`doppel-models`): classifiers on burn, device choice, the deterministic training loop, inference
+//!   outputs and checkpoints.
 //!
 //! The crates for mining, models, unlearning and evaluation join here as they land; see ARCHITECTURE.md.
 
 pub use doppel_data as data;
+pub use doppel_models as models;

@@ -9,6 +9,8 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use doppel_data::{BuildConfig, store};
 
+mod train;
+
 /// doppel: machine unlearning with look-alikes in the training set.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
@@ -25,6 +27,8 @@ enum Cmd {
     /// Build and inspect similarity-entailed datasets.
     #[command(subcommand)]
     Data(DataCmd),
+    /// Train M0 and the oracles (retrain_exact, retrain_clean) on a dataset directory.
+    Train(train::TrainArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -79,6 +83,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Data(DataCmd::Build(a)) => build(a),
         Cmd::Data(DataCmd::Info(a)) => info(a),
+        Cmd::Train(a) => train::run(a),
     }
 }
 

@@ -31,9 +31,9 @@ use crate::readers::SourceName;
 use crate::synthetic::SyntheticConfig;
 use crate::variants::VariantSpec;
 
-/// Where the base samples come from.
-#[derive(Debug, Clone, PartialEq, serde::Serialize)]
-#[serde(rename_all = "kebab-case", tag = "dataset")]
+/// Where the base samples come from. Serialises as the config reads: `{"dataset": "mnist"}` or
+/// `{"dataset": "synthetic", "synthetic": {…}}`.
+#[derive(Debug, Clone, PartialEq)]
 pub enum SourceSpec {
     /// A fetched real dataset.
     Real {
@@ -42,6 +42,25 @@ pub enum SourceSpec {
     },
     /// The built-in synthetic shapes (no download).
     Synthetic(SyntheticConfig),
+}
+
+impl serde::Serialize for SourceSpec {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> std::result::Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        match self {
+            SourceSpec::Real { name } => {
+                let mut m = s.serialize_map(Some(1))?;
+                m.serialize_entry("dataset", name.dir_name())?;
+                m.end()
+            }
+            SourceSpec::Synthetic(cfg) => {
+                let mut m = s.serialize_map(Some(2))?;
+                m.serialize_entry("dataset", "synthetic")?;
+                m.serialize_entry("synthetic", cfg)?;
+                m.end()
+            }
+        }
+    }
 }
 
 /// How targets are drawn.
@@ -447,5 +466,7 @@ sigma = 8.0
         let c = BuildConfig::from_toml(&text, "x").unwrap();
         assert_eq!(c.source, SourceSpec::Real { name: SourceName::FashionMnist });
         assert_eq!(c.train_per_class, Some(10));
+        let json = serde_json::to_value(&c).unwrap();
+        assert_eq!(json["source"], serde_json::json!({"dataset": "fashion-mnist"}));
     }
 }

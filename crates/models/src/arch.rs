@@ -1,0 +1,360 @@
+//! The classifiers: an MLP, a LeNet-style CNN and a small residual network, behind one [`Net`] module.
+//!
+//! Every network maps normalised images `[B, C, H, W]` to penultimate features `[B, F]` and logits `[B, K]`;
+//! the features feed embedding-based mining later. [`ModelSpec`] is the serialisable description (architecture,
+//! input shape, classes, input normalisation) a checkpoint records and [`ModelSpec::init`] builds from.
+
+use burn::nn::conv::{Conv2d, Conv2dConfig};
+use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
+use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
+use burn::prelude::*;
+use burn::tensor::activation::relu;
+use doppel_data::ImageShape;
+
+use crate::error::{ModelError, Result};
+
+/// Which network, with its sizes.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(tag = "arch", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Arch {
+    /// Two hidden ReLU layers on the flattened image.
+    Mlp {
+        /// Widths of the two hidden layers (the second is the feature size).
+        hidden: [usize; 2],
+    },
+    /// Two 5×5 convolutions (padding 2) each followed by ReLU and 2×2 max-pooling, then a ReLU layer.
+    Cnn {
+        /// Output channels of the two convolutions.
+        channels: [usize; 2],
+        /// Width of the fully connected feature layer.
+        hidden: usize,
+    },
+    /// A ResNet-8 in the CIFAR style (He et al. 2016): a 3×3 stem, three stages of one basic block each (stride 1,
+    /// 2, 2), global average pooling.
+    #[serde(rename = "resnet")]
+    ResNet {
+        /// Channels of the three stages (the last is the feature size).
+        widths: [usize; 3],
+    },
+}
+
+impl Arch {
+    /// The architecture's name.
+    pub fn name(&self) -> &'static str {
+        match self {
+            Arch::Mlp { .. } => "mlp",
+            Arch::Cnn { .. } => "cnn",
+            Arch::ResNet { .. } => "resnet",
+        }
+    }
+
+    /// Default sizes for a named architecture (`mlp`, `cnn`, `resnet`).
+    pub fn named(name: &str) -> Option<Arch> {
+        match name {
+            "mlp" => Some(Arch::Mlp { hidden: [256, 128] }),
+            "cnn" => Some(Arch::Cnn { channels: [16, 32], hidden: 128 }),
+            "resnet" => Some(Arch::ResNet { widths: [16, 32, 64] }),
+            _ => None,
+        }
+    }
+}
+
+/// Everything needed to rebuild a network: architecture, input, classes and input normalisation.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct ModelSpec {
+    /// The architecture.
+    pub arch: Arch,
+    /// Input image shape.
+    pub input: ImageShape,
+    /// Number of classes.
+    pub classes: usize,
+    /// Per-channel mean of `pixel / 255` over the training rows.
+    pub mean: Vec<f32>,
+    /// Per-channel standard deviation of `pixel / 255` over the training rows.
+    pub std: Vec<f32>,
+}
+
+impl ModelSpec {
+    /// Checks that the architecture fits the input.
+    pub fn validate(&self) -> Result<()> {
+        let bad =
+            |field: &str, problem: String| ModelError::Config { context: "model".into(), field: field.into(), problem };
+        if self.classes < 2 {
+            return Err(bad("classes", format!("is {}; a classifier needs at least 2", self.classes)));
+        }
+        if self.mean.len() != self.input.channels || self.std.len() != self.input.channels {
+            return Err(bad("mean/std", format!("need one value per channel ({})", self.input.channels)));
+        }
+        if self.std.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
+            return Err(bad("std", format!("{:?} holds a value that is not positive", self.std)));
+        }
+        let sizes: Vec<usize> = match &self.arch {
+            Arch::Mlp { hidden } => hidden.to_vec(),
+            Arch::Cnn { channels, hidden } => {
+                if self.input.height < 4 || self.input.width < 4 {
+                    return Err(bad("arch", "cnn needs images of at least 4×4".into()));
+                }
+                vec![channels[0], channels[1], *hidden]
+            }
+            Arch::ResNet { widths } => widths.to_vec(),
+        };
+        if sizes.contains(&0) {
+            return Err(bad("arch", format!("{:?} has a layer of width 0", self.arch)));
+        }
+        Ok(())
+    }
+
+    /// Builds the network with fresh weights on `device` (seed the device first for reproducible weights).
+    pub fn init(&self, device: &Device) -> Net {
+        let ImageShape { channels, height, width } = self.input;
+        let k = self.classes;
+        match &self.arch {
+            Arch::Mlp { hidden } => Net::Mlp(Mlp {
+                fc1: LinearConfig::new(channels * height * width, hidden[0]).init(device),
+                fc2: LinearConfig::new(hidden[0], hidden[1]).init(device),
+                head: LinearConfig::new(hidden[1], k).init(device),
+            }),
+            Arch::Cnn { channels: ch, hidden } => {
+                let conv = |i, o| Conv2dConfig::new([i, o], [5, 5]).with_padding(PaddingConfig2d::Explicit(2, 2, 2, 2));
+                Net::Cnn(Cnn {
+                    conv1: conv(channels, ch[0]).init(device),
+                    conv2: conv(ch[0], ch[1]).init(device),
+                    pool: MaxPool2dConfig::new([2, 2]).init(),
+                    fc: LinearConfig::new(ch[1] * (height / 4) * (width / 4), *hidden).init(device),
+                    head: LinearConfig::new(*hidden, k).init(device),
+                })
+            }
+            Arch::ResNet { widths } => {
+                let mut blocks = Vec::new();
+                let mut c_in = widths[0];
+                for (i, &w) in widths.iter().enumerate() {
+                    blocks.push(BasicBlock::new(c_in, w, if i == 0 { 1 } else { 2 }, device));
+                    c_in = w;
+                }
+                Net::ResNet(ResNet {
+                    stem: conv3x3(channels, widths[0], 1).init(device),
+                    bn: BatchNormConfig::new(widths[0]).init(device),
+                    blocks,
+                    pool: AdaptiveAvgPool2dConfig::new([1, 1]).init(),
+                    head: LinearConfig::new(widths[2], k).init(device),
+                })
+            }
+        }
+    }
+
+    /// Turns rows of `u8` planar images into the normalised input tensor `[B, C, H, W]`.
+    pub fn input_tensor(&self, pixels: &[u8], batch: usize, device: &Device) -> Tensor<4> {
+        let plane = self.input.height * self.input.width;
+        let mut x = Vec::with_capacity(pixels.len());
+        for (i, &p) in pixels.iter().enumerate() {
+            let c = (i / plane) % self.input.channels;
+            x.push((f32::from(p) / 255.0 - self.mean[c]) / self.std[c]);
+        }
+        let ImageShape { channels, height, width } = self.input;
+        Tensor::from_data(TensorData::new(x, [batch, channels, height, width]), device)
+    }
+}
+
+fn conv3x3(c_in: usize, c_out: usize, stride: usize) -> Conv2dConfig {
+    Conv2dConfig::new([c_in, c_out], [3, 3])
+        .with_stride([stride, stride])
+        .with_padding(PaddingConfig2d::Explicit(1, 1, 1, 1))
+        .with_bias(false)
+}
+
+/// Any of doppel's classifiers.
+#[derive(Module, Debug)]
+pub enum Net {
+    /// See [`Arch::Mlp`].
+    Mlp(Mlp),
+    /// See [`Arch::Cnn`].
+    Cnn(Cnn),
+    /// See [`Arch::ResNet`].
+    ResNet(ResNet),
+}
+
+impl Net {
+    /// Penultimate features.
+    ///
+    /// # Shapes
+    /// - `x`: `[B, C, H, W]`, normalised ([`ModelSpec::input_tensor`])
+    /// - returns `[B, F]`
+    pub fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        match self {
+            Net::Mlp(m) => m.features(x),
+            Net::Cnn(m) => m.features(x),
+            Net::ResNet(m) => m.features(x),
+        }
+    }
+
+    /// Logits from features.
+    ///
+    /// # Shapes
+    /// - `features`: `[B, F]`
+    /// - returns `[B, K]`
+    pub fn head(&self, features: Tensor<2>) -> Tensor<2> {
+        match self {
+            Net::Mlp(m) => m.head.forward(features),
+            Net::Cnn(m) => m.head.forward(features),
+            Net::ResNet(m) => m.head.forward(features),
+        }
+    }
+
+    /// Logits.
+    ///
+    /// # Shapes
+    /// - `x`: `[B, C, H, W]`, normalised
+    /// - returns `[B, K]`
+    pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
+        self.head(self.features(x))
+    }
+}
+
+/// See [`Arch::Mlp`].
+#[derive(Module, Debug)]
+pub struct Mlp {
+    fc1: Linear,
+    fc2: Linear,
+    head: Linear,
+}
+
+impl Mlp {
+    /// # Shapes
+    /// `[B, C, H, W]` → `[B, hidden[1]]`
+    fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        let x: Tensor<2> = x.flatten(1, 3);
+        relu(self.fc2.forward(relu(self.fc1.forward(x))))
+    }
+}
+
+/// See [`Arch::Cnn`].
+#[derive(Module, Debug)]
+pub struct Cnn {
+    conv1: Conv2d,
+    conv2: Conv2d,
+    pool: MaxPool2d,
+    fc: Linear,
+    head: Linear,
+}
+
+impl Cnn {
+    /// # Shapes
+    /// `[B, C, H, W]` → `[B, hidden]`
+    fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        let x = self.pool.forward(relu(self.conv1.forward(x)));
+        let x = self.pool.forward(relu(self.conv2.forward(x)));
+        let x: Tensor<2> = x.flatten(1, 3);
+        relu(self.fc.forward(x))
+    }
+}
+
+/// See [`Arch::ResNet`].
+#[derive(Module, Debug)]
+pub struct ResNet {
+    stem: Conv2d,
+    bn: BatchNorm,
+    blocks: Vec<BasicBlock>,
+    pool: AdaptiveAvgPool2d,
+    head: Linear,
+}
+
+impl ResNet {
+    /// # Shapes
+    /// `[B, C, H, W]` → `[B, widths[2]]`
+    fn features(&self, x: Tensor<4>) -> Tensor<2> {
+        let mut x = relu(self.bn.forward(self.stem.forward(x)));
+        for b in &self.blocks {
+            x = b.forward(x);
+        }
+        let x: Tensor<2> = self.pool.forward(x).flatten(1, 3);
+        x
+    }
+}
+
+/// Two 3×3 convolutions with batch norm and an identity (or 1×1 projection) shortcut.
+#[derive(Module, Debug)]
+pub struct BasicBlock {
+    conv1: Conv2d,
+    bn1: BatchNorm,
+    conv2: Conv2d,
+    bn2: BatchNorm,
+    shortcut: Option<Projection>,
+}
+
+/// The 1×1 strided projection of a shortcut that changes shape.
+#[derive(Module, Debug)]
+pub struct Projection {
+    conv: Conv2d,
+    bn: BatchNorm,
+}
+
+impl BasicBlock {
+    fn new(c_in: usize, c_out: usize, stride: usize, device: &Device) -> Self {
+        let shortcut = (stride != 1 || c_in != c_out).then(|| Projection {
+            conv: Conv2dConfig::new([c_in, c_out], [1, 1]).with_stride([stride, stride]).with_bias(false).init(device),
+            bn: BatchNormConfig::new(c_out).init(device),
+        });
+        BasicBlock {
+            conv1: conv3x3(c_in, c_out, stride).init(device),
+            bn1: BatchNormConfig::new(c_out).init(device),
+            conv2: conv3x3(c_out, c_out, 1).init(device),
+            bn2: BatchNormConfig::new(c_out).init(device),
+            shortcut,
+        }
+    }
+
+    /// # Shapes
+    /// `[B, c_in, H, W]` → `[B, c_out, H / stride, W / stride]`
+    fn forward(&self, x: Tensor<4>) -> Tensor<4> {
+        let out = relu(self.bn1.forward(self.conv1.forward(x.clone())));
+        let out = self.bn2.forward(self.conv2.forward(out));
+        let short = match &self.shortcut {
+            Some(p) => p.bn.forward(p.conv.forward(x)),
+            None => x,
+        };
+        relu(out + short)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn spec(arch: &str, input: ImageShape) -> ModelSpec {
+        ModelSpec {
+            arch: Arch::named(arch).unwrap(),
+            input,
+            classes: 10,
+            mean: vec![0.5; input.channels],
+            std: vec![0.25; input.channels],
+        }
+    }
+
+    #[test]
+    fn every_arch_gives_features_and_logits_of_the_right_shape() {
+        let device = Device::flex();
+        for (arch, input, feat) in [
+            ("mlp", ImageShape::grey(28, 28), 128),
+            ("cnn", ImageShape::grey(28, 28), 128),
+            ("cnn", ImageShape::rgb(32, 32), 128),
+            ("resnet", ImageShape::rgb(32, 32), 64),
+        ] {
+            let s = spec(arch, input);
+            s.validate().unwrap();
+            let net = s.init(&device);
+            let x = s.input_tensor(&vec![128u8; 3 * input.len()], 3, &device);
+            assert_eq!(net.features(x.clone()).dims(), [3, feat], "{arch}");
+            assert_eq!(net.forward(x).dims(), [3, 10], "{arch}");
+        }
+    }
+
+    #[test]
+    fn validate_rejects_bad_specs() {
+        let mut s = spec("mlp", ImageShape::grey(8, 8));
+        s.classes = 1;
+        assert!(s.validate().unwrap_err().to_string().contains("`classes` is 1"));
+        let mut s = spec("mlp", ImageShape::grey(8, 8));
+        s.std = vec![0.0];
+        assert!(s.validate().unwrap_err().to_string().contains("not positive"));
+    }
+}

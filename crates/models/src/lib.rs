@@ -1,0 +1,25 @@
+//! doppel-models: the classifiers of the doppel study on burn, how they are trained, saved and queried.
+//!
+//! - [`DeviceChoice`] opens `flex` (CPU) or `wgpu` (GPU, with the `wgpu` feature) at run time.
+//! - [`ModelSpec`] describes a network ([`Arch`]: MLP, CNN, ResNet-8) with its input normalisation;
+//!   [`ModelSpec::init`] builds the [`Net`] module, which gives penultimate features and logits.
+//! - [`train::train`] runs the deterministic loop of a [`Recipe`] on chosen rows; [`Role`] names the rows of M0,
+//!   `retrain_exact` and `retrain_clean` from the lineage.
+//! - [`infer::predict`] gives per-sample logits, f64 losses, confidences and predictions, written as Parquet by
+//!   [`infer::write_parquet`].
+//! - [`checkpoint`] saves safetensors (PyTorch layout) with a JSON [`checkpoint::Sidecar`] and loads them back,
+//!   refusing a network of another shape.
+
+pub mod arch;
+pub mod checkpoint;
+pub mod device;
+pub mod error;
+pub mod infer;
+pub mod oracle;
+pub mod train;
+
+pub use arch::{Arch, ModelSpec, Net};
+pub use device::DeviceChoice;
+pub use error::{ModelError, Result};
+pub use oracle::Role;
+pub use train::{Recipe, TrainSeeds};
