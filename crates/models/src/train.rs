@@ -212,6 +212,26 @@ pub fn train(
     rows: &[usize],
     seeds: TrainSeeds,
     device: &Device,
+    on_batch: impl FnMut(&[usize]),
+) -> Result<(Net, TrainReport)> {
+    spec.validate()?;
+    let ad = device.clone().autodiff();
+    ad.seed(seeds.init);
+    let net = spec.init(&ad);
+    train_from(net, spec, recipe, data, rows, seeds, device, on_batch)
+}
+
+/// Like [`train`], from a given network instead of fresh weights (`seeds.init` is then unused). The network
+/// must live on `device` with autodiff (`device.clone().autodiff()`).
+#[allow(clippy::too_many_arguments)]
+pub fn train_from(
+    mut net: Net,
+    spec: &ModelSpec,
+    recipe: &Recipe,
+    data: &Dataset,
+    rows: &[usize],
+    seeds: TrainSeeds,
+    device: &Device,
     mut on_batch: impl FnMut(&[usize]),
 ) -> Result<(Net, TrainReport)> {
     spec.validate()?;
@@ -224,8 +244,6 @@ pub fn train(
         });
     }
     let ad = device.clone().autodiff();
-    ad.seed(seeds.init);
-    let mut net = spec.init(&ad);
     let mut optim = recipe.optimizer.init();
     let loss_fn = CrossEntropyLossConfig::new().init(&ad);
     let steps = rows.len().div_ceil(recipe.batch_size);

@@ -247,3 +247,16 @@ ratio = 0.5
     }
     assert_eq!(Role::RetrainClean.rows(samples).len(), 45 - 4);
 }
+
+#[test]
+fn a_diverging_run_stops_with_a_clear_error() {
+    let (train_set, _) = shapes(20, 4);
+    let rows: Vec<usize> = (0..train_set.len()).collect();
+    let spec = spec_for(&train_set, &rows, Arch::Mlp { hidden: [16, 8] });
+    let mut recipe = recipe(3);
+    recipe.optimizer = OptimizerSpec::Sgd { lr: 1e12, momentum: 0.9, weight_decay: 0.0 };
+    let err =
+        train(&spec, &recipe, &train_set, &rows, TrainSeeds::from_master(1), &Device::flex(), |_| {}).unwrap_err();
+    assert!(matches!(err, doppel_models::ModelError::Diverged { .. }), "{err}");
+    assert!(err.to_string().contains("lower the learning rate"), "{err}");
+}
