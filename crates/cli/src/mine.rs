@@ -1,0 +1,255 @@
+//! `doppel mine`: embeddings, the HNSW index, look-alikes of the targets, near-duplicate groups, and the quality
+//! of mining against the lineage.
+
+use std::path::{Path, PathBuf};
+use std::time::Instant;
+
+use anyhow::Context;
+use clap::{Args, Subcommand};
+use doppel_data::store::{self, DatasetDir};
+use doppel_mine::polars::prelude::{AnyValue, DataFrame};
+use doppel_mine::store::{Provenance, embed_dataset};
+use doppel_mine::{DatasetEmbeddings, Index, MineConfig, Search, mine, quality};
+
+/// `doppel mine …`.
+#[derive(Debug, Subcommand)]
+pub enum MineCmd {
+    /// Embed both splits of a dataset into DATASET/embeddings/ (reused when config and dataset match).
+    Embed(Common),
+    /// The look-alikes of every target: counts by lineage relation, and every neighbour.
+    Neighbours(NeighboursArgs),
+    /// Near-duplicate groups of the train split and train↔test near-copies.
+    Groups(GroupsArgs),
+    /// Precision and recall of the mined look-alikes against the lineage over a threshold sweep, and HNSW
+    /// recall@10 against exact search.
+    Quality(OutArgs),
+}
+
+/// What every `doppel mine` command reads.
+#[derive(Debug, Args)]
+pub struct Common {
+    /// A dataset directory written by `doppel data build`.
+    #[arg(long)]
+    dataset: PathBuf,
+    /// The mining config (embedder, index, thresholds), e.g. configs/mine/pixel.toml.
+    #[arg(long)]
+    config: PathBuf,
+    /// Recompute the embeddings even when a matching file exists.
+    #[arg(long)]
+    force_embed: bool,
+}
+
+/// Common arguments and an output directory.
+#[derive(Debug, Args)]
+pub struct OutArgs {
+    #[command(flatten)]
+    common: Common,
+    /// Directory for the tables (Parquet) and figures; created if missing.
+    #[arg(long)]
+    out: PathBuf,
+}
+
+/// Arguments of `doppel mine neighbours`.
+#[derive(Debug, Args)]
+pub struct NeighboursArgs {
+    #[command(flatten)]
+    o: OutArgs,
+    /// Override mine.threshold of the config.
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// Mine the k nearest instead of a threshold (overrides mine.top_k).
+    #[arg(long)]
+    top_k: Option<usize>,
+    /// Exact search instead of the HNSW graph.
+    #[arg(long)]
+    exact: bool,
+}
+
+/// Arguments of `doppel mine groups`.
+#[derive(Debug, Args)]
+pub struct GroupsArgs {
+    #[command(flatten)]
+    o: OutArgs,
+    /// Override mine.group_threshold of the config.
+    #[arg(long)]
+    threshold: Option<f32>,
+    /// Override mine.test_threshold of the config.
+    #[arg(long)]
+    test_threshold: Option<f32>,
+    /// Exact search instead of the HNSW graph.
+    #[arg(long)]
+    exact: bool,
+}
+
+/// Runs `doppel mine …`.
+pub fn run(cmd: MineCmd) -> anyhow::Result<()> {
+    match cmd {
+        MineCmd::Embed(c) => {
+            let (_, _, emb, prov, secs) = load(&c)?;
+            let (what, path) = match &prov {
+                Provenance::Reused(p) => ("reused", p),
+                Provenance::Computed(p) => ("computed", p),
+            };
+            println!("embeddings {what}: {}", path.display());
+            println!(
+                "embedder   {}-{}: {} train + {} test rows of dimension {} ({secs:.2} s)",
+                emb.embedder,
+                emb.config_hash,
+                emb.train.rows(),
+                emb.test.rows(),
+                emb.train.dim()
+            );
+            Ok(())
+        }
+        MineCmd::Neighbours(a) => neighbours(a),
+        MineCmd::Groups(a) => groups(a),
+        MineCmd::Quality(a) => quality_cmd(a),
+    }
+}
+
+/// Config, dataset, embeddings (computed or reused), and the seconds that took.
+fn load(c: &Common) -> anyhow::Result<(MineConfig, DatasetDir, DatasetEmbeddings, Provenance, f64)> {
+    let cfg = MineConfig::from_file(&c.config)?;
+    let ds = store::open(&c.dataset)?;
+    let mut embedder = cfg.embedder.build()?;
+    let started = Instant::now();
+    // A setting that the data rule out (say `embedder.dim` above the image size) is reported against the file.
+    let (emb, prov) = embed_dataset(&c.dataset, &ds, embedder.as_mut(), c.force_embed)
+        .map_err(|e| e.in_file(&c.config.display().to_string()))?;
+    Ok((cfg, ds, emb, prov, started.elapsed().as_secs_f64()))
+}
+
+fn build_index(cfg: &MineConfig, emb: &DatasetEmbeddings) -> anyhow::Result<(Index, f64)> {
+    let started = Instant::now();
+    let index = Index::build(cfg.index, &emb.train_ids, &emb.train).context("building the HNSW index")?;
+    Ok((index, started.elapsed().as_secs_f64()))
+}
+
+fn out_dir(out: &Path) -> anyhow::Result<()> {
+    std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))
+}
+
+fn neighbours(a: NeighboursArgs) -> anyhow::Result<()> {
+    let (cfg, ds, emb, _, _) = load(&a.o.common)?;
+    let mut params = cfg.mine;
+    if let Some(t) = a.threshold {
+        params.threshold = t;
+        params.top_k = None;
+    }
+    if let Some(k) = a.top_k {
+        params.top_k = Some(k);
+    }
+    if a.exact {
+        params.search = Search::Exact;
+    }
+    params.validate().map_err(|e| anyhow::anyhow!("{e}").context("--threshold/--top-k"))?;
+    out_dir(&a.o.out)?;
+    let (index, _) = build_index(&cfg, &emb)?;
+    let found = mine::neighbours_of(&index, &emb, &mine::target_rows(&ds.train.samples), &params)?;
+    let (mut long, mut per_target) = mine::neighbour_tables(&ds.train.samples, &found)?;
+    mine::write_table(&mut long, &a.o.out.join("neighbours.parquet"))?;
+    mine::write_table(&mut per_target, &a.o.out.join("target_counts.parquet"))?;
+    let rule = match params.top_k {
+        Some(k) => format!("the {k} nearest"),
+        None => format!("within distance {} ({})", params.threshold, cfg.index.metric.name()),
+    };
+    println!("look-alikes of {} targets: {rule}, {:?} search", found.len(), params.search);
+    print_table(&per_target);
+    println!(
+        "wrote {} and {}",
+        a.o.out.join("neighbours.parquet").display(),
+        a.o.out.join("target_counts.parquet").display()
+    );
+    Ok(())
+}
+
+fn groups(a: GroupsArgs) -> anyhow::Result<()> {
+    let (cfg, ds, emb, _, _) = load(&a.o.common)?;
+    let how = if a.exact { Search::Exact } else { cfg.mine.search };
+    let threshold = a.threshold.unwrap_or(cfg.mine.group_threshold);
+    let test_threshold = a.test_threshold.unwrap_or(cfg.mine.test_threshold);
+    out_dir(&a.o.out)?;
+    let (index, _) = build_index(&cfg, &emb)?;
+    let gs = mine::groups(&index, &emb, threshold, cfg.mine.max_neighbours, how)?;
+    let mut gt = mine::group_table(&ds.train.samples, &gs)?;
+    mine::write_table(&mut gt, &a.o.out.join("groups.parquet"))?;
+    let pairs = mine::test_pairs(&index, &emb, test_threshold, cfg.mine.max_neighbours, how)?;
+    let mut pt = mine::pair_table(&pairs, &ds.train, &ds.test)?;
+    mine::write_table(&mut pt, &a.o.out.join("test_pairs.parquet"))?;
+    let in_groups: usize = gs.iter().map(Vec::len).sum();
+    println!(
+        "{} near-duplicate groups (distance ≤ {threshold}) holding {in_groups} of {} train samples",
+        gs.len(),
+        emb.train.rows()
+    );
+    print_table(&gt);
+    let tests: std::collections::BTreeSet<u32> = pairs.iter().map(|p| p.test_id).collect();
+    println!(
+        "{} train↔test pairs (distance ≤ {test_threshold}); {} of {} test samples have a near-copy in train",
+        pairs.len(),
+        tests.len(),
+        emb.test.rows()
+    );
+    print_table(&pt);
+    println!("wrote {} and {}", a.o.out.join("groups.parquet").display(), a.o.out.join("test_pairs.parquet").display());
+    Ok(())
+}
+
+fn quality_cmd(a: OutArgs) -> anyhow::Result<()> {
+    let (cfg, ds, emb, prov, embed_s) = load(&a.common)?;
+    out_dir(&a.out)?;
+    let (index, build_s) = build_index(&cfg, &emb)?;
+    let started = Instant::now();
+    let rows = quality::sweep(&index, &emb, &ds.train.samples, &cfg.quality)?;
+    let sweep_s = started.elapsed().as_secs_f64();
+    let mut table = quality::quality_table(&rows)?;
+    mine::write_table(&mut table, &a.out.join("quality.parquet"))?;
+    quality::pr_curve_png(&rows, &a.out.join("pr_curve.png"))?;
+    let started = Instant::now();
+    let recall = quality::hnsw_recall(&index, cfg.quality.recall_queries, 10, cfg.quality.seed);
+    let recall_s = started.elapsed().as_secs_f64();
+    println!(
+        "mining quality of {}-{} ({} train rows, dim {}, {} distance) against the lineage",
+        emb.embedder,
+        emb.config_hash,
+        emb.train.rows(),
+        emb.train.dim(),
+        cfg.index.metric.name()
+    );
+    print_table(&table);
+    println!(
+        "hnsw recall@10 vs exact search: {recall:.4} over {} queries (M {}, ef_construction {}, ef_search {})",
+        cfg.quality.recall_queries.min(index.len()),
+        cfg.index.m,
+        cfg.index.ef_construction,
+        cfg.index.ef_search
+    );
+    println!(
+        "wall time: embed {embed_s:.2} s ({}), index build {build_s:.2} s, sweep {sweep_s:.2} s, recall@10 {recall_s:.2} s",
+        if matches!(prov, Provenance::Reused(_)) { "reused" } else { "computed" }
+    );
+    println!("wrote {} and {}", a.out.join("quality.parquet").display(), a.out.join("pr_curve.png").display());
+    Ok(())
+}
+
+/// Prints a table in aligned columns, every row (polars' own printing cuts long tables).
+fn print_table(df: &DataFrame) {
+    let cols = df.columns();
+    let cell = |v: AnyValue<'_>| match v {
+        AnyValue::Null => "-".to_string(),
+        AnyValue::Float32(x) => format!("{x:.4}"),
+        AnyValue::Float64(x) => format!("{x:.4}"),
+        AnyValue::String(s) => s.to_string(),
+        other => other.to_string(),
+    };
+    let mut grid: Vec<Vec<String>> = vec![cols.iter().map(|c| c.name().to_string()).collect()];
+    for r in 0..df.height() {
+        grid.push(cols.iter().map(|c| c.get(r).map(cell).unwrap_or_default()).collect());
+    }
+    let widths: Vec<usize> =
+        (0..cols.len()).map(|j| grid.iter().map(|row| row[j].chars().count()).max().unwrap_or(0)).collect();
+    for row in grid {
+        let line: Vec<String> = row.iter().zip(&widths).map(|(c, w)| format!("{c:>w$}")).collect();
+        println!("{}", line.join("  ").trim_end());
+    }
+}

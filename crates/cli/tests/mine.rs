@@ -1,0 +1,112 @@
+//! `doppel mine` on the smoke dataset: embeddings written then reused, tables and figure written, bad configs
+//! rejected in one line naming the file and key.
+
+#![allow(clippy::unwrap_used)] // Test helpers fail loudly; a panic is the test failing.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+fn doppel(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_doppel"))
+        .args(args)
+        .current_dir(cwd)
+        .env("RUST_LOG", "warn")
+        .env_remove("DOPPEL_DATA_DIR")
+        .output()
+        .expect("doppel runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+const CONFIG: &str = r#"
+[embedder]
+kind = "pixel"
+reduce = "pca"
+dim = 16
+seed = 7
+[index]
+metric = "cosine"
+m = 16
+ef_construction = 100
+ef_search = 64
+[mine]
+threshold = 0.2
+group_threshold = 0.001
+test_threshold = 0.001
+[quality]
+thresholds = [0.05, 0.1, 0.2]
+top_k = [7]
+recall_queries = 100
+"#;
+
+/// A smoke dataset (configs/smoke.toml) in `dir/ds` and the mining config in `dir/m.toml`.
+fn setup(dir: &Path) {
+    let smoke = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/smoke.toml");
+    ok(&doppel(&["data", "build", "--config", smoke, "--out", "ds"], dir));
+    std::fs::write(dir.join("m.toml"), CONFIG).unwrap();
+}
+
+#[test]
+fn embed_then_reuse_then_mine() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    let first = ok(&doppel(&["mine", "embed", "--dataset", "ds", "--config", "m.toml"], dir));
+    assert!(first.starts_with("embeddings computed: ds/embeddings/pixel-"), "{first}");
+    assert!(first.contains("456 train + 80 test rows of dimension 16"), "{first}");
+    let again = ok(&doppel(&["mine", "embed", "--dataset", "ds", "--config", "m.toml"], dir));
+    assert!(again.starts_with("embeddings reused: ds/embeddings/pixel-"), "{again}");
+    // The dataset still checks out: the embeddings directory is not part of its manifest.
+    ok(&doppel(&["data", "info", "ds"], dir));
+
+    let q = ok(&doppel(&["mine", "quality", "--dataset", "ds", "--config", "m.toml", "--out", "q"], dir));
+    assert!(q.contains("hnsw recall@10 vs exact search: 1.0000 over 100 queries"), "{q}");
+    assert!(q.contains("top_k  7.0000     56       28        56     0.5000  0.5000"), "{q}");
+    for f in ["q/quality.parquet", "q/pr_curve.png"] {
+        assert!(dir.join(f).exists(), "{f}");
+    }
+
+    let n = ok(&doppel(
+        &["mine", "neighbours", "--dataset", "ds", "--config", "m.toml", "--out", "n", "--top-k", "3"],
+        dir,
+    ));
+    assert!(n.starts_with("look-alikes of 8 targets: the 3 nearest, Hnsw search"), "{n}");
+    assert!(n.contains("target_id  variants  found  variant_of_this  variant_of_other  target  base  nearest"), "{n}");
+    assert!(dir.join("n/neighbours.parquet").exists() && dir.join("n/target_counts.parquet").exists());
+
+    let g = ok(&doppel(&["mine", "groups", "--dataset", "ds", "--config", "m.toml", "--out", "g"], dir));
+    assert!(g.contains("near-duplicate groups (distance ≤ 0.001)"), "{g}");
+    assert!(g.contains("train↔test pairs (distance ≤ 0.001)"), "{g}");
+    assert!(dir.join("g/groups.parquet").exists() && dir.join("g/test_pairs.parquet").exists());
+}
+
+#[test]
+fn bad_configs_fail_with_one_line_naming_the_file_and_key() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    let cases = [
+        ("m = 16", "m = 300", "error: m.toml: `index.m` is 300; it must be between 2 and 256"),
+        (
+            "dim = 16",
+            "dim = 900",
+            "error: m.toml: `embedder.dim` is 900; it must be at most the image size, 784 values",
+        ),
+        ("metric = \"cosine\"", "metric = \"dot\"", "error: m.toml: `index.metric` is \"dot\"; use cosine or l2"),
+    ];
+    for (from, to, want) in cases {
+        let text = CONFIG.replacen(&format!("\n{from}"), &format!("\n{to}"), 1);
+        assert_ne!(text, CONFIG, "{from}");
+        std::fs::write(dir.join("bad.toml"), text).unwrap();
+        let out = doppel(&["mine", "quality", "--dataset", "ds", "--config", "bad.toml", "--out", "q"], dir);
+        assert!(!out.status.success());
+        let stderr = String::from_utf8_lossy(&out.stderr).replace("bad.toml", "m.toml");
+        assert!(stderr.contains(want), "{to}: {stderr}");
+        assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
+    }
+    let out = doppel(&["mine", "embed", "--dataset", "nowhere", "--config", "m.toml"], dir);
+    assert!(String::from_utf8_lossy(&out.stderr).contains("error: nowhere: is not a doppel dataset directory"));
+}

@@ -1,0 +1,72 @@
+//! doppel-eval: the metrics of the doppel study, as pure functions on plain slices (no burn, no tables), each
+//! defined once, documented with its formula and source, and checked against an outside reference where one exists.
+//!
+//! The principal types and how they connect:
+//!
+//! - [`Logits`] (and [`Probabilities`]): a checked, borrowed `[N, C]` batch of one model's outputs. Built once with
+//!   [`Logits::new`], which rejects empty splits, ragged buffers and NaN logits, then passed to every per-sample
+//!   metric of [`classify`]: [`accuracy`], [`cross_entropy_losses`] (in `f64`), [`true_class_confidences`] and the
+//!   non-saturating [`logit_scaled_confidences`].
+//! - Per-sample losses feed the membership-inference attacks of [`mia`]: [`loss_threshold_auc`] (through the
+//!   tie-exact [`auc::roc_auc`], which matches scikit-learn) and [`logistic_mia`] (the NeurIPS-2023 starting-kit
+//!   attack; [`LogisticMiaConfig`] in, [`LogisticMiaReport`] out, seeded).
+//! - Two [`Logits`] of the same samples under two models give the per-sample divergences of [`divergence`]
+//!   ([`kl_from_logits`], [`js_from_logits`]); named metric values of a model and an oracle give [`avg_gap`].
+//! - Per-model logit-scaled confidences of `N` unlearned and `N` retrained models give the NeurIPS-2023 per-example
+//!   ε-score ([`epsilon::epsilon_scores`] → [`EpsilonReport`]).
+//! - [`rouge::rouge_l`] scores text answers ([`RougeL`]); [`ssim::ssim`] scores images ([`ImageShape`]), matching
+//!   scikit-image.
+//!
+//! Every error is an [`EvalError`] naming the argument, row or index at fault; no metric panics on user input.
+//! Reductions over samples are left to the caller, with [`mean`] for the common case.
+
+mod check;
+
+pub mod auc;
+pub mod classify;
+pub mod divergence;
+pub mod epsilon;
+pub mod error;
+pub mod gap;
+pub mod mia;
+pub mod rouge;
+pub mod ssim;
+
+pub use auc::{auc_from_groups, roc_auc};
+pub use classify::{
+    Logits, accuracy, cross_entropy_losses, logit_scaled_confidences, predictions, true_class_confidences,
+};
+pub use divergence::{Probabilities, js_from_logits, js_from_probabilities, kl_from_logits, kl_from_probabilities};
+pub use epsilon::{EpsilonReport, epsilon_scores};
+pub use error::{EvalError, Result};
+pub use gap::avg_gap;
+pub use mia::{LogisticFit, LogisticMiaConfig, LogisticMiaReport, logistic_mia, loss_threshold_auc};
+pub use rouge::{RougeL, rouge_l};
+pub use ssim::{ChannelLayout, ImageShape, ssim};
+
+/// The arithmetic mean of per-sample values (a mean confidence, a mean KL), with the checks the metrics make.
+///
+/// Infinite values are allowed (a mean KL can be `+∞`); NaN is not.
+///
+/// # Errors
+/// [`EvalError::Empty`] for no values, [`EvalError::NonFinite`] naming the first NaN.
+pub fn mean(values: &[f64]) -> Result<f64> {
+    check::non_empty("values", "value", values)?;
+    if let Some(index) = values.iter().position(|v| v.is_nan()) {
+        return Err(EvalError::NonFinite { what: "values", index, value: f64::NAN });
+    }
+    Ok(values.iter().sum::<f64>() / values.len() as f64)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mean_checks_its_input() {
+        assert_eq!(mean(&[1.0, 2.0, 6.0]).unwrap(), 3.0);
+        assert_eq!(mean(&[1.0, f64::INFINITY]).unwrap(), f64::INFINITY);
+        assert!(matches!(mean(&[]), Err(EvalError::Empty { .. })));
+        assert!(matches!(mean(&[0.0, f64::NAN]), Err(EvalError::NonFinite { index: 1, .. })));
+    }
+}

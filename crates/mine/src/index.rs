@@ -1,0 +1,374 @@
+//! The nearest-neighbour [`Index`]: HNSW (hnsw_rs) over embeddings, with exact search beside it as ground truth.
+//!
+//! The index is a cache: it is rebuilt from the embeddings whenever it is needed (inserts are serial, and
+//! hnsw_rs seeds its level generator with a constant, so the same rows in the same order give the same graph and
+//! the same answers). Distances are doppel's own, shared by the graph and the exact search:
+//!
+//! - [`Metric::Cosine`]: `1 − cos(a, b)`, computed as `‖â − b̂‖² / 2` on unit vectors (exact at 0, never negative;
+//!   hnsw_rs's own `DistDot` panics on identical normalised vectors);
+//! - [`Metric::L2`]: `‖a − b‖`.
+//!
+//! Every vector is checked at ingest: a zero or non-finite row is an error naming its sample id.
+
+use std::collections::HashMap;
+
+use hnsw_rs::prelude::{Distance, Hnsw};
+
+use crate::error::{MineError, Result};
+use crate::matrix::{Matrix, sq_dist};
+
+/// The distance the index uses.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Metric {
+    /// `1 − cos(a, b)`, in [0, 2].
+    Cosine,
+    /// Euclidean distance.
+    L2,
+}
+
+impl Metric {
+    /// `cosine` or `l2`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Metric::Cosine => "cosine",
+            Metric::L2 => "l2",
+        }
+    }
+
+    /// The distance between two prepared vectors (unit-normalised for cosine).
+    fn eval(self, a: &[f32], b: &[f32]) -> f32 {
+        match self {
+            Metric::Cosine => 0.5 * sq_dist(a, b),
+            Metric::L2 => sq_dist(a, b).sqrt(),
+        }
+    }
+}
+
+/// [`Metric`] as hnsw_rs's distance.
+#[derive(Debug, Clone, Copy)]
+struct Dist(Metric);
+
+impl Distance<f32> for Dist {
+    fn eval(&self, va: &[f32], vb: &[f32]) -> f32 {
+        self.0.eval(va, vb)
+    }
+}
+
+/// HNSW parameters (Malkov & Yashunin 2018). Check them with [`IndexParams::validate`]; [`Index::build`] does.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+pub struct IndexParams {
+    /// The distance.
+    pub metric: Metric,
+    /// `M`: links per node and layer. 16 is the usual choice.
+    pub m: usize,
+    /// Candidate list size while building; larger builds slower and finds better links.
+    pub ef_construction: usize,
+    /// Candidate list size while searching (raised to `k` when `k` is larger).
+    pub ef_search: usize,
+}
+
+/// hnsw_rs calls `std::process::exit(1)` for `M > 256`.
+pub const MAX_M: usize = 256;
+/// A bound on `ef_*` that keeps a typo from turning a search into a full scan.
+pub const MAX_EF: usize = 100_000;
+
+impl IndexParams {
+    /// Checks the ranges hnsw_rs needs, before it sees them.
+    pub fn validate(&self) -> Result<()> {
+        if !(2..=MAX_M).contains(&self.m) {
+            return Err(MineError::param(
+                "index.m",
+                self.m,
+                format!(
+                    "it must be between 2 and {MAX_M} (hnsw_rs stops the whole process above {MAX_M}); 16 is usual"
+                ),
+            ));
+        }
+        if !(self.m..=MAX_EF).contains(&self.ef_construction) {
+            return Err(MineError::param(
+                "index.ef_construction",
+                self.ef_construction,
+                format!("it must be between index.m ({}) and {MAX_EF}; 200 is usual", self.m),
+            ));
+        }
+        if !(1..=MAX_EF).contains(&self.ef_search) {
+            return Err(MineError::param(
+                "index.ef_search",
+                self.ef_search,
+                format!("it must be between 1 and {MAX_EF}; 64 is usual"),
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// How to answer a neighbour query.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Search {
+    /// The HNSW graph: fast, approximate.
+    Hnsw,
+    /// Every row: slow, exact.
+    Exact,
+}
+
+/// One neighbour found.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Hit {
+    /// Row of the indexed matrix.
+    pub row: usize,
+    /// Sample id of that row.
+    pub id: u32,
+    /// Distance to the query under the index's metric.
+    pub distance: f32,
+}
+
+/// HNSW over the rows of an embeddings matrix, keyed by sample id.
+pub struct Index {
+    params: IndexParams,
+    ids: Vec<u32>,
+    vectors: Matrix,
+    graph: Hnsw<'static, f32, Dist>,
+    rows: HashMap<u32, usize>,
+}
+
+impl std::fmt::Debug for Index {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Index").field("params", &self.params).field("rows", &self.ids.len()).finish_non_exhaustive()
+    }
+}
+
+impl Index {
+    /// Checks `params` and every vector, then inserts the rows serially, in order.
+    pub fn build(params: IndexParams, ids: &[u32], vectors: &Matrix) -> Result<Index> {
+        params.validate()?;
+        if ids.len() != vectors.rows() {
+            return Err(MineError::DimMismatch {
+                what: format!("{} ids for an embeddings matrix", ids.len()),
+                expected: ids.len(),
+                got: vectors.rows(),
+            });
+        }
+        let mut rows = HashMap::with_capacity(ids.len());
+        for (row, &id) in ids.iter().enumerate() {
+            if rows.insert(id, row).is_some() {
+                return Err(MineError::param("ids", id, "appears twice; sample ids must be unique"));
+            }
+        }
+        let dim = vectors.dim();
+        let mut prepared = Vec::with_capacity(vectors.as_slice().len());
+        for (row, &id) in ids.iter().enumerate() {
+            prepared.extend(prepare(params.metric, dim, id, vectors.row(row))?);
+        }
+        let vectors = Matrix::new(ids.len(), dim, prepared)?;
+        let span = tracing::info_span!(
+            "hnsw_build",
+            rows = ids.len(),
+            dim,
+            m = params.m,
+            ef_construction = params.ef_construction
+        );
+        let _g = span.enter();
+        let started = std::time::Instant::now();
+        let graph = Hnsw::new(params.m, ids.len().max(1), 16, params.ef_construction, Dist(params.metric));
+        for row in 0..ids.len() {
+            graph.insert((vectors.row(row), row));
+            if (row + 1) % 10_000 == 0 {
+                tracing::info!(inserted = row + 1, of = ids.len(), "hnsw insert");
+            }
+        }
+        tracing::info!(seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "hnsw built");
+        Ok(Index { params, ids: ids.to_vec(), vectors, graph, rows })
+    }
+
+    /// The parameters it was built with.
+    pub fn params(&self) -> IndexParams {
+        self.params
+    }
+
+    /// Number of indexed rows.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// True when nothing is indexed.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Sample ids, by row.
+    pub fn ids(&self) -> &[u32] {
+        &self.ids
+    }
+
+    /// Vector dimension.
+    pub fn dim(&self) -> usize {
+        self.vectors.dim()
+    }
+
+    /// Row of sample `id`.
+    pub fn row_of(&self, id: u32) -> Option<usize> {
+        self.rows.get(&id).copied()
+    }
+
+    /// The `k` nearest rows to `vector` (the embedding of sample `id`, named in errors), nearest first; ties by id.
+    /// The query itself is among them if it is indexed.
+    pub fn search(&self, id: u32, vector: &[f32], k: usize, how: Search) -> Result<Vec<Hit>> {
+        let q = prepare(self.params.metric, self.dim(), id, vector)?;
+        Ok(self.search_prepared(&q, k, how))
+    }
+
+    /// Every row within `threshold` of `vector`, nearest first, at most `cap` of them.
+    ///
+    /// With [`Search::Hnsw`] it asks the graph for 32 neighbours, then 4× more while the farthest is still
+    /// within the threshold, so a dense cluster is not cut at a fixed `k`.
+    pub fn within(&self, id: u32, vector: &[f32], threshold: f32, cap: usize, how: Search) -> Result<Vec<Hit>> {
+        let q = prepare(self.params.metric, self.dim(), id, vector)?;
+        let cap = cap.min(self.len());
+        let mut hits = match how {
+            Search::Exact => self.search_prepared(&q, self.len(), Search::Exact),
+            Search::Hnsw => {
+                let mut k = 32.min(cap.max(1));
+                loop {
+                    let hits = self.search_prepared(&q, k, Search::Hnsw);
+                    let full = hits.len() >= k && hits.last().is_some_and(|h| h.distance <= threshold);
+                    if !full || k >= cap {
+                        break hits;
+                    }
+                    k = (k * 4).min(cap);
+                }
+            }
+        };
+        hits.retain(|h| h.distance <= threshold);
+        hits.truncate(cap);
+        Ok(hits)
+    }
+
+    fn search_prepared(&self, q: &[f32], k: usize, how: Search) -> Vec<Hit> {
+        let k = k.min(self.len());
+        if k == 0 {
+            return Vec::new();
+        }
+        let mut hits: Vec<Hit> = match how {
+            Search::Hnsw => self
+                .graph
+                .search(q, k, self.params.ef_search.max(k))
+                .into_iter()
+                .map(|n| Hit { row: n.d_id, id: self.ids[n.d_id], distance: n.distance })
+                .collect(),
+            Search::Exact => {
+                let mut all: Vec<Hit> = (0..self.len())
+                    .map(|row| Hit {
+                        row,
+                        id: self.ids[row],
+                        distance: self.params.metric.eval(q, self.vectors.row(row)),
+                    })
+                    .collect();
+                if k < all.len() {
+                    all.select_nth_unstable_by(k - 1, cmp_hits);
+                    all.truncate(k);
+                }
+                all
+            }
+        };
+        hits.sort_by(cmp_hits);
+        hits
+    }
+
+    /// Recall@k of the graph against exact search over the queries `rows` (rows of this index): the share of the
+    /// graph's `k` answers that are no farther than the exact `k`-th neighbour (robust to ties), averaged.
+    pub fn recall_at(&self, rows: &[usize], k: usize) -> f64 {
+        let k = k.min(self.len());
+        if rows.is_empty() || k == 0 {
+            return f64::NAN;
+        }
+        let mut sum = 0.0;
+        for &r in rows {
+            let q = self.vectors.row(r);
+            let exact = self.search_prepared(q, k, Search::Exact);
+            let bound = exact.last().map_or(f32::INFINITY, |h| h.distance);
+            let approx = self.search_prepared(q, k, Search::Hnsw);
+            sum += approx.iter().filter(|h| h.distance <= bound).count().min(k) as f64 / k as f64;
+        }
+        sum / rows.len() as f64
+    }
+}
+
+fn cmp_hits(a: &Hit, b: &Hit) -> std::cmp::Ordering {
+    a.distance.total_cmp(&b.distance).then(a.id.cmp(&b.id))
+}
+
+/// Checks one vector (dimension, finite, not zero) and unit-normalises it for cosine.
+fn prepare(metric: Metric, dim: usize, id: u32, v: &[f32]) -> Result<Vec<f32>> {
+    if v.len() != dim {
+        return Err(MineError::DimMismatch { what: format!("embedding of sample {id}"), expected: dim, got: v.len() });
+    }
+    if let Some(at) = v.iter().position(|x| !x.is_finite()) {
+        return Err(MineError::BadVector { id, problem: format!("holds {} at position {at}", v[at]) });
+    }
+    let norm = v.iter().map(|x| f64::from(*x).powi(2)).sum::<f64>().sqrt();
+    if norm == 0.0 {
+        return Err(MineError::BadVector { id, problem: "is all zeros".into() });
+    }
+    Ok(match metric {
+        Metric::Cosine => v.iter().map(|x| (f64::from(*x) / norm) as f32).collect(),
+        Metric::L2 => v.to_vec(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn params(m: usize) -> IndexParams {
+        IndexParams { metric: Metric::Cosine, m, ef_construction: 100, ef_search: 32 }
+    }
+
+    #[test]
+    fn parameters_are_checked_before_hnsw_rs_sees_them() {
+        let cases = [
+            (params(300), "`index.m` is 300; it must be between 2 and 256 (hnsw_rs stops the whole process above 256)"),
+            (params(1), "`index.m` is 1; it must be between 2 and 256"),
+            (
+                IndexParams { ef_construction: 8, ..params(16) },
+                "`index.ef_construction` is 8; it must be between index.m (16)",
+            ),
+            (IndexParams { ef_search: 0, ..params(16) }, "`index.ef_search` is 0; it must be between 1 and 100000"),
+        ];
+        let x = Matrix::new(2, 2, vec![1.0, 0.0, 0.0, 1.0]).unwrap();
+        for (p, want) in cases {
+            let err = Index::build(p, &[1, 2], &x).unwrap_err();
+            assert!(err.to_string().starts_with(want), "{err}");
+        }
+    }
+
+    #[test]
+    fn bad_vectors_are_rejected_naming_the_sample() {
+        let x = Matrix::new(3, 2, vec![1.0, 0.0, 0.0, 0.0, 0.5, 0.5]).unwrap();
+        let err = Index::build(params(16), &[10, 11, 12], &x).unwrap_err();
+        assert!(err.to_string().starts_with("sample 11: its embedding is all zeros"), "{err}");
+        let x = Matrix::new(2, 2, vec![1.0, 0.0, f32::NAN, 1.0]).unwrap();
+        let err = Index::build(IndexParams { metric: Metric::L2, ..params(16) }, &[10, 11], &x).unwrap_err();
+        assert!(err.to_string().starts_with("sample 11: its embedding holds NaN at position 0"), "{err}");
+        let x = Matrix::new(1, 2, vec![1.0, 0.0]).unwrap();
+        let index = Index::build(params(16), &[5], &x).unwrap();
+        let err = index.search(99, &[1.0, 0.0, 0.0], 1, Search::Hnsw).unwrap_err();
+        assert_eq!(err.to_string(), "embedding of sample 99: dimension 3, expected 2");
+        let err = Index::build(params(16), &[5, 5], &Matrix::new(2, 2, vec![1.0; 4]).unwrap()).unwrap_err();
+        assert!(err.to_string().contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn cosine_distance_is_exact_for_known_pairs() {
+        let x = Matrix::new(3, 2, vec![1.0, 0.0, 0.0, 2.0, 3.0, 3.0]).unwrap();
+        let index = Index::build(params(16), &[0, 1, 2], &x).unwrap();
+        let hits = index.search(0, &[2.0, 0.0], 3, Search::Exact).unwrap();
+        let d: Vec<(u32, f32)> = hits.iter().map(|h| (h.id, h.distance)).collect();
+        // 1 − cos 0 = 0; 1 − cos 45° = 1 − 1/√2; 1 − cos 90° = 1.
+        assert_eq!(d[0], (0, 0.0));
+        assert_eq!(d[1].0, 2);
+        assert!((d[1].1 - (1.0 - 0.5f32.sqrt())).abs() < 1e-6);
+        assert!((d[2].1 - 1.0).abs() < 1e-6);
+    }
+}

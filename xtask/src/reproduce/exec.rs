@@ -1,0 +1,226 @@
+//! Running one step: the `doppel` command of its [`Action`], into the step's build folder.
+//!
+//! Each step writes its derived config as `config.toml` into its build folder and points `doppel` at it, so the
+//! artifact says what made it. doppel's stdout is kept as `stdout.txt`; its stderr (tracing) goes to the run log.
+//! A model step also writes `metrics.json` ([`Metrics`]), read from the table `doppel train` prints; when doppel
+//! gains an evaluation command, an evaluation stage will write the full metrics instead.
+
+use std::ffi::OsString;
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+
+use super::cache::write_atomic;
+use super::log::Log;
+use super::plan::{Action, Step};
+
+/// What every step needs to run.
+#[derive(Debug)]
+pub struct Runner<'a> {
+    /// The release `doppel` binary.
+    pub doppel: &'a Path,
+    /// The fetched datasets (`--data-dir` of `doppel data build`).
+    pub data_dir: &'a Path,
+    /// `flex` or `wgpu`.
+    pub device: &'a str,
+    /// The run log, which receives doppel's stderr.
+    pub log: &'a Log,
+}
+
+/// What a model step measured, in percent, as `doppel train` prints it (two decimals).
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Metrics {
+    /// Accuracy on the test split.
+    pub test_acc: Option<f64>,
+    /// Accuracy on the forget set F (the targets).
+    pub forget_acc: Option<f64>,
+    /// Mean true-class confidence on F.
+    pub forget_conf: Option<f64>,
+    /// Accuracy on the similar set S (the variants); none when k = 0.
+    pub similar_acc: Option<f64>,
+    /// Accuracy on the retain set R.
+    pub retain_acc: Option<f64>,
+}
+
+impl Metrics {
+    /// The metric names, in table order, with their column titles.
+    pub const COLUMNS: [(&'static str, &'static str); 5] = [
+        ("test_acc", "test acc %"),
+        ("forget_acc", "F acc %"),
+        ("forget_conf", "F conf %"),
+        ("similar_acc", "S acc %"),
+        ("retain_acc", "R acc %"),
+    ];
+
+    /// The values in [`Metrics::COLUMNS`] order.
+    pub fn values(&self) -> [Option<f64>; 5] {
+        [self.test_acc, self.forget_acc, self.forget_conf, self.similar_acc, self.retain_acc]
+    }
+}
+
+/// Reads the row of `role` from the table `doppel train` prints:
+/// `model test% F acc% F conf% S acc% R acc% train s`, with `-` for a set that is empty.
+pub fn parse_train_table(stdout: &str, role: &str) -> Result<Metrics> {
+    let header = stdout.lines().find(|l| l.split_whitespace().next() == Some("model"));
+    let expected = ["model", "test%", "F", "acc%", "F", "conf%", "S", "acc%", "R", "acc%", "train", "s"];
+    match header {
+        Some(h) if h.split_whitespace().eq(expected) => {}
+        _ => bail!(
+            "doppel train printed no table headed `model test% F acc% F conf% S acc% R acc% train s`; the xtask and \
+             the doppel binary disagree, so rebuild doppel from this tree"
+        ),
+    }
+    let Some(row) = stdout.lines().find(|l| l.split_whitespace().next() == Some(role)) else {
+        bail!("doppel train printed no row for {role}");
+    };
+    let cells: Vec<&str> = row.split_whitespace().collect();
+    if cells.len() != 7 {
+        bail!("doppel train's row for {role} has {} cells, not 7: {row:?}", cells.len());
+    }
+    let num = |i: usize| -> Result<Option<f64>> {
+        match cells[i] {
+            "-" => Ok(None),
+            c => c.parse::<f64>().map(Some).with_context(|| format!("cell {i} of doppel train's row {row:?}")),
+        }
+    };
+    Ok(Metrics {
+        test_acc: num(1)?,
+        forget_acc: num(2)?,
+        forget_conf: num(3)?,
+        similar_acc: num(4)?,
+        retain_acc: num(5)?,
+    })
+}
+
+impl Runner<'_> {
+    /// Runs `step` into the build folder `tmp`; `deps` are the finished artifact folders of its dependencies.
+    pub fn run(&self, step: &Step, deps: &[PathBuf], tmp: &Path) -> Result<()> {
+        match &step.action {
+            Action::BuildDataset { config } => {
+                let cfg = tmp.join("config.toml");
+                write_atomic(&cfg, config.as_bytes())?;
+                let mut cmd = Command::new(self.doppel);
+                cmd.arg("data").arg("build").arg("--config").arg(&cfg).arg("--out").arg(tmp.join("dataset"));
+                cmd.arg("--data-dir").arg(self.data_dir);
+                self.call(cmd, tmp, &step.label)?;
+            }
+            Action::Train { config, role } => {
+                let Some(dataset) = deps.first() else { bail!("{}: a model step needs its dataset", step.label) };
+                let cfg = tmp.join("config.toml");
+                write_atomic(&cfg, config.as_bytes())?;
+                let mut cmd = Command::new(self.doppel);
+                cmd.arg("train").arg("--dataset").arg(dataset.join("dataset")).arg("--config").arg(&cfg);
+                cmd.args(["--which", role, "--device", self.device]).arg("--out").arg(tmp);
+                let stdout = self.call(cmd, tmp, &step.label)?;
+                let metrics = parse_train_table(&stdout, role).with_context(|| step.label.clone())?;
+                let json = serde_json::to_vec_pretty(&metrics).context("cannot encode metrics")?;
+                write_atomic(&tmp.join("metrics.json"), &json)?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Runs `cmd` with stdout kept in `tmp/stdout.txt` and returned, stderr appended to the log; a failure names
+    /// the command and shows the end of its stderr.
+    fn call(&self, mut cmd: Command, tmp: &Path, label: &str) -> Result<String> {
+        cmd.env("NO_COLOR", "1").stdin(Stdio::null());
+        let shown = display(&cmd);
+        self.log.file_only(&format!("$ {shown}"));
+        let out = cmd.output().with_context(|| format!("{label}: cannot start `{shown}`"))?;
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        self.log.file_only(stderr.trim_end());
+        let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+        fs::write(tmp.join("stdout.txt"), &stdout).with_context(|| format!("cannot write {}", tmp.display()))?;
+        if !out.status.success() {
+            let tail: Vec<&str> = stderr.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
+            bail!("{label}: `{shown}` failed with {}; its stderr ended:\n    {}", out.status, tail.join("\n    "));
+        }
+        Ok(stdout)
+    }
+}
+
+/// Quotes `arg` for a POSIX shell when it needs it, so printed commands can be pasted.
+pub fn shell_quote(arg: &str) -> String {
+    let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_-./=:@%+,".contains(c));
+    if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
+}
+
+fn display(cmd: &Command) -> String {
+    let mut parts = vec![shell_quote(&cmd.get_program().to_string_lossy())];
+    parts.extend(cmd.get_args().map(|a| shell_quote(&a.to_string_lossy())));
+    parts.join(" ")
+}
+
+/// `doppel --version` of `doppel`, e.g. `doppel-cli 0.1.0`.
+pub fn doppel_version(doppel: &Path) -> Result<String> {
+    let out = Command::new(doppel)
+        .arg("--version")
+        .stdin(Stdio::null())
+        .output()
+        .with_context(|| format!("cannot run {} --version", doppel.display()))?;
+    if !out.status.success() {
+        bail!("{} --version failed with {}", doppel.display(), out.status);
+    }
+    Ok(String::from_utf8_lossy(&out.stdout).trim().to_string())
+}
+
+/// Builds the release `doppel` binary (with the wgpu feature for `--device wgpu`) and returns its path.
+pub fn build_doppel(root: &Path, device: &str, log: &Log) -> Result<PathBuf> {
+    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
+    let mut cmd = Command::new(&cargo);
+    cmd.args(["build", "--release", "-p", "doppel-cli"]);
+    if device == "wgpu" {
+        cmd.args(["--features", "wgpu"]);
+    }
+    let shown = display(&cmd);
+    log.line(&format!("building the release doppel binary ({shown})"));
+    let status = cmd
+        .current_dir(root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::io::stderr()))
+        .status()
+        .with_context(|| format!("cannot start `{shown}`"))?;
+    if !status.success() {
+        bail!("`{shown}` failed with {status}; fix the build, or pass --doppel-bin PATH");
+    }
+    // cargo resolves a relative CARGO_TARGET_DIR against the folder it runs in, which is the root here.
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
+    let binary = target.join("release").join("doppel");
+    if !binary.is_file() {
+        bail!("the build succeeded but {} does not exist; is the target folder set elsewhere?", binary.display());
+    }
+    Ok(binary)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // Printed by `doppel train --which m0,retrain_exact,retrain_clean` on configs/smoke.toml with k = 0.
+    const TABLE: &str = "model             test%   F acc%  F conf%   S acc%   R acc%    train s
+m0                82.50    75.00    71.43      -      88.78        0.0
+retrain_exact     83.75    75.00    70.99      -      87.24        0.0
+";
+
+    #[test]
+    fn the_train_table_parses_with_empty_sets() {
+        let m = parse_train_table(TABLE, "retrain_exact").unwrap();
+        assert_eq!(
+            m,
+            Metrics {
+                test_acc: Some(83.75),
+                forget_acc: Some(75.0),
+                forget_conf: Some(70.99),
+                similar_acc: None,
+                retain_acc: Some(87.24)
+            }
+        );
+        let e = parse_train_table(TABLE, "retrain_clean").unwrap_err().to_string();
+        assert!(e.contains("no row for retrain_clean"), "{e}");
+        let e = parse_train_table("model acc\nm0 1\n", "m0").unwrap_err().to_string();
+        assert!(e.contains("rebuild doppel"), "{e}");
+    }
+}

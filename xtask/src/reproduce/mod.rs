@@ -1,0 +1,451 @@
+//! `cargo xtask reproduce`: the study from one command, resumable, shardable, with a report.
+//!
+//! 1. [`preset`] reads `configs/presets/<name>.toml` (a sweep: dataset configs × k × seeds) and checks it.
+//! 2. Missing datasets are fetched (`cargo xtask data fetch --only …`, by running this binary).
+//! 3. [`plan`] expands the preset into content-addressed steps in dependency order: per dataset arm and k a
+//!    dataset build, then per seed M0, `retrain_exact` and `retrain_clean`.
+//! 4. Each step whose artifact is not in [`cache`] (`OUT/cache/<kind>/<key>/`) runs through the release `doppel`
+//!    binary ([`exec`]), built once with `cargo build --release -p doppel-cli` unless `--doppel-bin` names one; the
+//!    others are reused. Progress with an ETA per stage goes to stderr and, with doppel's own logs, to
+//!    `OUT/reproduce.log` ([`log`]).
+//! 5. [`report`] writes `OUT/report.md`, `OUT/tables/*.csv` and `OUT/manifest.json` from the cache.
+//!
+//! `--shard i/n` runs a slice of the steps ([`plan::Plan::shard`]) and writes no report; `--merge` writes the
+//! report from a results folder the shards filled; `--emit-jobs FILE` writes the shard commands and a Slurm array
+//! script. Killing a run at any point and rerunning it finishes the same artifacts: a step is committed by one
+//! rename, and every artifact is a pure function of its key.
+
+pub mod cache;
+pub mod exec;
+pub mod log;
+pub mod plan;
+pub mod preset;
+pub mod report;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::str::FromStr;
+use std::time::Instant;
+
+use anyhow::{Context, Result, bail};
+use clap::Args;
+
+use cache::{Cache, RECORD_FORMAT, Record, write_atomic};
+use exec::{Runner, shell_quote};
+use log::{Log, Progress, human_seconds};
+use plan::{Action, KeyContext, Kind, Plan, code_fingerprint, sha256_hex};
+use preset::Preset;
+
+/// The options of `cargo xtask reproduce`.
+#[derive(Debug, Args)]
+pub struct ReproduceArgs {
+    /// The preset: a name under configs/presets/ (smoke, cpu) or the path of a preset file.
+    #[arg(long, default_value = "cpu", value_name = "NAME|FILE")]
+    pub preset: String,
+    /// The results folder [default: results/<preset>/ at the workspace root].
+    #[arg(long, value_name = "DIR")]
+    pub out: Option<PathBuf>,
+    /// Where models train: flex (burn's CPU backend) or wgpu (GPU; doppel is built with --features wgpu).
+    #[arg(long, value_enum, default_value_t = Device::Flex)]
+    pub device: Device,
+    /// Run only shard I of N (0-based): every N-th step in key order, with the steps it reads. Writes no report;
+    /// run --merge once every shard is done.
+    #[arg(long, value_name = "I/N", conflicts_with_all = ["merge", "emit_jobs"])]
+    pub shard: Option<Shard>,
+    /// Write the report from the results folder without running anything (after sharded runs).
+    #[arg(long, conflicts_with = "emit_jobs")]
+    pub merge: bool,
+    /// Write one `cargo xtask reproduce --shard i/N` command per line to FILE and, beside it (FILE with the
+    /// extension .sbatch), a Slurm array script that runs them; runs nothing.
+    #[arg(long, value_name = "FILE")]
+    pub emit_jobs: Option<PathBuf>,
+    /// The number of shards --emit-jobs splits the run into.
+    #[arg(long, value_name = "N", default_value_t = 4, requires = "emit_jobs")]
+    pub shards: usize,
+    /// Use this doppel binary instead of building one. It must be built from this tree: artifact keys come from
+    /// the sources, not from the binary.
+    #[arg(long, value_name = "PATH", env = "DOPPEL_BIN")]
+    pub doppel_bin: Option<PathBuf>,
+    /// The fetched datasets [default: data/ at the workspace root].
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// Print the steps, their keys and whether each is cached, then stop.
+    #[arg(long)]
+    pub dry_run: bool,
+}
+
+/// The devices `doppel train` offers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum Device {
+    /// burn's pure-Rust CPU backend.
+    Flex,
+    /// burn's wgpu GPU backend.
+    Wgpu,
+}
+
+impl Device {
+    fn name(self) -> &'static str {
+        match self {
+            Device::Flex => "flex",
+            Device::Wgpu => "wgpu",
+        }
+    }
+}
+
+/// `--shard i/n`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Shard {
+    /// 0-based shard index.
+    pub index: usize,
+    /// Number of shards.
+    pub count: usize,
+}
+
+impl FromStr for Shard {
+    type Err = String;
+
+    fn from_str(s: &str) -> std::result::Result<Self, Self::Err> {
+        let bad = || format!("{s:?} is not I/N with 0 <= I < N, e.g. 0/3");
+        let (i, n) = s.split_once('/').ok_or_else(bad)?;
+        let index: usize = i.trim().parse().map_err(|_| bad())?;
+        let count: usize = n.trim().parse().map_err(|_| bad())?;
+        if count == 0 || index >= count {
+            return Err(bad());
+        }
+        Ok(Shard { index, count })
+    }
+}
+
+/// The workspace root: the folder above this crate's manifest, fixed at compile time.
+fn workspace_root() -> PathBuf {
+    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+    manifest.parent().map_or_else(|| manifest.join(".."), Path::to_path_buf)
+}
+
+/// `path` relative to `root` when inside it, else as given.
+fn relative(path: &Path, root: &Path) -> String {
+    path.strip_prefix(root).unwrap_or(path).display().to_string()
+}
+
+/// Runs `cargo xtask reproduce`.
+pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
+    let started = Instant::now();
+    let root = workspace_root();
+    let preset_path = Preset::locate(&root, &args.preset)?;
+    let preset = Preset::load(&preset_path, &root)?;
+    let out = args.out.clone().unwrap_or_else(|| root.join("results").join(&preset.name));
+    let out = std::path::absolute(&out).with_context(|| format!("cannot resolve --out {}", out.display()))?;
+    let data_dir = args.data_dir.clone().unwrap_or_else(|| root.join("data"));
+    let data_dir = std::path::absolute(&data_dir).with_context(|| format!("cannot resolve {}", data_dir.display()))?;
+    let device = args.device.name();
+
+    if let Some(file) = &args.emit_jobs {
+        return emit_jobs(file, &root, &preset_path, &out, args);
+    }
+
+    let log_path = match args.shard {
+        _ if args.dry_run => None,
+        Some(s) => Some(out.join(format!("reproduce-shard-{}-of-{}.log", s.index, s.count))),
+        None => Some(out.join("reproduce.log")),
+    };
+    let log = Log::open(log_path.as_deref())?;
+    let invocation = match args.shard {
+        Some(s) => format!("shard {}/{}", s.index, s.count),
+        None if args.merge => "merge".to_string(),
+        None => "unsharded".to_string(),
+    };
+    log.line(&format!(
+        "preset {} ({}), device {device}, results in {} [{invocation}]",
+        preset.name,
+        relative(&preset_path, &root),
+        out.display()
+    ));
+
+    if !args.merge && !args.dry_run {
+        fetch_missing(&preset, &data_dir, &log)?;
+    }
+    let code =
+        Kind::ALL.iter().map(|&k| Ok((k, code_fingerprint(&root, k.code_paths())?))).collect::<Result<Vec<_>>>()?;
+    let sources = source_digests(&preset, &data_dir)?;
+    let ctx = KeyContext { device: device.to_string(), code: code.clone(), sources: sources.clone() };
+    let plan = Plan::build(&preset, &ctx)?;
+    let cache = Cache::new(&out);
+    let selected: Vec<usize> = match args.shard {
+        Some(s) => plan.shard(s.index, s.count),
+        None => (0..plan.steps.len()).collect(),
+    };
+
+    if args.dry_run {
+        for &i in &selected {
+            let s = &plan.steps[i];
+            let state = if cache.is_done(s.kind, &s.key) { "cached" } else { "to build" };
+            println!("{:<8} {}  {:<9} {}", s.kind.dir(), &s.key[..16], state, s.label);
+        }
+        return Ok(());
+    }
+
+    let info = |invocation: &str, seconds: f64| {
+        let (git_revision, git_dirty) = git_revision(&root);
+        report::RunInfo {
+            preset_file: relative(&preset_path, &root),
+            device: device.to_string(),
+            git_revision,
+            git_dirty,
+            code: code.clone(),
+            sources: sources.clone(),
+            invocation: invocation.to_string(),
+            invocation_seconds: seconds,
+        }
+    };
+    if args.merge {
+        report::write(&out, &preset, &plan, &cache, &info("merge", started.elapsed().as_secs_f64()))?;
+        log.line(&format!("merged {} steps; report in {}", plan.steps.len(), out.join("report.md").display()));
+        return Ok(());
+    }
+
+    materialise_configs(&out, &plan)?;
+    let mut progress = Progress::default();
+    for &i in &selected {
+        let s = &plan.steps[i];
+        progress.plan(s.kind, s.coords.arm, cache.is_done(s.kind, &s.key));
+    }
+    log.line(&format!("{} steps: {}", selected.len(), progress.summary()));
+
+    let mut doppel: Option<(PathBuf, String, String)> = None;
+    let (mut built, mut reused) = (0usize, 0usize);
+    for &i in &selected {
+        let step = &plan.steps[i];
+        let short = &step.key[..12];
+        let mut seconds = None;
+        if !cache.is_done(step.kind, &step.key) {
+            let _lock = cache.lock(step.kind, &step.key)?;
+            if !cache.is_done(step.kind, &step.key) {
+                if doppel.is_none() {
+                    doppel = Some(locate_doppel(args, &root, device, &log)?);
+                }
+                let Some((bin, version, sha)) = doppel.as_ref() else { bail!("no doppel binary") };
+                let tmp = cache.begin(step.kind, &step.key)?;
+                let t = Instant::now();
+                let deps: Vec<PathBuf> =
+                    step.deps.iter().map(|&d| cache.dir(plan.steps[d].kind, &plan.steps[d].key)).collect();
+                let runner = Runner { doppel: bin, data_dir: &data_dir, device, log: &log };
+                runner.run(step, &deps, &tmp)?;
+                let wall = t.elapsed().as_secs_f64();
+                let record = Record {
+                    format: RECORD_FORMAT.into(),
+                    kind: step.kind,
+                    key: step.key.clone(),
+                    label: step.label.clone(),
+                    material: serde_json::from_str(&step.material).context("cannot re-read a step's key material")?,
+                    wall_seconds: wall,
+                    doppel_version: version.clone(),
+                    doppel_sha256: sha.clone(),
+                    built_by: invocation.clone(),
+                };
+                cache.commit(&tmp, &record)?;
+                seconds = Some(wall);
+            }
+        }
+        let (prefix, eta) = progress.finish(step.kind, step.coords.arm, seconds);
+        match seconds {
+            Some(t) => {
+                built += 1;
+                log.line(&format!("{prefix} {}: built in {:.1} s ({short}); {eta}", step.label, t));
+            }
+            None => {
+                reused += 1;
+                log.line(&format!("{prefix} {}: reused ({short}); {eta}", step.label));
+            }
+        }
+    }
+    let took = human_seconds(started.elapsed().as_secs_f64());
+    match args.shard {
+        Some(s) => {
+            log.line(&format!(
+                "shard {}/{} done in {took}: {built} built, {reused} reused; when every shard is done, run \
+                 `cargo xtask reproduce --preset {} --out {} --device {device} --merge`",
+                s.index,
+                s.count,
+                args.preset,
+                shell_quote(&out.display().to_string())
+            ));
+        }
+        None => {
+            report::write(&out, &preset, &plan, &cache, &info("unsharded", started.elapsed().as_secs_f64()))?;
+            log.line(&format!(
+                "done in {took}: {built} built, {reused} reused; report in {}",
+                out.join("report.md").display()
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Writes each step's derived config to `OUT/configs/<kind>/<slug>.toml`, for a reader; the step itself reads
+/// the copy inside its artifact.
+fn materialise_configs(out: &Path, plan: &Plan) -> Result<()> {
+    for s in &plan.steps {
+        let text = match &s.action {
+            Action::BuildDataset { config } | Action::Train { config, .. } => config,
+        };
+        let path = out.join("configs").join(s.kind.dir()).join(format!("{}.toml", s.slug));
+        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
+            write_atomic(&path, text.as_bytes())?;
+        }
+    }
+    Ok(())
+}
+
+/// The fetched sources the preset reads, each with the sha256 of its `.fetched.json` file list.
+fn source_digests(preset: &Preset, data_dir: &Path) -> Result<Vec<(String, String)>> {
+    let mut out: Vec<(String, String)> = Vec::new();
+    for arm in &preset.datasets {
+        if arm.source == "synthetic" || out.iter().any(|(n, _)| *n == arm.source) {
+            continue;
+        }
+        let marker = data_dir.join(&arm.source).join(".fetched.json");
+        let Ok(text) = std::fs::read(&marker) else { continue };
+        let v: serde_json::Value = serde_json::from_slice(&text)
+            .with_context(|| format!("{} is not a fetch marker; delete it and fetch again", marker.display()))?;
+        let files = serde_json::to_string(&v["files"]).context("cannot encode a file list")?;
+        out.push((arm.source.clone(), sha256_hex(files.as_bytes())));
+    }
+    out.sort();
+    Ok(out)
+}
+
+/// Fetches the preset's datasets that have no `.fetched.json` yet, through `cargo xtask data fetch --only …`.
+fn fetch_missing(preset: &Preset, data_dir: &Path, log: &Log) -> Result<()> {
+    let mut missing: Vec<&str> = Vec::new();
+    for arm in &preset.datasets {
+        let s = arm.source.as_str();
+        if s != "synthetic" && !missing.contains(&s) && !data_dir.join(s).join(".fetched.json").is_file() {
+            missing.push(s);
+        }
+    }
+    if missing.is_empty() {
+        return Ok(());
+    }
+    let only = missing.join(",");
+    log.line(&format!("fetching {only} (cargo xtask data fetch --only {only})"));
+    let exe = std::env::current_exe().context("cannot find the xtask binary to run `data fetch`")?;
+    let status = Command::new(exe)
+        .args(["data", "fetch", "--only", &only, "--data-dir"])
+        .arg(data_dir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::from(std::io::stderr()))
+        .status()
+        .context("cannot run `cargo xtask data fetch`")?;
+    if !status.success() {
+        bail!("`cargo xtask data fetch --only {only}` failed with {status}; see its message above");
+    }
+    Ok(())
+}
+
+/// The doppel binary, its `--version` and its sha256.
+fn locate_doppel(args: &ReproduceArgs, root: &Path, device: &str, log: &Log) -> Result<(PathBuf, String, String)> {
+    let bin = match &args.doppel_bin {
+        Some(p) => {
+            if !p.is_file() {
+                bail!(
+                    "--doppel-bin {} does not exist; build it with `cargo build --release -p doppel-cli`",
+                    p.display()
+                );
+            }
+            p.clone()
+        }
+        None => exec::build_doppel(root, device, log)?,
+    };
+    let version = exec::doppel_version(&bin)?;
+    let bytes = std::fs::read(&bin).with_context(|| format!("cannot read {}", bin.display()))?;
+    let sha = sha256_hex(&bytes);
+    log.line(&format!("doppel: {} ({version}, sha256 {})", bin.display(), &sha[..12]));
+    Ok((bin, version, sha))
+}
+
+/// `git rev-parse HEAD` and whether tracked files have uncommitted changes; `unknown` outside git.
+fn git_revision(root: &Path) -> (String, bool) {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    match git(&["rev-parse", "HEAD"]) {
+        Some(rev) => {
+            let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+            (rev, dirty)
+        }
+        None => ("unknown".into(), false),
+    }
+}
+
+/// `--emit-jobs FILE`: the shard commands, one a line, and a Slurm array script beside them.
+fn emit_jobs(file: &Path, root: &Path, preset_path: &Path, out: &Path, args: &ReproduceArgs) -> Result<()> {
+    let n = args.shards;
+    if n == 0 {
+        bail!("--shards must be 1 or more");
+    }
+    // Slurm opens the tasks' log files in the results folder before they start.
+    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
+    let root_q = shell_quote(&root.display().to_string());
+    let preset_q = shell_quote(&preset_path.display().to_string());
+    let out_q = shell_quote(&out.display().to_string());
+    let device = args.device.name();
+    let base = format!("cd {root_q} && cargo xtask reproduce --preset {preset_q} --out {out_q} --device {device}");
+    let mut lines = String::new();
+    for i in 0..n {
+        lines.push_str(&format!("{base} --shard {i}/{n}\n"));
+    }
+    write_atomic(file, lines.as_bytes())?;
+    let file_abs = std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))?;
+    let script_path = if file.extension().is_some_and(|e| e == "sbatch") {
+        file.with_extension("sbatch.sbatch")
+    } else {
+        file.with_extension("sbatch")
+    };
+    let script = format!(
+        "#!/bin/bash\n\
+         # doppel reproduce, preset {name}: {n} shards as a Slurm job array, sharing the results folder\n\
+         # {out}. Submit with `sbatch {script}`; when every task is done, assemble the report with\n\
+         #   {base} --merge\n\
+         # (or submit that with --dependency=afterok:<array job id>).\n\
+         #SBATCH --job-name=doppel-{name}\n\
+         #SBATCH --array=0-{last}\n\
+         #SBATCH --output={out}/slurm-%A_%a.log\n\
+         set -euo pipefail\n\
+         line=$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" {jobs})\n\
+         echo \"task $SLURM_ARRAY_TASK_ID: $line\"\n\
+         eval \"$line\"\n",
+        name = args.preset.replace(['/', ' '], "_"),
+        out = out.display(),
+        script = script_path.display(),
+        last = n - 1,
+        jobs = shell_quote(&file_abs.display().to_string()),
+    );
+    write_atomic(&script_path, script.as_bytes())?;
+    eprintln!(
+        "reproduce: wrote {n} shard commands to {} and a Slurm array script to {}",
+        file.display(),
+        script_path.display()
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn shard_specs_parse_and_bad_ones_say_why() {
+        assert_eq!("1/3".parse::<Shard>(), Ok(Shard { index: 1, count: 3 }));
+        for bad in ["3/3", "0/0", "1", "a/2", "-1/2"] {
+            let e = bad.parse::<Shard>().unwrap_err();
+            assert!(e.contains("is not I/N"), "{bad}: {e}");
+        }
+    }
+}

@@ -1,0 +1,406 @@
+//! The step graph: what a preset asks for, as content-addressed steps in dependency order.
+//!
+//! A [`Step`] is one call of the `doppel` binary that leaves one artifact: a dataset directory
+//! ([`Kind::Dataset`]) or a trained reference model ([`Kind::Model`]). Its key is the sha256 of its
+//! [key material](Step::material): the kind, the derived config text, the keys of the steps it reads, the device,
+//! a digest of the fetched source files it reads, and a fingerprint of the doppel sources that compute it
+//! ([`code_fingerprint`]). Equal keys mean equal artifacts, so a key whose artifact exists is reused.
+//!
+//! To add a stage kind (mining, unlearning, evaluation): add a [`Kind`] with its code paths, an [`Action`]
+//! variant carrying what its command needs, plan its steps in [`Plan::build`] after the steps they read (the
+//! order of `steps` is a topological order), and run it in `exec.rs`; the cache, the progress lines, sharding and
+//! the manifest need nothing new.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::Path;
+
+use anyhow::{Context, Result, bail};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::preset::Preset;
+
+/// Bump when the layout of an artifact or the meaning of its key changes; every key of that kind changes with it.
+const SCHEMA: u32 = 1;
+
+/// The kinds of artifact, each cached under `cache/<dir>/<key>/`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// `doppel data build`: a similarity-entailed dataset directory.
+    Dataset,
+    /// `doppel train --which <role>`: one reference model with its inference outputs.
+    Model,
+}
+
+impl Kind {
+    /// Every kind, in pipeline order.
+    pub const ALL: [Kind; 2] = [Kind::Dataset, Kind::Model];
+
+    /// The cache sub-folder and the name in logs.
+    pub fn dir(self) -> &'static str {
+        match self {
+            Kind::Dataset => "dataset",
+            Kind::Model => "model",
+        }
+    }
+
+    /// The workspace paths whose contents decide this kind's artifacts: the crates its command links
+    /// (their `Cargo.toml` and `src/`), the workspace manifest and the lock file.
+    pub fn code_paths(self) -> &'static [&'static str] {
+        match self {
+            Kind::Dataset => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/cli"],
+            Kind::Model => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/models", "crates/cli"],
+        }
+    }
+}
+
+impl fmt::Display for Kind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.dir())
+    }
+}
+
+/// The three reference models of the study, in table order.
+pub const ROLES: [&str; 3] = ["m0", "retrain_exact", "retrain_clean"];
+
+/// What a step runs.
+#[derive(Debug, Clone)]
+pub enum Action {
+    /// `doppel data build --config <config> --out <artifact>/dataset`.
+    BuildDataset {
+        /// The derived build config.
+        config: String,
+    },
+    /// `doppel train --dataset <dep>/dataset --config <config> --which <role> --out <artifact>`.
+    Train {
+        /// The derived train config.
+        config: String,
+        /// m0, retrain_exact or retrain_clean.
+        role: &'static str,
+    },
+}
+
+/// Where a step sits in the sweep; the report groups by these.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Coords {
+    /// Index of the dataset arm in the preset.
+    pub arm: usize,
+    /// The arm's label.
+    pub dataset: String,
+    /// Variants per target.
+    pub k: usize,
+    /// The seed, when the step depends on one.
+    pub seed: Option<u64>,
+    /// The model role, for model steps.
+    pub role: Option<&'static str>,
+}
+
+/// One step of the plan.
+#[derive(Debug, Clone)]
+pub struct Step {
+    /// The artifact kind.
+    pub kind: Kind,
+    /// sha256 of `material`, hex.
+    pub key: String,
+    /// The canonical JSON the key hashes.
+    pub material: String,
+    /// Human-readable: `smoke k=7 seed=1 m0`.
+    pub label: String,
+    /// A file name for the derived config: `smoke-k7-seed1-m0`.
+    pub slug: String,
+    /// Indices of the steps whose artifacts this one reads; all smaller than this step's index.
+    pub deps: Vec<usize>,
+    /// What it runs.
+    pub action: Action,
+    /// Where it sits in the sweep.
+    pub coords: Coords,
+}
+
+/// The run-wide inputs of every key.
+#[derive(Debug, Clone)]
+pub struct KeyContext {
+    /// `flex` or `wgpu`.
+    pub device: String,
+    /// [`code_fingerprint`] of each kind, in [`Kind::ALL`] order.
+    pub code: Vec<(Kind, String)>,
+    /// sha256 of each fetched source's file list (from its `.fetched.json`), by source name.
+    pub sources: Vec<(String, String)>,
+}
+
+impl KeyContext {
+    fn code(&self, kind: Kind) -> &str {
+        self.code.iter().find(|(k, _)| *k == kind).map_or("", |(_, c)| c.as_str())
+    }
+
+    fn source(&self, name: &str) -> Option<&str> {
+        self.sources.iter().find(|(n, _)| n == name).map(|(_, d)| d.as_str())
+    }
+}
+
+/// The whole sweep as steps, in a topological order.
+#[derive(Debug, Clone)]
+pub struct Plan {
+    /// The steps; a step's dependencies come before it.
+    pub steps: Vec<Step>,
+}
+
+#[derive(Serialize)]
+struct Material<'a> {
+    kind: Kind,
+    schema: u32,
+    code: &'a str,
+    config: &'a str,
+    inputs: Vec<&'a str>,
+    source_files: Option<&'a str>,
+    device: Option<&'a str>,
+    role: Option<&'a str>,
+}
+
+impl Plan {
+    /// Expands `preset` into steps: per arm and k (and seed, when the preset reseeds data) a dataset, then per
+    /// seed the three reference models trained on it.
+    pub fn build(preset: &Preset, ctx: &KeyContext) -> Result<Plan> {
+        let mut steps: Vec<Step> = Vec::new();
+        for (a, arm) in preset.datasets.iter().enumerate() {
+            let source_files = if arm.source == "synthetic" {
+                None
+            } else {
+                Some(ctx.source(&arm.source).with_context(|| {
+                    format!(
+                        "the {} dataset is not fetched; run `cargo xtask data fetch --only {}`",
+                        arm.source, arm.source
+                    )
+                })?)
+            };
+            for &k in &arm.k {
+                let data_seeds: Vec<Option<u64>> =
+                    if preset.reseed_data { preset.seeds.iter().map(|&s| Some(s)).collect() } else { vec![None] };
+                for data_seed in data_seeds {
+                    let config = preset.dataset_toml(arm, k, data_seed)?;
+                    let material = Material {
+                        kind: Kind::Dataset,
+                        schema: SCHEMA,
+                        code: ctx.code(Kind::Dataset),
+                        config: &config,
+                        inputs: vec![],
+                        source_files,
+                        device: None,
+                        role: None,
+                    };
+                    let seed_part = data_seed.map(|s| format!(" data_seed={s}")).unwrap_or_default();
+                    let slug_part = data_seed.map(|s| format!("-dseed{s}")).unwrap_or_default();
+                    let ds = push(
+                        &mut steps,
+                        Kind::Dataset,
+                        &material,
+                        format!("{} k={k}{seed_part}", arm.label),
+                        format!("{}-k{k}{slug_part}", arm.label),
+                        vec![],
+                        Action::BuildDataset { config: config.clone() },
+                        Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
+                    )?;
+                    let seeds: Vec<u64> = data_seed.map_or_else(|| preset.seeds.clone(), |s| vec![s]);
+                    for seed in seeds {
+                        let train = preset.train_toml(arm, seed)?;
+                        for role in ROLES {
+                            let ds_key = steps[ds].key.clone();
+                            let material = Material {
+                                kind: Kind::Model,
+                                schema: SCHEMA,
+                                code: ctx.code(Kind::Model),
+                                config: &train,
+                                inputs: vec![&ds_key],
+                                source_files: None,
+                                device: Some(&ctx.device),
+                                role: Some(role),
+                            };
+                            push(
+                                &mut steps,
+                                Kind::Model,
+                                &material,
+                                format!("{} k={k} seed={seed} {role}", arm.label),
+                                format!("{}-k{k}-seed{seed}-{role}", arm.label),
+                                vec![ds],
+                                Action::Train { config: train.clone(), role },
+                                Coords { arm: a, dataset: arm.label.clone(), k, seed: Some(seed), role: Some(role) },
+                            )?;
+                        }
+                    }
+                }
+            }
+        }
+        Ok(Plan { steps })
+    }
+
+    /// The steps shard `index` of `count` runs, in plan order: the steps at positions `index`, `index + count`, …
+    /// of the list sorted by key, plus everything they read. Every step is assigned to exactly one shard; a
+    /// dependency assigned elsewhere is built by whichever shard gets to it first (the cache's lock and atomic
+    /// rename make that safe) and reused by the others.
+    pub fn shard(&self, index: usize, count: usize) -> Vec<usize> {
+        let mut by_key: Vec<usize> = (0..self.steps.len()).collect();
+        by_key.sort_by(|&a, &b| self.steps[a].key.cmp(&self.steps[b].key));
+        let mut chosen = BTreeSet::new();
+        let mut stack: Vec<usize> = by_key.into_iter().skip(index).step_by(count.max(1)).collect();
+        while let Some(i) = stack.pop() {
+            if chosen.insert(i) {
+                stack.extend(&self.steps[i].deps);
+            }
+        }
+        chosen.into_iter().collect()
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn push(
+    steps: &mut Vec<Step>,
+    kind: Kind,
+    material: &Material<'_>,
+    label: String,
+    slug: String,
+    deps: Vec<usize>,
+    action: Action,
+    coords: Coords,
+) -> Result<usize> {
+    let material = serde_json::to_string(material).context("cannot encode a step's key material")?;
+    let key = sha256_hex(material.as_bytes());
+    if let Some(dup) = steps.iter().find(|s| s.key == key) {
+        bail!("the preset asks twice for the same step ({} and {label}); remove one of them", dup.label);
+    }
+    steps.push(Step { kind, key, material, label, slug, deps, action, coords });
+    Ok(steps.len() - 1)
+}
+
+/// Lowercase hex of sha256(`bytes`).
+pub fn sha256_hex(bytes: &[u8]) -> String {
+    hex(&Sha256::digest(bytes))
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// A digest of the sources under `root` that `paths` name: each file as is, each crate folder as its `Cargo.toml`
+/// and every file under its `src/` (tests, examples and benches do not change what the binary computes). Files
+/// are taken in path order, each as `path NUL length NUL bytes`.
+pub fn code_fingerprint(root: &Path, paths: &[&str]) -> Result<String> {
+    let mut files: Vec<String> = Vec::new();
+    for p in paths {
+        let full = root.join(p);
+        if full.is_file() {
+            files.push((*p).to_string());
+        } else if full.is_dir() {
+            files.push(format!("{p}/Cargo.toml"));
+            walk(root, &format!("{p}/src"), &mut files)?;
+        } else {
+            bail!("{} does not exist; run the xtask from a doppel checkout", full.display());
+        }
+    }
+    files.sort();
+    let mut h = Sha256::new();
+    for f in &files {
+        let bytes = std::fs::read(root.join(f)).with_context(|| format!("cannot read {f} for the code fingerprint"))?;
+        h.update(f.as_bytes());
+        h.update([0]);
+        h.update(bytes.len().to_string().as_bytes());
+        h.update([0]);
+        h.update(&bytes);
+    }
+    Ok(hex(&h.finalize()))
+}
+
+fn walk(root: &Path, rel: &str, out: &mut Vec<String>) -> Result<()> {
+    let dir = root.join(rel);
+    if !dir.is_dir() {
+        return Ok(());
+    }
+    for e in std::fs::read_dir(&dir).with_context(|| format!("cannot list {}", dir.display()))? {
+        let e = e.with_context(|| format!("cannot list {}", dir.display()))?;
+        let name = e.file_name().to_string_lossy().into_owned();
+        let child = format!("{rel}/{name}");
+        let ty = e.file_type().with_context(|| format!("cannot stat {child}"))?;
+        if ty.is_dir() {
+            walk(root, &child, out)?;
+        } else if ty.is_file() {
+            out.push(child);
+        }
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> std::path::PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+    }
+
+    fn smoke_plan(device: &str) -> Plan {
+        let path = Preset::locate(&root(), "smoke").unwrap();
+        let preset = Preset::load(&path, &root()).unwrap();
+        let ctx = KeyContext {
+            device: device.into(),
+            code: Kind::ALL.iter().map(|k| (*k, format!("code-{k}"))).collect(),
+            sources: vec![],
+        };
+        Plan::build(&preset, &ctx).unwrap()
+    }
+
+    #[test]
+    fn steps_come_after_their_dependencies_and_keys_are_unique() {
+        let plan = smoke_plan("flex");
+        let keys: BTreeSet<&str> = plan.steps.iter().map(|s| s.key.as_str()).collect();
+        assert_eq!(keys.len(), plan.steps.len());
+        for (i, s) in plan.steps.iter().enumerate() {
+            assert!(s.deps.iter().all(|&d| d < i), "{} reads a later step", s.label);
+        }
+        assert!(plan.steps.iter().any(|s| s.kind == Kind::Dataset));
+    }
+
+    #[test]
+    fn the_device_changes_model_keys_only() {
+        let (a, b) = (smoke_plan("flex"), smoke_plan("wgpu"));
+        for (x, y) in a.steps.iter().zip(&b.steps) {
+            assert_eq!(x.key == y.key, x.kind == Kind::Dataset, "{}", x.label);
+        }
+        assert_eq!(smoke_plan("flex").steps[0].key, a.steps[0].key, "keys are stable");
+    }
+
+    #[test]
+    fn shards_cover_every_step_and_bring_their_dependencies() {
+        let plan = smoke_plan("flex");
+        for n in 1..=4 {
+            let mut seen = BTreeSet::new();
+            for i in 0..n {
+                let shard = plan.shard(i, n);
+                assert!(shard.windows(2).all(|w| w[0] < w[1]), "plan order");
+                for &s in &shard {
+                    assert!(plan.steps[s].deps.iter().all(|d| shard.contains(d)));
+                    seen.insert(s);
+                }
+            }
+            assert_eq!(seen.len(), plan.steps.len(), "n = {n}");
+        }
+        assert_eq!(plan.shard(0, 1), (0..plan.steps.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn the_fingerprint_follows_the_sources() {
+        let dir = tempfile::tempdir().unwrap();
+        let r = dir.path();
+        std::fs::create_dir_all(r.join("c/src/sub")).unwrap();
+        std::fs::create_dir_all(r.join("c/tests")).unwrap();
+        std::fs::write(r.join("c/Cargo.toml"), "x").unwrap();
+        std::fs::write(r.join("c/src/sub/a.rs"), "a").unwrap();
+        std::fs::write(r.join("Cargo.lock"), "l").unwrap();
+        let f0 = code_fingerprint(r, &["Cargo.lock", "c"]).unwrap();
+        std::fs::write(r.join("c/tests/t.rs"), "t").unwrap();
+        assert_eq!(code_fingerprint(r, &["Cargo.lock", "c"]).unwrap(), f0, "tests do not count");
+        std::fs::write(r.join("c/src/sub/a.rs"), "b").unwrap();
+        assert_ne!(code_fingerprint(r, &["Cargo.lock", "c"]).unwrap(), f0);
+        let e = code_fingerprint(r, &["nope"]).unwrap_err().to_string();
+        assert!(e.contains("nope does not exist"), "{e}");
+    }
+}

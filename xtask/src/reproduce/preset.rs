@@ -1,0 +1,462 @@
+//! Presets: the sweep `cargo xtask reproduce` runs, read from `configs/presets/<name>.toml`.
+//!
+//! ```toml
+//! name = "smoke"
+//! description = "synthetic shapes, no download"
+//! seeds = [1, 2]                          # training seeds: each replaces the train config's `seed`
+//! reseed_data = false                     # true: the seed also replaces the dataset config's `seed`
+//!
+//! [[datasets]]
+//! config = "configs/smoke.toml"           # a `doppel data build` config, from the workspace root
+//! train = "configs/train/smoke-mlp.toml"  # a `doppel train` config, from the workspace root
+//! k = [0, 7, 21]                          # variants per target to sweep (see `scale_groups`)
+//! label = "smoke"                         # optional; default: the dataset config's `name`
+//! set = { "source.train_per_class" = 500 }   # optional: dotted keys set in the dataset config
+//! train_set = { epochs = 2 }                 # optional: dotted keys set in the train config
+//! ```
+//!
+//! [`Preset::load`] checks everything it can without running doppel (keys, ranges, that the referenced files exist
+//! and parse) and names the file and the key in every error; `doppel` itself checks the derived configs when a step
+//! runs. The referenced files are never modified: [`Preset::dataset_toml`] and [`Preset::train_toml`] derive the
+//! text of each step's config, which the orchestrator writes into the results folder.
+
+use std::collections::BTreeSet;
+use std::fmt;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, Result, bail};
+use serde::Deserialize;
+use toml::{Table, Value};
+
+/// A checked preset.
+#[derive(Debug, Clone)]
+pub struct Preset {
+    /// The preset's name, `[a-z0-9_-]+`; the default results folder is `results/<name>/`.
+    pub name: String,
+    /// One line saying what the preset is for.
+    pub description: String,
+    /// Training seeds, in the order given, without repeats.
+    pub seeds: Vec<u64>,
+    /// Whether each seed also replaces the dataset config's master seed (new targets and variants per seed).
+    pub reseed_data: bool,
+    /// The dataset arms, in the order given.
+    pub datasets: Vec<DatasetArm>,
+}
+
+/// One `[[datasets]]` entry: a dataset build config, a train config and the `k` values to sweep.
+#[derive(Debug, Clone)]
+pub struct DatasetArm {
+    /// The name used in tables, file names and logs.
+    pub label: String,
+    /// The dataset build config, as written in the preset.
+    pub config_path: String,
+    /// Its contents with `set` applied.
+    pub config: Table,
+    /// `source.dataset`: which fetched dataset it reads (`synthetic` needs none).
+    pub source: String,
+    /// `per_target` of each `[[variants]]` group, in order.
+    pub groups: Vec<usize>,
+    /// The train config, as written in the preset.
+    pub train_path: String,
+    /// Its contents with `train_set` applied.
+    pub train: Table,
+    /// The `k` values, ascending, without repeats.
+    pub k: Vec<usize>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPreset {
+    name: String,
+    description: Option<String>,
+    seeds: Vec<i64>,
+    reseed_data: Option<bool>,
+    datasets: Vec<RawArm>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawArm {
+    config: String,
+    train: String,
+    k: Vec<i64>,
+    label: Option<String>,
+    set: Option<Table>,
+    train_set: Option<Table>,
+}
+
+/// A preset error: `file: \`key\` problem`.
+#[derive(Debug)]
+pub struct PresetError {
+    /// The file the problem is in.
+    pub file: String,
+    /// The key, e.g. `datasets[1].k`.
+    pub key: String,
+    /// What is wrong and what to do.
+    pub problem: String,
+}
+
+impl fmt::Display for PresetError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{}: `{}` {}", self.file, self.key, self.problem)
+    }
+}
+
+impl std::error::Error for PresetError {}
+
+/// Whether `s` is usable as a name in file names: `[a-z0-9_-]+`.
+pub fn is_plain_name(s: &str) -> bool {
+    !s.is_empty() && s.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || "-_".contains(c))
+}
+
+/// Parses TOML `text` into a table; a syntax error names `file:line`.
+pub fn parse_table(text: &str, file: &str) -> Result<Table> {
+    toml::from_str::<Table>(text).map_err(|e| syntax_error(text, file, &e))
+}
+
+fn syntax_error(text: &str, file: &str, e: &toml::de::Error) -> anyhow::Error {
+    let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+    let at = line.map(|l| format!(":{l}")).unwrap_or_default();
+    anyhow::anyhow!("{file}{at}: {}", e.message().replace('\n', " "))
+}
+
+impl Preset {
+    /// Finds a preset: a path to a `.toml` file, or a name under `configs/presets/`.
+    pub fn locate(root: &Path, preset: &str) -> Result<PathBuf> {
+        let as_path = Path::new(preset);
+        if preset.ends_with(".toml") || preset.contains('/') {
+            return Ok(as_path.to_path_buf());
+        }
+        let path = root.join("configs/presets").join(format!("{preset}.toml"));
+        if !path.is_file() {
+            let mut known: Vec<String> = std::fs::read_dir(root.join("configs/presets"))
+                .map(|d| {
+                    d.filter_map(|e| e.ok())
+                        .filter_map(|e| e.file_name().to_str().and_then(|n| n.strip_suffix(".toml")).map(String::from))
+                        .collect()
+                })
+                .unwrap_or_default();
+            known.sort();
+            bail!("--preset {preset}: there is no {}; use one of {}", path.display(), known.join(", "));
+        }
+        Ok(path)
+    }
+
+    /// Reads and checks the preset at `path`; relative paths inside it resolve against `root`.
+    pub fn load(path: &Path, root: &Path) -> Result<Preset> {
+        let file = path.display().to_string();
+        let text = std::fs::read_to_string(path).with_context(|| format!("cannot read the preset {file}"))?;
+        Self::from_toml(&text, &file, root)
+    }
+
+    /// Parses and checks preset `text`; `file` names it in errors.
+    pub fn from_toml(text: &str, file: &str, root: &Path) -> Result<Preset> {
+        let raw: RawPreset = toml::from_str(text).map_err(|e| syntax_error(text, file, &e))?;
+        let err = |key: &str, problem: String| PresetError { file: file.into(), key: key.into(), problem };
+        if !is_plain_name(&raw.name) {
+            return Err(err("name", format!("is {:?}; use lowercase letters, digits, - and _", raw.name)).into());
+        }
+        if raw.seeds.is_empty() {
+            return Err(err("seeds", "is empty; give at least one seed, e.g. seeds = [1]".into()).into());
+        }
+        let mut seeds = Vec::new();
+        for &s in &raw.seeds {
+            let s = u64::try_from(s).map_err(|_| err("seeds", format!("holds {s}; seeds are 0 or more")))?;
+            if seeds.contains(&s) {
+                return Err(err("seeds", format!("holds {s} twice")).into());
+            }
+            seeds.push(s);
+        }
+        if raw.datasets.is_empty() {
+            return Err(err("datasets", "is empty; add at least one [[datasets]] entry".into()).into());
+        }
+        let mut datasets = Vec::new();
+        let mut labels = BTreeSet::new();
+        for (i, a) in raw.datasets.into_iter().enumerate() {
+            let at = |f: &str| format!("datasets[{i}].{f}");
+            let (config_text, config_file) = read_ref(root, &a.config).map_err(|p| err(&at("config"), p))?;
+            let mut config = parse_table(&config_text, &config_file)
+                .with_context(|| format!("{file}: `{}` names a file that is not valid TOML", at("config")))?;
+            if let Some(set) = &a.set {
+                apply_set(&mut config, set).map_err(|(k, p)| err(&format!("{}.\"{k}\"", at("set")), p))?;
+            }
+            let (train_text, train_file) = read_ref(root, &a.train).map_err(|p| err(&at("train"), p))?;
+            let mut train = parse_table(&train_text, &train_file)
+                .with_context(|| format!("{file}: `{}` names a file that is not valid TOML", at("train")))?;
+            if let Some(set) = &a.train_set {
+                apply_set(&mut train, set).map_err(|(k, p)| err(&format!("{}.\"{k}\"", at("train_set")), p))?;
+            }
+            let source = match config.get("source").and_then(|s| s.get("dataset")).and_then(Value::as_str) {
+                Some(s) => s.to_string(),
+                None => bail!("{config_file}: `source.dataset` is missing (the config of {file} `{}`)", at("config")),
+            };
+            let groups = variant_groups(&config, &config_file)?;
+            let label = match a.label {
+                Some(l) => l,
+                None => match config.get("name").and_then(Value::as_str) {
+                    Some(n) => n.to_string(),
+                    None => bail!("{config_file}: `name` is missing (the config of {file} `{}`)", at("config")),
+                },
+            };
+            if !is_plain_name(&label) {
+                return Err(err(&at("label"), format!("is {label:?}; use lowercase letters, digits, - and _")).into());
+            }
+            if !labels.insert(label.clone()) {
+                return Err(err(
+                    &at("label"),
+                    format!("{label:?} is used by an earlier entry; give this one its own `label`"),
+                )
+                .into());
+            }
+            if a.k.is_empty() {
+                return Err(err(&at("k"), "is empty; give at least one k, e.g. k = [0, 10]".into()).into());
+            }
+            let mut k = BTreeSet::new();
+            for &v in &a.k {
+                let v = usize::try_from(v)
+                    .map_err(|_| err(&at("k"), format!("holds {v}; k, the variants per target, is 0 or more")))?;
+                if v > 0 && groups.is_empty() {
+                    return Err(err(
+                        &at("k"),
+                        format!("holds {v}, but {config_file} has no [[variants]] group to make variants with"),
+                    )
+                    .into());
+                }
+                if !k.insert(v) {
+                    return Err(err(&at("k"), format!("holds {v} twice")).into());
+                }
+            }
+            datasets.push(DatasetArm {
+                label,
+                config_path: a.config,
+                config,
+                source,
+                groups,
+                train_path: a.train,
+                train,
+                k: k.into_iter().collect(),
+            });
+        }
+        Ok(Preset {
+            name: raw.name,
+            description: raw.description.unwrap_or_default(),
+            seeds,
+            reseed_data: raw.reseed_data.unwrap_or(false),
+            datasets,
+        })
+    }
+
+    /// The text of the dataset build config for `arm` at `k`, with the master seed replaced when the preset
+    /// reseeds data.
+    pub fn dataset_toml(&self, arm: &DatasetArm, k: usize, seed: Option<u64>) -> Result<String> {
+        let mut config = arm.config.clone();
+        let per = scale_groups(&arm.groups, k);
+        if let Some(Value::Array(groups)) = config.get_mut("variants") {
+            for (g, n) in groups.iter_mut().zip(per) {
+                if let Value::Table(t) = g {
+                    t.insert("per_target".into(), Value::Integer(n as i64));
+                }
+            }
+        }
+        if let Some(s) = seed {
+            config.insert("seed".into(), seed_value(s)?);
+        }
+        toml::to_string(&config).with_context(|| format!("cannot write the derived config of {}", arm.config_path))
+    }
+
+    /// The text of the train config for `arm` with its `seed` replaced by `seed`.
+    pub fn train_toml(&self, arm: &DatasetArm, seed: u64) -> Result<String> {
+        let mut train = arm.train.clone();
+        train.insert("seed".into(), seed_value(seed)?);
+        toml::to_string(&train).with_context(|| format!("cannot write the derived config of {}", arm.train_path))
+    }
+}
+
+fn seed_value(seed: u64) -> Result<Value> {
+    Ok(Value::Integer(i64::try_from(seed).context("a seed above i64::MAX does not fit in TOML")?))
+}
+
+/// Reads a file named in a preset (relative to `root`); the error says which file is missing.
+fn read_ref(root: &Path, rel: &str) -> std::result::Result<(String, String), String> {
+    let path = root.join(rel);
+    match std::fs::read_to_string(&path) {
+        Ok(text) => Ok((text, rel.to_string())),
+        Err(e) => Err(format!("names {rel}, which cannot be read ({e}); paths are relative to the workspace root")),
+    }
+}
+
+/// `per_target` of each `[[variants]]` group of a dataset config.
+fn variant_groups(config: &Table, file: &str) -> Result<Vec<usize>> {
+    let Some(v) = config.get("variants") else { return Ok(Vec::new()) };
+    let Value::Array(groups) = v else { bail!("{file}: `variants` must be an array of tables ([[variants]])") };
+    groups
+        .iter()
+        .enumerate()
+        .map(|(i, g)| {
+            let n = g.get("per_target").and_then(Value::as_integer);
+            match n.map(usize::try_from) {
+                Some(Ok(n)) => Ok(n),
+                _ => bail!("{file}: `variants[{i}].per_target` must be an integer, 0 or more"),
+            }
+        })
+        .collect()
+}
+
+/// Sets dotted keys (`"source.train_per_class" = 500`) in `table`, creating missing tables on the way.
+fn apply_set(table: &mut Table, set: &Table) -> std::result::Result<(), (String, String)> {
+    for (key, value) in set {
+        let parts: Vec<&str> = key.split('.').collect();
+        if parts.iter().any(|p| p.is_empty()) {
+            return Err((key.clone(), "is not a dotted key like \"source.train_per_class\"".into()));
+        }
+        let mut at = &mut *table;
+        for part in &parts[..parts.len() - 1] {
+            let entry = at.entry((*part).to_string()).or_insert_with(|| Value::Table(Table::new()));
+            at = match entry {
+                Value::Table(t) => t,
+                _ => return Err((key.clone(), format!("goes through `{part}`, which is not a table"))),
+            };
+        }
+        if let Some(last) = parts.last() {
+            at.insert((*last).to_string(), value.clone());
+        }
+    }
+    Ok(())
+}
+
+/// Splits `k` variants per target over the config's groups in proportion to their `per_target` (largest
+/// remainder, earlier groups first on ties), so `k` equal to the config's own total gives the config back and
+/// `k = 0` turns every group off. Groups that all say 0 share `k` equally.
+pub fn scale_groups(groups: &[usize], k: usize) -> Vec<usize> {
+    if groups.is_empty() {
+        return Vec::new();
+    }
+    let weights: Vec<usize> = if groups.iter().all(|&g| g == 0) { vec![1; groups.len()] } else { groups.to_vec() };
+    let total: usize = weights.iter().sum();
+    let mut out: Vec<usize> = weights.iter().map(|&w| k * w / total).collect();
+    let mut left = k - out.iter().sum::<usize>();
+    let mut order: Vec<usize> = (0..weights.len()).collect();
+    // Descending remainder; the sort is stable, so ties keep group order.
+    order.sort_by_key(|&i| std::cmp::Reverse(k * weights[i] % total));
+    for i in order {
+        if left == 0 {
+            break;
+        }
+        out[i] += 1;
+        left -= 1;
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        manifest.parent().unwrap().to_path_buf()
+    }
+
+    const GOOD: &str = r#"
+name = "t"
+seeds = [3, 1]
+[[datasets]]
+config = "configs/smoke.toml"
+train = "configs/train/smoke-mlp.toml"
+k = [7, 0]
+set = { "source.train_per_class" = 50 }
+train_set = { epochs = 2 }
+"#;
+
+    #[test]
+    fn scale_groups_keeps_proportions_and_totals() {
+        for (groups, k, want) in [
+            (vec![5, 2], 7, vec![5, 2]),
+            (vec![5, 2], 0, vec![0, 0]),
+            (vec![5, 2], 21, vec![15, 6]),
+            (vec![5, 2], 1, vec![1, 0]),
+            (vec![10, 2], 25, vec![21, 4]),
+            (vec![10], 50, vec![50]),
+            (vec![0, 0], 3, vec![2, 1]),
+            (vec![], 0, vec![]),
+        ] {
+            let got = scale_groups(&groups, k);
+            assert_eq!(got, want, "groups {groups:?} k {k}");
+            assert_eq!(got.iter().sum::<usize>(), if groups.is_empty() { 0 } else { k });
+        }
+    }
+
+    #[test]
+    fn a_good_preset_loads_and_derives_configs() {
+        let p = Preset::from_toml(GOOD, "good.toml", &root()).unwrap();
+        assert_eq!(p.seeds, vec![3, 1]);
+        let arm = &p.datasets[0];
+        assert_eq!((arm.label.as_str(), arm.k.as_slice(), arm.groups.as_slice()), ("smoke", &[0, 7][..], &[5, 2][..]));
+        let ds = parse_table(&p.dataset_toml(arm, 21, None).unwrap(), "derived").unwrap();
+        let per: Vec<i64> =
+            ds["variants"].as_array().unwrap().iter().map(|g| g["per_target"].as_integer().unwrap()).collect();
+        assert_eq!(per, vec![15, 6]);
+        assert_eq!(ds["source"]["train_per_class"].as_integer(), Some(50));
+        assert_eq!(ds["seed"].as_integer(), Some(42), "the data seed stays unless reseed_data");
+        let tr = parse_table(&p.train_toml(arm, 3).unwrap(), "derived").unwrap();
+        assert_eq!((tr["seed"].as_integer(), tr["epochs"].as_integer()), (Some(3), Some(2)));
+    }
+
+    #[test]
+    fn errors_name_the_file_and_the_key() {
+        let cases: &[(&str, &str)] = &[
+            ("seeds = [1]", "bad.toml:1: missing field `name`"),
+            ("name = \"t\"\nseeds = [1]\ndatasets = []\nbogus = 1", "bad.toml:4: unknown field `bogus`"),
+            ("name = \"T!\"\nseeds = [1]\ndatasets = []", "bad.toml: `name` is \"T!\""),
+            ("name = \"t\"\nseeds = []\ndatasets = []", "bad.toml: `seeds` is empty"),
+            ("name = \"t\"\nseeds = [1, 1]\ndatasets = []", "bad.toml: `seeds` holds 1 twice"),
+            ("name = \"t\"\nseeds = [-2]\ndatasets = []", "bad.toml: `seeds` holds -2"),
+            ("name = \"t\"\nseeds = [1]\ndatasets = []", "bad.toml: `datasets` is empty"),
+        ];
+        for (text, want) in cases {
+            let e = format!("{:#}", Preset::from_toml(text, "bad.toml", &root()).unwrap_err());
+            assert!(e.starts_with(want), "{text:?}: got {e:?}, want it to start with {want:?}");
+        }
+        let arm = |extra: &str| {
+            format!(
+                "name = \"t\"\nseeds = [1]\n[[datasets]]\nconfig = \"configs/smoke.toml\"\n\
+                 train = \"configs/train/smoke-mlp.toml\"\n{extra}"
+            )
+        };
+        let cases: Vec<(String, &str)> = vec![
+            (arm("k = [0, -1]"), "bad.toml: `datasets[0].k` holds -1"),
+            (arm("k = []"), "bad.toml: `datasets[0].k` is empty"),
+            (arm("k = [3, 3]"), "bad.toml: `datasets[0].k` holds 3 twice"),
+            (arm("k = [1]\nkk = 2"), "bad.toml:7: unknown field `kk`"),
+            (arm("k = [1]\nlabel = \"A B\""), "bad.toml: `datasets[0].label` is \"A B\""),
+            (arm("k = [1]\nset = { \"name.x\" = 1 }"), "bad.toml: `datasets[0].set.\"name.x\"` goes through `name`"),
+            (
+                "name = \"t\"\nseeds = [1]\n[[datasets]]\nconfig = \"configs/none.toml\"\ntrain = \"x\"\nk = [0]"
+                    .into(),
+                "bad.toml: `datasets[0].config` names configs/none.toml, which cannot be read",
+            ),
+            (
+                format!(
+                    "{}\n[[datasets]]\nconfig = \"configs/smoke.toml\"\ntrain = \"configs/train/smoke-mlp.toml\"\nk = [0]",
+                    arm("k = [1]")
+                ),
+                "bad.toml: `datasets[1].label` \"smoke\" is used by an earlier entry",
+            ),
+        ];
+        for (text, want) in &cases {
+            let e = format!("{:#}", Preset::from_toml(text, "bad.toml", &root()).unwrap_err());
+            assert!(e.starts_with(want), "{text:?}: got {e:?}, want it to start with {want:?}");
+        }
+    }
+
+    #[test]
+    fn the_shipped_presets_load() {
+        for name in ["smoke", "cpu"] {
+            let path = Preset::locate(&root(), name).unwrap();
+            let p = Preset::load(&path, &root()).unwrap();
+            assert_eq!(p.name, name);
+        }
+        let e = format!("{:#}", Preset::locate(&root(), "nope").unwrap_err());
+        assert!(e.contains("there is no") && e.contains("smoke"), "{e}");
+    }
+}

@@ -1,0 +1,229 @@
+#![allow(clippy::unwrap_used)]
+//! End-to-end tests of `cargo xtask reproduce` on the smoke preset: a run, a rerun that reuses every step, a run
+//! killed midway and resumed, three shards and a merge, job emission and preset errors.
+//!
+//! The runs need the release `doppel` binary. The tests take `<target>/release/doppel` beside the xtask binary's
+//! profile folder (`cargo nextest run --workspace --release` builds it, doppel-cli being a workspace member) and
+//! build it with `cargo build --release -p doppel-cli` only when it is missing, which works under nextest (it
+//! holds no cargo lock while tests run) but would wait forever under `cargo test`, which does: there, build it
+//! first.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output, Stdio};
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+}
+
+/// The release doppel binary, built once if missing.
+fn doppel() -> &'static Path {
+    static BIN: OnceLock<PathBuf> = OnceLock::new();
+    BIN.get_or_init(|| {
+        let xtask = Path::new(env!("CARGO_BIN_EXE_xtask"));
+        let target = xtask.parent().and_then(Path::parent).unwrap();
+        let bin = target.join("release").join("doppel");
+        if !bin.is_file() {
+            let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
+            let status = Command::new(cargo)
+                .args(["build", "--release", "-p", "doppel-cli"])
+                .env("CARGO_TARGET_DIR", target)
+                .current_dir(root())
+                .status()
+                .unwrap();
+            assert!(status.success(), "cargo build --release -p doppel-cli failed");
+        }
+        bin
+    })
+}
+
+fn xtask_cmd(args: &[&str]) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_xtask"));
+    cmd.arg("reproduce").args(args).arg("--doppel-bin").arg(doppel()).stdin(Stdio::null());
+    cmd
+}
+
+fn xtask(args: &[&str]) -> Output {
+    xtask_cmd(args).output().unwrap()
+}
+
+/// Runs the smoke preset into `out` with `extra` arguments and returns its stderr; panics with it on failure.
+fn smoke(out: &Path, extra: &[&str]) -> String {
+    let mut args = vec!["--preset", "smoke", "--out", out.to_str().unwrap()];
+    args.extend(extra);
+    let o = xtask(&args);
+    let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(o.status.success(), "reproduce {args:?} failed:\n{stderr}");
+    stderr
+}
+
+/// The report files that must be byte-identical between runs of one preset.
+fn report_files(out: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut files = vec![("report.md".to_string(), std::fs::read(out.join("report.md")).unwrap())];
+    let mut tables: Vec<_> = std::fs::read_dir(out.join("tables")).unwrap().map(|e| e.unwrap().path()).collect();
+    tables.sort();
+    assert!(tables.len() >= 3, "{tables:?}");
+    for t in tables {
+        files.push((t.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&t).unwrap()));
+    }
+    files
+}
+
+fn assert_same_report(a: &Path, b: &Path) {
+    let (fa, fb) = (report_files(a), report_files(b));
+    assert_eq!(fa.len(), fb.len());
+    for ((na, ba), (nb, bb)) in fa.iter().zip(&fb) {
+        assert_eq!(na, nb);
+        assert!(ba == bb, "{na} differs between {} and {}", a.display(), b.display());
+    }
+}
+
+/// Progress lines of finished steps: (built, reused).
+fn counts(stderr: &str) -> (usize, usize) {
+    let steps = stderr.lines().filter(|l| l.starts_with("reproduce: [")).collect::<Vec<_>>();
+    let built = steps.iter().filter(|l| l.contains(": built in ")).count();
+    let reused = steps.iter().filter(|l| l.contains(": reused (")).count();
+    (built, reused)
+}
+
+#[test]
+fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("smoke");
+    let first = smoke(&out, &[]);
+    let (built, reused) = counts(&first);
+    assert_eq!((built, reused), (30, 0), "3 datasets + 3 k × 3 seeds × 3 models:\n{first}");
+    for f in ["report.md", "manifest.json", "reproduce.log", "tables/reference_models.csv"] {
+        assert!(out.join(f).is_file(), "{f} is missing");
+    }
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("## Headline") && report.contains("| 21 | retrain_clean |"), "{report}");
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["preset"], "smoke");
+    assert_eq!(manifest["steps"].as_array().unwrap().len(), 30);
+    assert!(manifest["steps"][0]["wall_seconds"].as_f64().is_some());
+    let derived = std::fs::read_to_string(out.join("configs/dataset/smoke-k21.toml")).unwrap();
+    assert!(derived.contains("per_target = 15") && derived.contains("per_target = 6"), "{derived}");
+    let saved = report_files(&out);
+
+    let second = smoke(&out, &[]);
+    assert_eq!(counts(&second), (0, 30), "{second}");
+    assert_eq!(report_files(&out), saved, "a rerun changed the report");
+    let log = std::fs::read_to_string(out.join("reproduce.log")).unwrap();
+    assert!(log.contains("reused") && log.contains("doppel train"), "the log holds both runs");
+}
+
+#[test]
+fn a_killed_run_resumes_and_ends_with_the_same_report() {
+    use std::os::unix::process::CommandExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, killed) = (dir.path().join("whole"), dir.path().join("killed"));
+    smoke(&whole, &[]);
+
+    // Kill the run's whole process group (xtask and the doppel it runs) once a few models are done.
+    let mut child = xtask_cmd(&["--preset", "smoke", "--out", killed.to_str().unwrap()])
+        .stderr(Stdio::null())
+        .process_group(0)
+        .spawn()
+        .unwrap();
+    let log = killed.join("reproduce.log");
+    let start = Instant::now();
+    while start.elapsed() < Duration::from_secs(120) {
+        if std::fs::read_to_string(&log).is_ok_and(|t| t.contains("[model 4/27]")) {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    let pgid = format!("-{}", child.id());
+    let _ = Command::new("kill").args(["-KILL", "--", &pgid]).status();
+    let _ = child.wait();
+    // A kill inside a step leaves its build folder behind; plant one for the last step, which the kill came
+    // before, as a kill in the middle of training it would have.
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(whole.join("manifest.json")).unwrap()).unwrap();
+    let last = manifest["steps"][29]["key"].as_str().unwrap().to_string();
+    let stale = killed.join(format!("cache/model/.tmp-{last}-1"));
+    std::fs::create_dir_all(stale.join("m0")).unwrap();
+    std::fs::write(stale.join("m0/model.safetensors"), "half").unwrap();
+
+    let resumed = smoke(&killed, &[]);
+    let (built, reused) = counts(&resumed);
+    assert_eq!(built + reused, 30, "{resumed}");
+    assert!(reused >= 4, "the steps finished before the kill are reused:\n{resumed}");
+    assert!(built > 0, "the kill came before the end of the run:\n{resumed}");
+    assert!(!stale.exists() || reused == 30, "the stale build folder is cleared");
+    assert_same_report(&whole, &killed);
+}
+
+#[test]
+fn three_shards_and_a_merge_equal_an_unsharded_run() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, sharded) = (dir.path().join("whole"), dir.path().join("sharded"));
+    smoke(&whole, &[]);
+    let mut total_built = 0;
+    for i in 0..2 {
+        let shard = format!("{i}/3");
+        total_built += counts(&smoke(&sharded, &["--shard", &shard])).0;
+    }
+    assert!(!sharded.join("report.md").exists(), "a shard writes no report");
+    let early = xtask(&["--preset", "smoke", "--out", sharded.to_str().unwrap(), "--merge"]);
+    let stderr = String::from_utf8_lossy(&early.stderr);
+    assert!(!early.status.success());
+    assert!(stderr.contains("steps are not in") && stderr.contains("run the missing shards"), "{stderr}");
+
+    total_built += counts(&smoke(&sharded, &["--shard", "2/3"])).0;
+    assert_eq!(total_built, 30, "every step is built by exactly one shard when they run one after another");
+    smoke(&sharded, &["--merge"]);
+    assert_same_report(&whole, &sharded);
+}
+
+#[test]
+fn emit_jobs_writes_one_command_per_shard_and_a_slurm_array() {
+    let dir = tempfile::tempdir().unwrap();
+    let jobs = dir.path().join("jobs.txt");
+    let out = dir.path().join("res");
+    smoke(&out, &["--emit-jobs", jobs.to_str().unwrap(), "--shards", "3"]);
+    let lines: Vec<String> = std::fs::read_to_string(&jobs).unwrap().lines().map(String::from).collect();
+    assert_eq!(lines.len(), 3);
+    for (i, l) in lines.iter().enumerate() {
+        assert!(l.contains("cargo xtask reproduce --preset") && l.ends_with(&format!("--shard {i}/3")), "{l}");
+        assert!(l.contains(&format!("--out {}", out.display())), "{l}");
+    }
+    let script = std::fs::read_to_string(dir.path().join("jobs.sbatch")).unwrap();
+    assert!(script.starts_with("#!/bin/bash") && script.contains("#SBATCH --array=0-2"), "{script}");
+    assert!(script.contains("--merge"), "the script says how to merge");
+    assert!(!out.join("cache").exists(), "emitting jobs runs nothing");
+}
+
+#[test]
+fn a_bad_preset_names_the_file_and_the_key() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("k = [0, -3]", "`datasets[0].k` holds -3"),
+        ("k = [0]\nepochs = 3", "unknown field `epochs`"),
+        ("k = [0]\nconfig_x = 1", "unknown field `config_x`"),
+    ];
+    for (i, (extra, want)) in cases.iter().enumerate() {
+        let path = dir.path().join(format!("bad{i}.toml"));
+        std::fs::write(
+            &path,
+            format!(
+                "name = \"bad\"\nseeds = [1]\n[[datasets]]\nconfig = \"configs/smoke.toml\"\n\
+                 train = \"configs/train/smoke-mlp.toml\"\n{extra}\n"
+            ),
+        )
+        .unwrap();
+        let out = dir.path().join("out");
+        let o = xtask(&["--preset", path.to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&o.stderr);
+        assert!(!o.status.success(), "{extra}");
+        assert!(stderr.contains(path.to_str().unwrap()) && stderr.contains(want), "{extra}: {stderr}");
+        assert!(!out.exists(), "a bad preset leaves nothing behind");
+    }
+    let o = xtask(&["--preset", "no-such-preset"]);
+    let stderr = String::from_utf8_lossy(&o.stderr);
+    assert!(!o.status.success() && stderr.contains("there is no") && stderr.contains("smoke"), "{stderr}");
+    assert!(root().join("configs/presets/smoke.toml").is_file());
+}
