@@ -12,6 +12,12 @@ use doppel_data::{BuildConfig, store};
 mod mine;
 mod train;
 
+/// mimalloc keeps freed memory for reuse. With glibc's malloc, the multi-megabyte tensors of each training step
+/// are unmapped when freed and page-faulted in again on the next step, which cost the CNN about a third of its
+/// speed (BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// doppel: machine unlearning with look-alikes in the training set.
 #[derive(Debug, Parser)]
 #[command(version, about, long_about = None)]
