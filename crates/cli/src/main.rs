@@ -9,8 +9,10 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use doppel_data::{BuildConfig, store};
 
+mod eval;
 mod mine;
 mod train;
+mod unlearn;
 
 /// mimalloc keeps freed memory for reuse. With glibc's malloc, the multi-megabyte tensors of each training step
 /// are unmapped when freed and page-faulted in again on the next step, which cost the CNN about a third of its
@@ -40,6 +42,11 @@ enum Cmd {
     /// Mine look-alikes: embeddings, an HNSW index, neighbours of targets, duplicate groups, mining quality.
     #[command(subcommand)]
     Mine(mine::MineCmd),
+    /// Evaluate M0, the oracles and any other model of one or more runs: metrics on F, S, R and test, tables.
+    Eval(eval::EvalArgs),
+    /// Unlearn a scope from a trained model with one method (retrain, ft, ga, neggrad_plus, rl, l1_sparse, salun,
+    /// ssd).
+    Unlearn(unlearn::UnlearnArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -96,6 +103,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Data(DataCmd::Info(a)) => info(a),
         Cmd::Train(a) => train::run(a),
         Cmd::Mine(c) => mine::run(c),
+        Cmd::Unlearn(a) => unlearn::run(a),
+        Cmd::Eval(a) => eval::run(a),
     }
 }
 

@@ -1,5 +1,8 @@
 //! `doppel mine`: embeddings, the HNSW index, look-alikes of the targets, near-duplicate groups, and the quality
-//! of mining against the lineage.
+//! of mining against the lineage, and the audit report.
+//!
+//! The embedder comes from the config: the model-free kinds (pixel, patch) from doppel-mine, the kinds that run
+//! a model (features, minilm) from doppel-models, which doppel-mine cannot link.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -9,7 +12,10 @@ use clap::{Args, Subcommand};
 use doppel_data::store::{self, DatasetDir};
 use doppel_mine::polars::prelude::{AnyValue, DataFrame};
 use doppel_mine::store::{Provenance, embed_dataset};
-use doppel_mine::{DatasetEmbeddings, Index, MineConfig, Search, mine, quality};
+use doppel_mine::{DatasetEmbeddings, Embedder, EmbedderSpec, Index, MineConfig, Search, audit, mine, quality};
+use doppel_models::{DeviceChoice, FeaturesEmbedder, MiniLmEmbedder};
+
+use crate::train::DeviceArg;
 
 /// `doppel mine …`.
 #[derive(Debug, Subcommand)]
@@ -23,6 +29,9 @@ pub enum MineCmd {
     /// Precision and recall of the mined look-alikes against the lineage over a threshold sweep, and HNSW
     /// recall@10 against exact search.
     Quality(OutArgs),
+    /// A Markdown report (OUT/audit.md) of duplicate groups, train↔test near-copies and look-alikes per target,
+    /// with thumbnails of the closest pairs.
+    Audit(AuditArgs),
 }
 
 /// What every `doppel mine` command reads.
@@ -37,6 +46,9 @@ pub struct Common {
     /// Recompute the embeddings even when a matching file exists.
     #[arg(long)]
     force_embed: bool,
+    /// Where model-backed embedders (features, minilm) run: flex (CPU) or wgpu (GPU; needs the wgpu feature).
+    #[arg(long, value_enum, default_value_t = DeviceArg::Flex)]
+    device: DeviceArg,
 }
 
 /// Common arguments and an output directory.
@@ -81,6 +93,16 @@ pub struct GroupsArgs {
     exact: bool,
 }
 
+/// Arguments of `doppel mine audit`.
+#[derive(Debug, Args)]
+pub struct AuditArgs {
+    #[command(flatten)]
+    o: OutArgs,
+    /// Exact search instead of the HNSW graph.
+    #[arg(long)]
+    exact: bool,
+}
+
 /// Runs `doppel mine …`.
 pub fn run(cmd: MineCmd) -> anyhow::Result<()> {
     match cmd {
@@ -104,6 +126,7 @@ pub fn run(cmd: MineCmd) -> anyhow::Result<()> {
         MineCmd::Neighbours(a) => neighbours(a),
         MineCmd::Groups(a) => groups(a),
         MineCmd::Quality(a) => quality_cmd(a),
+        MineCmd::Audit(a) => audit_cmd(a),
     }
 }
 
@@ -111,12 +134,27 @@ pub fn run(cmd: MineCmd) -> anyhow::Result<()> {
 fn load(c: &Common) -> anyhow::Result<(MineConfig, DatasetDir, DatasetEmbeddings, Provenance, f64)> {
     let cfg = MineConfig::from_file(&c.config)?;
     let ds = store::open(&c.dataset)?;
-    let mut embedder = cfg.embedder.build()?;
+    let mut embedder = build_embedder(&cfg.embedder, c.device)?;
     let started = Instant::now();
     // A setting that the data rule out (say `embedder.dim` above the image size) is reported against the file.
     let (emb, prov) = embed_dataset(&c.dataset, &ds, embedder.as_mut(), c.force_embed)
         .map_err(|e| e.in_file(&c.config.display().to_string()))?;
     Ok((cfg, ds, emb, prov, started.elapsed().as_secs_f64()))
+}
+
+/// The embedder of the config: doppel-mine builds the model-free kinds, doppel-models the others.
+fn build_embedder(spec: &EmbedderSpec, device: DeviceArg) -> anyhow::Result<Box<dyn Embedder>> {
+    Ok(match spec {
+        EmbedderSpec::Features { checkpoint, batch_size } => {
+            let device = DeviceChoice::from(device).open()?;
+            Box::new(FeaturesEmbedder::load(checkpoint, *batch_size, &device)?)
+        }
+        EmbedderSpec::Minilm { model_dir, batch_size } => {
+            let device = DeviceChoice::from(device).open()?;
+            Box::new(MiniLmEmbedder::load(model_dir, *batch_size, &device)?)
+        }
+        other => other.build()?,
+    })
 }
 
 fn build_index(cfg: &MineConfig, emb: &DatasetEmbeddings) -> anyhow::Result<(Index, f64)> {
@@ -229,6 +267,26 @@ fn quality_cmd(a: OutArgs) -> anyhow::Result<()> {
         if matches!(prov, Provenance::Reused(_)) { "reused" } else { "computed" }
     );
     println!("wrote {} and {}", a.out.join("quality.parquet").display(), a.out.join("pr_curve.png").display());
+    Ok(())
+}
+
+fn audit_cmd(a: AuditArgs) -> anyhow::Result<()> {
+    let (cfg, ds, emb, _, embed_s) = load(&a.o.common)?;
+    let mut params = cfg.mine;
+    if a.exact {
+        params.search = Search::Exact;
+    }
+    let (index, build_s) = build_index(&cfg, &emb)?;
+    let started = Instant::now();
+    let found = audit::audit(&ds, &emb, &index, cfg.index.metric.name(), &params)?;
+    let name = a.o.common.dataset.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let md = audit::write_report(&found, &ds, &name, &a.o.out)?;
+    print!("{md}");
+    println!(
+        "wall time: embed {embed_s:.2} s, index build {build_s:.2} s, audit {:.2} s",
+        started.elapsed().as_secs_f64()
+    );
+    println!("wrote {}", a.o.out.join("audit.md").display());
     Ok(())
 }
 

@@ -110,3 +110,68 @@ fn bad_configs_fail_with_one_line_naming_the_file_and_key() {
     let out = doppel(&["mine", "embed", "--dataset", "nowhere", "--config", "m.toml"], dir);
     assert!(String::from_utf8_lossy(&out.stderr).contains("error: nowhere: is not a doppel dataset directory"));
 }
+
+/// `CONFIG` with another `[embedder]` table.
+fn with_embedder(embedder: &str) -> String {
+    CONFIG.replacen("kind = \"pixel\"\nreduce = \"pca\"\ndim = 16\nseed = 7", embedder, 1)
+}
+
+#[test]
+fn features_of_a_trained_checkpoint_embed_and_follow_the_weights() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    let train = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/train/smoke-mlp.toml");
+    ok(&doppel(&["train", "--dataset", "ds", "--config", train, "--which", "m0", "--out", "m"], dir));
+    std::fs::write(dir.join("f.toml"), with_embedder("kind = \"features\"\ncheckpoint = \"m/m0\"")).unwrap();
+    let first = ok(&doppel(&["mine", "embed", "--dataset", "ds", "--config", "f.toml"], dir));
+    assert!(first.starts_with("embeddings computed: ds/embeddings/features-"), "{first}");
+    assert!(first.contains("456 train + 80 test rows of dimension 32"), "{first}");
+    let again = ok(&doppel(&["mine", "embed", "--dataset", "ds", "--config", "f.toml"], dir));
+    assert!(again.starts_with("embeddings reused: ds/embeddings/features-"), "{again}");
+    let q = ok(&doppel(&["mine", "quality", "--dataset", "ds", "--config", "f.toml", "--out", "q"], dir));
+    assert!(q.contains("mining quality of features-"), "{q}");
+
+    // Another training run (another seed) is another model: a new cache file, not the old one reused.
+    let other = std::fs::read_to_string(train).unwrap().replacen("seed = 42", "seed = 43", 1);
+    std::fs::write(dir.join("t2.toml"), other).unwrap();
+    ok(&doppel(&["train", "--dataset", "ds", "--config", "t2.toml", "--which", "m0", "--out", "m2"], dir));
+    std::fs::write(dir.join("f2.toml"), with_embedder("kind = \"features\"\ncheckpoint = \"m2/m0\"")).unwrap();
+    let second = ok(&doppel(&["mine", "embed", "--dataset", "ds", "--config", "f2.toml"], dir));
+    assert!(second.starts_with("embeddings computed: ds/embeddings/features-"), "{second}");
+    assert_ne!(first.lines().next(), second.lines().next(), "the weights hash is part of the cache key");
+
+    // A checkpoint that is not there, and MiniLM files that are not there, say where and what to do.
+    std::fs::write(dir.join("nf.toml"), with_embedder("kind = \"features\"\ncheckpoint = \"nowhere\"")).unwrap();
+    let out = doppel(&["mine", "embed", "--dataset", "ds", "--config", "nf.toml"], dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(err.contains("nowhere") && err.contains("does not exist") && err.contains("doppel train"), "{err}");
+    std::fs::write(dir.join("nm.toml"), with_embedder("kind = \"minilm\"\nmodel_dir = \"no-minilm\"")).unwrap();
+    let out = doppel(&["mine", "embed", "--dataset", "ds", "--config", "nm.toml"], dir);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("no-minilm/config.json does not exist; run `cargo xtask data fetch --only minilm`"), "{err}");
+}
+
+#[test]
+fn audit_writes_the_report_and_thumbnails() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    setup(dir);
+    let out = ok(&doppel(&["mine", "audit", "--dataset", "ds", "--config", "m.toml", "--out", "a"], dir));
+    let md = std::fs::read_to_string(dir.join("a/audit.md")).unwrap();
+    assert!(out.starts_with(&md), "stdout starts with the report");
+    for section in [
+        "# Look-alike audit of ds",
+        "## Near-duplicate groups (train, distance ≤ 0.001)",
+        "## Train↔test near-copies (distance ≤ 0.001)",
+        "## Look-alikes per target (distance ≤ 0.2)",
+        "| by relation | variant_of_this | variant_of_other | target | base |",
+        "![closest target pairs](closest_target_pairs.png)",
+    ] {
+        assert!(md.contains(section), "{section}:\n{md}");
+    }
+    assert!(md.contains("8 targets; look-alikes per target"), "{md}");
+    let png = std::fs::read(dir.join("a/closest_target_pairs.png")).unwrap();
+    assert_eq!(&png[1..4], b"PNG");
+}

@@ -123,4 +123,12 @@ pub enum EvalError {
         /// What is wrong with it.
         problem: &'static str,
     },
+    /// A metric of a model set failed on one model's outputs.
+    #[error("model `{model}`: {source}")]
+    InModel {
+        /// The model's name.
+        model: String,
+        /// What is wrong with its outputs.
+        source: Box<EvalError>,
+    },
 }

@@ -14,6 +14,11 @@
 //!   ([`kl_from_logits`], [`js_from_logits`]); named metric values of a model and an oracle give [`avg_gap`].
 //! - Per-model logit-scaled confidences of `N` unlearned and `N` retrained models give the NeurIPS-2023 per-example
 //!   ε-score ([`epsilon::epsilon_scores`] → [`EpsilonReport`]).
+//! - A whole model set — M0, the oracles `retrain_exact` and `retrain_clean`, unlearned models — scored on the
+//!   study's sets F, S, R and test: [`modelset::evaluate`] takes a [`ModelSet`] of plain per-model logits
+//!   ([`ModelOutputs`]) and per-sample [`Samples`] and returns an [`Evaluation`] (one [`SummaryRow`] per model,
+//!   the influence residual among them); [`Evaluation::table`] and [`aggregate`] make the named-column tables
+//!   (oracle values in dedicated columns, mean ± std over seeds) that the CLI writes.
 //! - [`rouge::rouge_l`] scores text answers ([`RougeL`]); [`ssim::ssim`] scores images ([`ImageShape`]), matching
 //!   scikit-image.
 //!
@@ -29,6 +34,7 @@ pub mod epsilon;
 pub mod error;
 pub mod gap;
 pub mod mia;
+pub mod modelset;
 pub mod rouge;
 pub mod ssim;
 
@@ -41,6 +47,10 @@ pub use epsilon::{EpsilonReport, epsilon_scores};
 pub use error::{EvalError, Result};
 pub use gap::avg_gap;
 pub use mia::{LogisticFit, LogisticMiaConfig, LogisticMiaReport, logistic_mia, loss_threshold_auc};
+pub use modelset::{
+    AggregateColumn, AggregateTable, EvalConfig, Evaluation, ModelOutputs, ModelSet, PerSample, Reference, SampleSet,
+    Samples, SetMetrics, SummaryRow, SummaryTable, aggregate, evaluate,
+};
 pub use rouge::{RougeL, rouge_l};
 pub use ssim::{ChannelLayout, ImageShape, ssim};
 

@@ -2,7 +2,7 @@
 //!
 //! ```toml
 //! [embedder]
-//! kind = "pixel"            # the embedders this build knows: pixel
+//! kind = "pixel"            # pixel | patch | features | minilm (see below for the others' keys)
 //! standardize = true        # per-pixel mean/std of the train split
 //! reduce = "pca"            # none | projection | pca
 //! dim = 64                  # projection and pca only
@@ -30,9 +30,28 @@
 //! seed = 7
 //! ```
 //!
+//! The other embedder kinds take their own keys (a key of another kind is an error):
+//!
+//! ```toml
+//! kind = "patch"             # shingles of quantised patches (PatchEmbedder); all keys required
+//! patch = 4                  # patch side, pixels
+//! stride = 4                 # step between patches
+//! levels = 16                # grey levels before hashing
+//! dim = 1024                 # count-sketch buckets
+//! seed = 7
+//!
+//! kind = "features"          # penultimate features of a doppel classifier (doppel-models builds it)
+//! checkpoint = "runs/m/m0"   # a `doppel train` model folder, or its model.safetensors
+//! batch_size = 512           # optional
+//!
+//! kind = "minilm"            # all-MiniLM-L6-v2 text embeddings (doppel-models builds it)
+//! model_dir = "data/minilm"  # optional, this is the default
+//! batch_size = 64            # optional
+//! ```
+//!
 //! Errors name the file and the key: `configs/mine/pixel.toml: \`index.m\` is 300; it must be between 2 and 256 …`.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
@@ -40,6 +59,7 @@ use crate::embed::{Embedder, PixelConfig, PixelEmbedder, Reduce};
 use crate::error::{MineError, Result};
 use crate::index::{IndexParams, Metric, Search};
 use crate::mine::MiningParams;
+use crate::patch::{PatchConfig, PatchEmbedder};
 use crate::quality::QualityParams;
 
 /// Which embedder, with its settings.
@@ -48,13 +68,47 @@ use crate::quality::QualityParams;
 pub enum EmbedderSpec {
     /// [`PixelEmbedder`].
     Pixel(PixelConfig),
+    /// [`PatchEmbedder`].
+    Patch(PatchConfig),
+    /// Penultimate features of a trained doppel classifier (`doppel_models::embedders::FeaturesEmbedder`).
+    Features {
+        /// A `doppel train` model folder (holding `model.safetensors` and `model.json`) or the weights file.
+        checkpoint: PathBuf,
+        /// Images per forward pass.
+        batch_size: usize,
+    },
+    /// all-MiniLM-L6-v2 sentence embeddings (`doppel_models::embedders::MiniLmEmbedder`).
+    Minilm {
+        /// The folder of the fetched model files.
+        model_dir: PathBuf,
+        /// Texts per forward pass.
+        batch_size: usize,
+    },
 }
 
+/// The MiniLM folder when the config names none.
+pub const DEFAULT_MINILM_DIR: &str = "data/minilm";
+
 impl EmbedderSpec {
-    /// A fresh (unfitted) embedder.
+    /// The kind, as the config spells it.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            EmbedderSpec::Pixel(_) => "pixel",
+            EmbedderSpec::Patch(_) => "patch",
+            EmbedderSpec::Features { .. } => "features",
+            EmbedderSpec::Minilm { .. } => "minilm",
+        }
+    }
+
+    /// A fresh (unfitted) embedder of a model-free kind; the kinds that run a model are a
+    /// [`MineError::NeedsModel`] here, for the caller to build with doppel-models.
     pub fn build(&self) -> Result<Box<dyn Embedder>> {
         match self {
             EmbedderSpec::Pixel(c) => Ok(Box::new(PixelEmbedder::new(*c)?)),
+            EmbedderSpec::Patch(c) => Ok(Box::new(PatchEmbedder::new(*c)?)),
+            EmbedderSpec::Features { .. } | EmbedderSpec::Minilm { .. } => {
+                Err(MineError::NeedsModel { kind: self.kind() })
+            }
         }
     }
 }
@@ -89,7 +143,37 @@ struct RawEmbedder {
     reduce: Option<String>,
     dim: Option<i64>,
     iterations: Option<i64>,
-    seed: i64,
+    seed: Option<i64>,
+    patch: Option<i64>,
+    stride: Option<i64>,
+    levels: Option<i64>,
+    checkpoint: Option<String>,
+    model_dir: Option<String>,
+    batch_size: Option<i64>,
+}
+
+impl RawEmbedder {
+    /// The keys that are set, by name.
+    fn set_keys(&self) -> Vec<&'static str> {
+        let mut keys = Vec::new();
+        let mut key = |name, set: bool| {
+            if set {
+                keys.push(name);
+            }
+        };
+        key("standardize", self.standardize.is_some());
+        key("reduce", self.reduce.is_some());
+        key("dim", self.dim.is_some());
+        key("iterations", self.iterations.is_some());
+        key("seed", self.seed.is_some());
+        key("patch", self.patch.is_some());
+        key("stride", self.stride.is_some());
+        key("levels", self.levels.is_some());
+        key("checkpoint", self.checkpoint.is_some());
+        key("model_dir", self.model_dir.is_some());
+        key("batch_size", self.batch_size.is_some());
+        keys
+    }
 }
 
 #[derive(Deserialize)]
@@ -167,7 +251,47 @@ impl MineConfig {
         })?;
         let c = Checker { file };
         let e = raw.embedder;
+        let allowed: &[&str] = match e.kind.as_str() {
+            "pixel" => &["standardize", "reduce", "dim", "iterations", "seed"],
+            "patch" => &["patch", "stride", "levels", "dim", "seed"],
+            "features" => &["checkpoint", "batch_size"],
+            "minilm" => &["model_dir", "batch_size"],
+            _ => &[],
+        };
+        if let Some(k) = e.set_keys().into_iter().find(|k| !allowed.is_empty() && !allowed.contains(k)) {
+            return Err(c.err(&format!("embedder.{k}"), format!("does not apply to embedder.kind = {:?}", e.kind)));
+        }
+        let required = |field: &str, v: Option<i64>| {
+            v.ok_or_else(|| c.err(field, format!("is required for embedder.kind = {:?}", e.kind)))
+        };
+        let batch_size = |default: i64| c.count("embedder.batch_size", e.batch_size.unwrap_or(default), 1);
         let embedder = match e.kind.as_str() {
+            "patch" => {
+                let levels = required("embedder.levels", e.levels)?;
+                let cfg = PatchConfig {
+                    patch: c.count("embedder.patch", required("embedder.patch", e.patch)?, 1)?,
+                    stride: c.count("embedder.stride", required("embedder.stride", e.stride)?, 1)?,
+                    levels: u16::try_from(levels)
+                        .map_err(|_| c.err("embedder.levels", format!("is {levels}; it must be between 2 and 256")))?,
+                    dim: c.count("embedder.dim", required("embedder.dim", e.dim)?, 1)?,
+                    seed: c.seed("embedder.seed", required("embedder.seed", e.seed)?)?,
+                };
+                cfg.validate().map_err(|err| err.in_file(file))?;
+                EmbedderSpec::Patch(cfg)
+            }
+            "features" => {
+                let checkpoint = e.checkpoint.clone().ok_or_else(|| {
+                    c.err(
+                        "embedder.checkpoint",
+                        "is required for embedder.kind = \"features\": a model folder written by `doppel train`",
+                    )
+                })?;
+                EmbedderSpec::Features { checkpoint: PathBuf::from(checkpoint), batch_size: batch_size(512)? }
+            }
+            "minilm" => EmbedderSpec::Minilm {
+                model_dir: PathBuf::from(e.model_dir.clone().unwrap_or_else(|| DEFAULT_MINILM_DIR.to_string())),
+                batch_size: batch_size(64)?,
+            },
             "pixel" => {
                 let dim = |required: bool| -> Result<usize> {
                     match e.dim {
@@ -198,12 +322,16 @@ impl MineConfig {
                 let cfg = PixelConfig {
                     standardize: e.standardize.unwrap_or(true),
                     reduce,
-                    seed: c.seed("embedder.seed", e.seed)?,
+                    seed: c.seed("embedder.seed", required("embedder.seed", e.seed)?)?,
                 };
                 cfg.validate().map_err(|err| err.in_file(file))?;
                 EmbedderSpec::Pixel(cfg)
             }
-            other => return Err(c.err("embedder.kind", format!("is {other:?}; this build knows: pixel"))),
+            other => {
+                return Err(
+                    c.err("embedder.kind", format!("is {other:?}; this build knows: pixel, patch, features, minilm"))
+                );
+            }
         };
         let metric = match raw.index.metric.as_str() {
             "cosine" => Metric::Cosine,
@@ -322,7 +450,17 @@ top_k = [5]
                 "reduce = \"svd\"",
                 "m.toml: `embedder.reduce` is \"svd\"; use none, projection or pca",
             ),
-            ("kind = \"pixel\"", "kind = \"clip\"", "m.toml: `embedder.kind` is \"clip\"; this build knows: pixel"),
+            (
+                "kind = \"pixel\"",
+                "kind = \"clip\"",
+                "m.toml: `embedder.kind` is \"clip\"; this build knows: pixel, patch, features, minilm",
+            ),
+            ("seed = 7\n[index]", "[index]", "m.toml: `embedder.seed` is required for embedder.kind = \"pixel\""),
+            (
+                "kind = \"pixel\"",
+                "kind = \"features\"",
+                "m.toml: `embedder.reduce` does not apply to embedder.kind = \"features\"",
+            ),
             ("metric = \"cosine\"", "metric = \"dot\"", "m.toml: `index.metric` is \"dot\"; use cosine or l2"),
             ("threshold = 0.1", "threshold = -0.1", "m.toml: `mine.threshold` is -0.1; it must be a finite distance"),
             ("thresholds = [0.05, 0.1]", "thresholds = [0.05, nan]", "m.toml: `quality.thresholds[1]` is NaN"),
@@ -331,5 +469,25 @@ top_k = [5]
         for (from, to, want) in cases {
             check(from, to, want);
         }
+    }
+
+    #[test]
+    fn the_other_kinds_parse_with_their_own_keys() {
+        let with = |embedder: &str| GOOD.replace("kind = \"pixel\"\nreduce = \"pca\"\ndim = 16\nseed = 7", embedder);
+        let c = MineConfig::from_toml(&with("kind = \"features\"\ncheckpoint = \"m/m0\""), "m.toml").unwrap();
+        assert_eq!(c.embedder, EmbedderSpec::Features { checkpoint: "m/m0".into(), batch_size: 512 });
+        assert!(matches!(c.embedder.build(), Err(MineError::NeedsModel { kind: "features" })));
+        let c = MineConfig::from_toml(&with("kind = \"minilm\""), "m.toml").unwrap();
+        assert_eq!(c.embedder, EmbedderSpec::Minilm { model_dir: DEFAULT_MINILM_DIR.into(), batch_size: 64 });
+        let patch = "kind = \"patch\"\npatch = 4\nstride = 4\nlevels = 16\ndim = 256\nseed = 3";
+        let c = MineConfig::from_toml(&with(patch), "m.toml").unwrap();
+        assert_eq!(c.embedder, EmbedderSpec::Patch(PatchConfig { patch: 4, stride: 4, levels: 16, dim: 256, seed: 3 }));
+        assert!(c.embedder.build().is_ok());
+        let err = MineConfig::from_toml(&with("kind = \"features\""), "m.toml").unwrap_err().to_string();
+        assert!(err.starts_with("m.toml: `embedder.checkpoint` is required"), "{err}");
+        let err = MineConfig::from_toml(&with(&patch.replace("levels = 16", "levels = 300")), "m.toml")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "m.toml: `embedder.levels` is 300; it must be between 2 and 256");
     }
 }

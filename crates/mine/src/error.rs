@@ -70,6 +70,23 @@ pub enum MineError {
         /// The dimension found.
         got: usize,
     },
+    /// An embedder kind that runs a model (features, minilm) was asked of [`crate::EmbedderSpec::build`], which
+    /// knows only the model-free embedders; doppel-models builds those (`doppel_models::embedders`).
+    #[error(
+        "embedder kind `{kind}` runs a model and is built by doppel-models (`doppel_models::embedders`), not doppel-mine"
+    )]
+    NeedsModel {
+        /// The embedder kind.
+        kind: &'static str,
+    },
+    /// An embedder backed by a model failed while embedding.
+    #[error("embedder {embedder}: {message}")]
+    Model {
+        /// The embedder's name.
+        embedder: String,
+        /// The model's error, as text (doppel-mine cannot name doppel-models' error type).
+        message: String,
+    },
     /// An embedder was asked to embed before it was fitted on the training split.
     #[error("embedder {embedder} is not fitted; call `fit` on the training split first")]
     NotFitted {

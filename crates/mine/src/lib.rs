@@ -4,7 +4,9 @@
 //!
 //! - [`Embedder`] (the extension point) turns [`Samples`] into rows of a [`Matrix`]; [`PixelEmbedder`] is
 //!   standardised pixels, optionally reduced by a seeded random projection or PCA ([`Reduce`]). It is fitted on
-//!   the train split, then embeds both splits.
+//!   the train split, then embeds both splits. [`PatchEmbedder`] sketches the set of non-blank patches at their
+//!   positions (shingling), for copies with regions erased or edited. The model-backed embedders (classifier
+//!   features, MiniLM) implement the same trait in doppel-models.
 //! - [`store::embed_dataset`] keeps [`DatasetEmbeddings`] as Parquet beside the dataset
 //!   (`DATASET/embeddings/<embedder>-<config hash>.parquet`) and reuses them while config and dataset match.
 //! - [`Index`] is HNSW (hnsw_rs) over the train embeddings, cosine or L2 ([`Metric`]), with [`IndexParams`]
@@ -18,12 +20,14 @@
 //!
 //! Errors are one [`MineError`] enum whose messages name the file, key, sample or value at fault.
 
+pub mod audit;
 pub mod config;
 pub mod embed;
 pub mod error;
 pub mod index;
 pub mod matrix;
 pub mod mine;
+pub mod patch;
 mod pca;
 pub mod quality;
 pub mod store;
@@ -34,6 +38,7 @@ pub use error::{MineError, Result};
 pub use index::{Hit, Index, IndexParams, Metric, Search};
 pub use matrix::Matrix;
 pub use mine::{MiningParams, Neighbours, Relation};
+pub use patch::{PatchConfig, PatchEmbedder};
 pub use quality::{QualityParams, QualityRow};
 pub use store::DatasetEmbeddings;
 

@@ -12,10 +12,13 @@
 //! - [`MiniLm`] is all-MiniLM-L6-v2 (a [`Bert`] encoder loaded from the fetched safetensors) with its
 //!   [`WordPiece`] tokenizer: sentences in, mean-pooled unit-norm 384-d embeddings out, as sentence-transformers
 //!   gives them.
+//! - [`FeaturesEmbedder`] and [`MiniLmEmbedder`] implement doppel-mine's `Embedder` with those models
+//!   (classifier penultimate features; MiniLM sentence embeddings), so mining can use them.
 
 pub mod arch;
 pub mod checkpoint;
 pub mod device;
+pub mod embedders;
 pub mod error;
 pub mod infer;
 pub mod minilm;
@@ -25,6 +28,7 @@ pub mod wordpiece;
 
 pub use arch::{Arch, ModelSpec, Net};
 pub use device::DeviceChoice;
+pub use embedders::{FeaturesEmbedder, MiniLmEmbedder};
 pub use error::{ModelError, Result};
 pub use minilm::{Bert, BertConfig, MINILM_DIM, MiniLm};
 pub use oracle::Role;

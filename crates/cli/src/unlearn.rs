@@ -1,0 +1,244 @@
+//! `doppel unlearn`: one method under one scope, from a dataset directory and an M0 checkpoint.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use clap::Args;
+use doppel_data::lineage::{SampleInfo, forget_rows, retain_rows, similar_rows};
+use doppel_data::{hash, seed, store};
+use doppel_models::DeviceChoice;
+use doppel_models::checkpoint::{self, Sidecar};
+use doppel_models::infer::{self, Predictions};
+use doppel_models::train::TrainReport;
+use doppel_unlearn::{MethodConfigs, MethodName, Original, RunContext, Scope, UnlearnReport, View};
+
+use crate::train::DeviceArg;
+
+/// Arguments of `doppel unlearn`.
+#[derive(Debug, Args)]
+pub struct UnlearnArgs {
+    /// A dataset directory written by `doppel data build`.
+    #[arg(long)]
+    dataset: PathBuf,
+    /// The original model: a directory holding model.safetensors + model.json (e.g. OUT/m0 of `doppel train`),
+    /// or the .safetensors file itself.
+    #[arg(long)]
+    checkpoint: PathBuf,
+    /// The unlearning method.
+    #[arg(long, value_enum)]
+    method: MethodArg,
+    /// What to unlearn: exact = the targets; lineage = targets and all their variants; mined = targets and the
+    /// rows of --mined-rows.
+    #[arg(long, value_enum)]
+    scope: ScopeArg,
+    /// For --scope mined: a text file of training-sample ids, one per line (`#` starts a comment).
+    #[arg(long)]
+    mined_rows: Option<PathBuf>,
+    /// Method settings (TOML, one optional section per method, e.g. configs/unlearn/mnist-mlp.toml); without it
+    /// every method runs with its paper's defaults.
+    #[arg(long)]
+    config: Option<PathBuf>,
+    /// Master seed of the run; by default derived from the checkpoint's order seed.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Output directory: model.safetensors, model.json, report.json, outputs_train.parquet, outputs_test.parquet.
+    #[arg(long)]
+    out: PathBuf,
+    /// Where to run: flex (CPU) or wgpu (GPU; needs the wgpu feature).
+    #[arg(long, value_enum, default_value_t = DeviceArg::Flex)]
+    device: DeviceArg,
+}
+
+/// The methods the command line offers.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+#[value(rename_all = "snake_case")]
+pub enum MethodArg {
+    /// Retrain from scratch on the retain side (same recipe and seeds).
+    Retrain,
+    /// Fine-tune on the retain side.
+    Ft,
+    /// Gradient ascent on the forget side.
+    Ga,
+    /// α·CE(retain) − (1−α)·CE(forget).
+    NeggradPlus,
+    /// Random labels on the forget side, then a retain pass.
+    Rl,
+    /// Fine-tune with a decaying L1 penalty.
+    L1Sparse,
+    /// Saliency-masked random labelling.
+    Salun,
+    /// Selective synaptic dampening (no training).
+    Ssd,
+}
+
+impl From<MethodArg> for MethodName {
+    fn from(m: MethodArg) -> Self {
+        match m {
+            MethodArg::Retrain => MethodName::Retrain,
+            MethodArg::Ft => MethodName::Ft,
+            MethodArg::Ga => MethodName::Ga,
+            MethodArg::NeggradPlus => MethodName::NegGradPlus,
+            MethodArg::Rl => MethodName::Rl,
+            MethodArg::L1Sparse => MethodName::L1Sparse,
+            MethodArg::Salun => MethodName::Salun,
+            MethodArg::Ssd => MethodName::Ssd,
+        }
+    }
+}
+
+/// The scopes the command line offers.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+pub enum ScopeArg {
+    /// The targets.
+    Exact,
+    /// The targets and all their variants (ground truth).
+    Lineage,
+    /// The targets and the mined rows of --mined-rows.
+    Mined,
+}
+
+/// What `report.json` holds: the library's report plus the cost relative to training the original.
+#[derive(Debug, serde::Serialize)]
+struct ReportFile<'a> {
+    #[serde(flatten)]
+    report: &'a UnlearnReport,
+    /// Wall seconds the original took to train (from its sidecar).
+    original_train_seconds: f64,
+    /// `wall_seconds / original_train_seconds`: the cost relative to retraining (RTE).
+    rte: f64,
+    /// sha256 of the dataset's manifest.json.
+    dataset_manifest_sha256: String,
+    /// The original checkpoint.
+    checkpoint: String,
+    /// The device.
+    device: String,
+}
+
+/// Runs `doppel unlearn`.
+pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
+    let configs = match &a.config {
+        Some(p) => MethodConfigs::from_file(p)?,
+        None => MethodConfigs::default(),
+    };
+    let method = configs.build(a.method.into())?;
+    let weights = if a.checkpoint.is_dir() { a.checkpoint.join("model.safetensors") } else { a.checkpoint.clone() };
+    let side = checkpoint::read_sidecar(&weights)?;
+    let choice: DeviceChoice = a.device.into();
+    let device = choice.open()?;
+    let ds = store::open(&a.dataset)?;
+    let manifest_sha = hash::sha256_file(&a.dataset.join("manifest.json"))?;
+    if side.dataset_manifest_sha256 != manifest_sha {
+        tracing::warn!(
+            checkpoint = %weights.display(),
+            "the checkpoint was trained on another dataset (manifest sha256 differs); unlearning anyway"
+        );
+    }
+    let scope = match (a.scope, &a.mined_rows) {
+        (ScopeArg::Exact, None) => Scope::Exact,
+        (ScopeArg::Lineage, None) => Scope::Lineage,
+        (ScopeArg::Mined, Some(file)) => Scope::Mined(read_mined(file, &ds.train.samples)?),
+        (ScopeArg::Mined, None) => anyhow::bail!("--scope mined needs --mined-rows FILE (sample ids, one per line)"),
+        (_, Some(_)) => anyhow::bail!("--mined-rows is only for --scope mined"),
+    };
+    let net = checkpoint::load(&weights, &side.spec, &device)?;
+    let original = Original { net: &net, spec: &side.spec, recipe: &side.recipe, seeds: side.seeds };
+    let view = View { data: &ds.train.data, samples: &ds.train.samples };
+    let ctx =
+        RunContext { device: device.clone(), seed: a.seed.unwrap_or(seed::derive(side.seeds.order, "unlearn", 0)) };
+    tracing::info!(method = method.name(), scope = scope.name(), "unlearning");
+    let out = method.unlearn(&original, &view, &scope, &ctx, &mut |_| {})?;
+
+    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    let rte = out.report.wall_seconds / side.report.seconds.max(1e-9);
+    let sidecar = Sidecar {
+        role: method.name().into(),
+        spec: out.spec.clone(),
+        recipe: side.recipe.clone(),
+        seeds: side.seeds,
+        dataset_manifest_sha256: manifest_sha.clone(),
+        report: TrainReport {
+            rows: out.report.retain_size,
+            epochs: vec![],
+            seconds: out.report.wall_seconds,
+            samples_per_second: 0.0,
+        },
+        device: choice.name().into(),
+        doppel_version: env!("CARGO_PKG_VERSION").into(),
+    };
+    checkpoint::save(&out.net, &a.out.join("model.safetensors"), &sidecar)?;
+    let file = ReportFile {
+        report: &out.report,
+        original_train_seconds: side.report.seconds,
+        rte,
+        dataset_manifest_sha256: manifest_sha,
+        checkpoint: weights.display().to_string(),
+        device: choice.name().into(),
+    };
+    let report_path = a.out.join("report.json");
+    std::fs::write(&report_path, serde_json::to_string_pretty(&file)? + "\n")
+        .with_context(|| format!("writing {}", report_path.display()))?;
+
+    let bs = 512;
+    let all_train: Vec<usize> = (0..ds.train.data.len()).collect();
+    let test_rows: Vec<usize> = (0..ds.test.data.len()).collect();
+    let train_pred = infer::predict(&out.net, &out.spec, &ds.train.data, &all_train, bs, &device)?;
+    let test_pred = infer::predict(&out.net, &out.spec, &ds.test.data, &test_rows, bs, &device)?;
+    write_outputs(&train_pred, &ds.train.samples, &a.out.join("outputs_train.parquet"))?;
+    write_outputs(&test_pred, &ds.test.samples, &a.out.join("outputs_test.parquet"))?;
+    print_summary(&out.report, rte, &train_pred, &test_pred, &ds.train.samples);
+    Ok(())
+}
+
+/// Reads sample ids (one per line, `#` comments) and turns them into training rows.
+fn read_mined(file: &Path, samples: &[SampleInfo]) -> anyhow::Result<Vec<usize>> {
+    let text = std::fs::read_to_string(file).with_context(|| format!("reading {}", file.display()))?;
+    let row_of: std::collections::HashMap<u32, usize> = samples.iter().enumerate().map(|(r, s)| (s.id, r)).collect();
+    let mut rows = Vec::new();
+    for (n, line) in text.lines().enumerate() {
+        let line = line.split('#').next().unwrap_or("").trim();
+        if line.is_empty() {
+            continue;
+        }
+        let id: u32 = line
+            .parse()
+            .with_context(|| format!("{}:{}: {line:?} is not a sample id (a whole number)", file.display(), n + 1))?;
+        let row = row_of.get(&id).with_context(|| {
+            format!("{}:{}: sample id {id} is not in the dataset's training split", file.display(), n + 1)
+        })?;
+        rows.push(*row);
+    }
+    Ok(rows)
+}
+
+fn write_outputs(p: &Predictions, samples: &[SampleInfo], path: &Path) -> anyhow::Result<()> {
+    let ids: Vec<u32> = samples.iter().map(|s| s.id).collect();
+    let origins: Vec<&str> = samples.iter().map(|s| s.origin.name()).collect();
+    infer::write_parquet(p, &ids, &origins, path)?;
+    Ok(())
+}
+
+fn print_summary(r: &UnlearnReport, rte: f64, train: &Predictions, test: &Predictions, samples: &[SampleInfo]) {
+    let (f, s, rr) = (forget_rows(samples), similar_rows(samples), retain_rows(samples));
+    let pct = |v: f64| if v.is_nan() { "   -  ".to_string() } else { format!("{:6.2}", 100.0 * v) };
+    println!(
+        "{:<13} {:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8} {:>7}  status",
+        "method", "scope", "size", "test%", "F acc%", "S acc%", "R acc%", "steps", "seconds", "RTE"
+    );
+    let status = match &r.status {
+        doppel_unlearn::Status::Completed => "completed".to_string(),
+        doppel_unlearn::Status::Diverged { step, loss } => format!("diverged at step {step} (loss {loss})"),
+    };
+    println!(
+        "{:<13} {:<8} {:>6} {:>8} {:>8} {:>8} {:>8} {:>7} {:>8.2} {:>7.3}  {status}",
+        r.method,
+        r.scope,
+        r.scope_size,
+        pct(test.accuracy(None)),
+        pct(train.accuracy(Some(&f))),
+        pct(train.accuracy(Some(&s))),
+        pct(train.accuracy(Some(&rr))),
+        r.steps,
+        r.wall_seconds,
+        rte
+    );
+}

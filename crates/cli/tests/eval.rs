@@ -1,0 +1,224 @@
+//! `doppel eval` end to end on the smoke dataset: the tables it writes, their structure and consistency, and the
+//! one-line errors on bad input. No value is asserted that depends on how well the tiny models learn.
+
+#![allow(clippy::unwrap_used)] // Test helpers fail loudly; a panic is the test failing.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use polars::prelude::{DataFrame, ParquetReader, ParquetWriter, SerReader};
+
+fn doppel(args: &[&str], cwd: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_doppel"))
+        .args(args)
+        .current_dir(cwd)
+        .env("RUST_LOG", "warn")
+        .env_remove("DOPPEL_DATA_DIR")
+        .output()
+        .expect("doppel runs")
+}
+
+fn ok(out: &Output) -> String {
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn failing(out: &Output) -> String {
+    assert!(!out.status.success(), "expected failure: {}", String::from_utf8_lossy(&out.stdout));
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+/// A tiny MLP recipe; `{seed}` is replaced per run.
+const TRAIN: &str = r#"
+seed = {seed}
+epochs = 3
+batch_size = 16
+[model]
+arch = "mlp"
+hidden = [16, 8]
+[optimizer]
+kind = "sgd"
+lr = 0.05
+momentum = 0.9
+weight_decay = 5e-4
+[schedule]
+kind = "cosine"
+"#;
+
+/// Builds configs/smoke.toml into `dir/ds` and trains the three references for each seed into `dir/seed-<s>`.
+fn fixture(dir: &Path, seeds: &[u64]) {
+    let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
+    ok(&doppel(&["data", "build", "--config", smoke.to_str().unwrap(), "--out", "ds"], dir));
+    for seed in seeds {
+        let config = format!("t{seed}.toml");
+        std::fs::write(dir.join(&config), TRAIN.replace("{seed}", &seed.to_string())).unwrap();
+        let out = format!("seed-{seed}");
+        ok(&doppel(&["train", "--dataset", "ds", "--config", &config, "--out", &out], dir));
+    }
+}
+
+fn read(path: &Path) -> DataFrame {
+    ParquetReader::new(std::fs::File::open(path).unwrap()).finish().unwrap()
+}
+
+fn strings(df: &DataFrame, name: &str) -> Vec<String> {
+    df.column(name).unwrap().str().unwrap().iter().map(|v| v.unwrap().to_string()).collect()
+}
+
+fn floats(df: &DataFrame, name: &str) -> Vec<Option<f64>> {
+    df.column(name).unwrap().f64().unwrap().iter().collect()
+}
+
+#[test]
+fn eval_writes_consistent_tables_over_seeds() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fixture(dir, &[1, 2]);
+    let stdout = ok(&doppel(&["eval", "--dataset", "ds", "--runs", "seed-2,seed-1", "--out", "ev"], dir));
+
+    // The Markdown table: a header naming the sets, one row per model, mean ± std over the two runs.
+    assert!(stdout.contains("|F| = 8, |S| = 56, |R| = 392, |test| = 80; 2 run(s)"), "{stdout}");
+    assert!(stdout.contains("| model | runs | F acc | F conf |"), "{stdout}");
+    for model in ["m0", "retrain_exact", "retrain_clean"] {
+        assert!(stdout.lines().any(|l| l.starts_with(&format!("| {model} | 2 | "))), "{stdout}");
+    }
+    assert!(stdout.contains(" ± "), "{stdout}");
+
+    let summary = read(&dir.join("ev/summary.parquet"));
+    assert_eq!(summary.height(), 6);
+    assert_eq!(strings(&summary, "run"), ["seed-1", "seed-1", "seed-1", "seed-2", "seed-2", "seed-2"]);
+    assert_eq!(strings(&summary, "model")[..3], ["m0", "retrain_exact", "retrain_clean"]);
+    let names: Vec<String> = summary.get_column_names().iter().map(|n| n.to_string()).collect();
+    for want in ["f_acc", "f_conf", "f_lsc", "f_loss", "s_acc", "r_acc", "test_acc", "mia_auc", "mia_lr"] {
+        assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+        for oracle in ["exact", "clean"] {
+            assert!(names.iter().any(|n| *n == format!("{want}@{oracle}")), "{want}@{oracle}");
+        }
+    }
+    for want in ["kl_f_m0", "kl_f_exact", "kl_f_clean", "js_test_clean", "conf_gap_f_clean", "avg_gap_exact"] {
+        assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
+    }
+
+    // Ranges: accuracies, confidences and attacks in [0, 1], divergences and losses non-negative, JS ≤ ln 2.
+    for name in &names[2..] {
+        let values: Vec<f64> = floats(&summary, name).into_iter().map(|v| v.unwrap()).collect();
+        for v in &values {
+            assert!(v.is_finite(), "{name} = {v}");
+            let bounded = ["_acc", "_conf", "mia_"].iter().any(|p| name.contains(p)) && !name.starts_with("conf_gap");
+            if bounded {
+                assert!((0.0..=1.0).contains(v), "{name} = {v}");
+            }
+            if name.starts_with("kl_") || name.contains("_loss") || name.starts_with("avg_gap") {
+                assert!(*v >= 0.0, "{name} = {v}");
+            }
+            if name.starts_with("js_") {
+                assert!((0.0..=std::f64::consts::LN_2).contains(v), "{name} = {v}");
+            }
+        }
+    }
+
+    // Consistency: a reference is at distance 0 from itself, and the oracle columns repeat the oracle's row.
+    for (row, reference) in [(0, "m0"), (1, "exact"), (2, "clean")] {
+        for set in ["f", "s", "test"] {
+            assert_eq!(floats(&summary, &format!("kl_{set}_{reference}"))[row], Some(0.0));
+            assert_eq!(floats(&summary, &format!("js_{set}_{reference}"))[row], Some(0.0));
+        }
+        assert_eq!(floats(&summary, &format!("conf_gap_f_{reference}"))[row], Some(0.0));
+    }
+    for run in 0..2 {
+        for (name, oracle_row) in [("f_conf@exact", 1), ("r_acc@clean", 2), ("mia_auc@exact", 1)] {
+            let base = name.split('@').next().unwrap();
+            let want = floats(&summary, base)[3 * run + oracle_row];
+            for m in 0..3 {
+                assert_eq!(floats(&summary, name)[3 * run + m], want, "{name} run {run}");
+            }
+        }
+    }
+    // The influence residual of retrain_clean and the gap of retrain_exact to itself are zero.
+    assert_eq!(floats(&summary, "avg_gap_exact")[1], Some(0.0));
+    assert_eq!(floats(&summary, "avg_gap_clean")[2], Some(0.0));
+
+    // Per-sample: every (run, model, sample); the per-sample KL to retrain_exact is 0 on its own rows.
+    let per_sample = read(&dir.join("ev/per_sample.parquet"));
+    assert_eq!(per_sample.height(), 2 * 3 * (456 + 80));
+    let models = strings(&per_sample, "model");
+    let kl_exact = floats(&per_sample, "kl_exact");
+    assert!(models.iter().zip(&kl_exact).filter(|(m, _)| *m == "retrain_exact").all(|(_, v)| *v == Some(0.0)));
+    let sets = strings(&per_sample, "set");
+    for set in ["F", "S", "R", "test"] {
+        assert!(sets.iter().any(|s| s == set), "{set}");
+    }
+
+    // The aggregate has one row per model and the mean of the two runs.
+    let aggregate = read(&dir.join("ev/aggregate.parquet"));
+    assert_eq!(strings(&aggregate, "model"), ["m0", "retrain_exact", "retrain_clean"]);
+    let f_conf = floats(&summary, "f_conf");
+    let want = (f_conf[0].unwrap() + f_conf[3].unwrap()) / 2.0;
+    assert!((floats(&aggregate, "f_conf_mean")[0].unwrap() - want).abs() < 1e-12);
+    let csv = std::fs::read_to_string(dir.join("ev/summary.csv")).unwrap();
+    assert!(csv.starts_with("run,model,f_acc,f_acc@exact,f_acc@clean,"), "{}", &csv[..80]);
+    assert_eq!(csv.lines().count(), 7);
+
+    // An existing --out is refused; recomputing from the checkpoints with --force gives the same tables.
+    let again = ["eval", "--dataset", "ds", "--runs", "seed-1", "seed-2", "--out", "ev"];
+    assert!(failing(&doppel(&again, dir)).contains("ev already exists; choose another --out or pass --force"));
+    let mut forced = again.to_vec();
+    forced.extend(["--force", "--recompute"]);
+    ok(&doppel(&forced, dir));
+    assert_eq!(std::fs::read_to_string(dir.join("ev/summary.csv")).unwrap(), csv);
+    let entries: Vec<PathBuf> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
+    assert!(!entries.iter().any(|p| p.to_string_lossy().contains("partial")), "{entries:?}");
+}
+
+#[test]
+fn eval_bad_input_names_the_file_and_field() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fixture(dir, &[1]);
+    let copy = |name: &str| {
+        let to = dir.join(name);
+        for role in ["m0", "retrain_exact", "retrain_clean"] {
+            std::fs::create_dir_all(to.join(role)).unwrap();
+            for entry in std::fs::read_dir(dir.join("seed-1").join(role)).unwrap() {
+                let from = entry.unwrap().path();
+                std::fs::copy(&from, to.join(role).join(from.file_name().unwrap())).unwrap();
+            }
+        }
+        to
+    };
+    let edit_json = |path: &Path, from: &str, to: &str| {
+        let text = std::fs::read_to_string(path).unwrap();
+        assert!(text.contains(from), "{from} in {}", path.display());
+        std::fs::write(path, text.replacen(from, to, 1)).unwrap();
+    };
+    let eval = |run: &str| failing(&doppel(&["eval", "--dataset", "ds", "--runs", run, "--out", "ev"], dir));
+
+    let sha = copy("sha");
+    edit_json(&sha.join("m0/model.json"), "\"dataset_manifest_sha256\": \"", "\"dataset_manifest_sha256\": \"00");
+    let err = eval("sha");
+    assert!(err.contains("sha/m0/model.json: `dataset_manifest_sha256` is 00"), "{err}");
+    assert!(err.contains("pass that one as --dataset"), "{err}");
+
+    let classes = copy("classes");
+    edit_json(&classes.join("retrain_clean/model.json"), "\"classes\": 4,", "\"classes\": 5,");
+    let err = eval("classes");
+    assert!(err.contains("retrain_clean/model.json: `spec.classes` is 5, but the dataset has 4 classes"), "{err}");
+
+    let nan = copy("nan");
+    let file = nan.join("retrain_exact/outputs_test.parquet");
+    let mut df = read(&file);
+    let mut logits: Vec<Option<f32>> = df.column("logit_2").unwrap().f32().unwrap().iter().collect();
+    logits[5] = Some(f32::NAN);
+    df.with_column(polars::prelude::Column::new("logit_2".into(), logits)).unwrap();
+    ParquetWriter::new(std::fs::File::create(&file).unwrap()).finish(&mut df).unwrap();
+    let err = eval("nan");
+    assert!(err.contains("retrain_exact/outputs_test.parquet: column `logit_2` is NaN at row 5 (id 461)"), "{err}");
+
+    let missing = copy("missing");
+    std::fs::remove_dir_all(missing.join("retrain_clean")).unwrap();
+    let err = eval("missing");
+    assert!(err.contains("missing/retrain_clean has no model.safetensors"), "{err}");
+
+    // Nothing was written by any failing run.
+    assert!(!dir.join("ev").exists());
+}

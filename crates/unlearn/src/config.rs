@@ -1,0 +1,161 @@
+//! Method names and the per-method config file.
+//!
+//! ```toml
+//! # configs/unlearn/mnist-mlp.toml: every section optional; a missing key takes the paper's default.
+//! [ft]
+//! epochs = 1
+//! [salun]
+//! epochs = 1
+//! ratio = 0.5
+//! ```
+
+use std::path::Path;
+
+use crate::error::{Result, UnlearnError};
+use crate::methods::{
+    Ft, FtConfig, Ga, GaConfig, L1Sparse, L1SparseConfig, NegGradPlus, NegGradPlusConfig, Retrain, RetrainConfig, Rl,
+    RlConfig, SalUn, SalUnConfig, Ssd, SsdConfig,
+};
+use crate::unlearner::Unlearner;
+
+/// The methods doppel implements, as configs and the command line name them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MethodName {
+    /// [`Retrain`].
+    Retrain,
+    /// [`Ft`].
+    Ft,
+    /// [`Ga`].
+    Ga,
+    /// [`NegGradPlus`].
+    NegGradPlus,
+    /// [`Rl`].
+    Rl,
+    /// [`L1Sparse`].
+    L1Sparse,
+    /// [`SalUn`].
+    Salun,
+    /// [`Ssd`].
+    Ssd,
+}
+
+impl MethodName {
+    /// All methods, in the order tables print them.
+    pub const ALL: [MethodName; 8] = [
+        MethodName::Retrain,
+        MethodName::Ft,
+        MethodName::Ga,
+        MethodName::NegGradPlus,
+        MethodName::Rl,
+        MethodName::L1Sparse,
+        MethodName::Salun,
+        MethodName::Ssd,
+    ];
+
+    /// The name (`retrain`, `ft`, `ga`, `neggrad_plus`, `rl`, `l1_sparse`, `salun`, `ssd`).
+    pub fn name(self) -> &'static str {
+        match self {
+            MethodName::Retrain => "retrain",
+            MethodName::Ft => "ft",
+            MethodName::Ga => "ga",
+            MethodName::NegGradPlus => "neggrad_plus",
+            MethodName::Rl => "rl",
+            MethodName::L1Sparse => "l1_sparse",
+            MethodName::Salun => "salun",
+            MethodName::Ssd => "ssd",
+        }
+    }
+
+    /// Parses a name.
+    pub fn parse(name: &str) -> Option<MethodName> {
+        MethodName::ALL.into_iter().find(|m| m.name() == name)
+    }
+}
+
+/// One optional section per method; a missing section or key is the canonical default.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MethodConfigs {
+    /// `[retrain]` (no keys).
+    pub retrain: RetrainConfig,
+    /// `[ft]`.
+    pub ft: FtConfig,
+    /// `[ga]`.
+    pub ga: GaConfig,
+    /// `[neggrad_plus]`.
+    pub neggrad_plus: NegGradPlusConfig,
+    /// `[rl]`.
+    pub rl: RlConfig,
+    /// `[l1_sparse]`.
+    pub l1_sparse: L1SparseConfig,
+    /// `[salun]`.
+    pub salun: SalUnConfig,
+    /// `[ssd]`.
+    pub ssd: SsdConfig,
+}
+
+impl MethodConfigs {
+    /// Parses a TOML config; `file` names it in errors. Every section is checked, not only the one used.
+    pub fn from_toml(text: &str, file: &str) -> Result<Self> {
+        let cfg: MethodConfigs = toml::from_str(text).map_err(|e| {
+            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
+            UnlearnError::ConfigFile {
+                file: format!("{file}{}", line.map(|l| format!(":{l}")).unwrap_or_default()),
+                problem: e.message().replace('\n', " "),
+            }
+        })?;
+        for m in MethodName::ALL {
+            cfg.build(m)?;
+        }
+        Ok(cfg)
+    }
+
+    /// Reads and checks a config file.
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let text = std::fs::read_to_string(path).map_err(|source| UnlearnError::Io {
+            action: "reading",
+            path: path.to_path_buf(),
+            source,
+        })?;
+        Self::from_toml(&text, &path.display().to_string())
+    }
+
+    /// The checked method `name` with its settings from this config.
+    pub fn build(&self, name: MethodName) -> Result<Box<dyn Unlearner>> {
+        Ok(match name {
+            MethodName::Retrain => Box::new(Retrain::new(self.retrain.clone())?),
+            MethodName::Ft => Box::new(Ft::new(self.ft.clone())?),
+            MethodName::Ga => Box::new(Ga::new(self.ga.clone())?),
+            MethodName::NegGradPlus => Box::new(NegGradPlus::new(self.neggrad_plus.clone())?),
+            MethodName::Rl => Box::new(Rl::new(self.rl.clone())?),
+            MethodName::L1Sparse => Box::new(L1Sparse::new(self.l1_sparse.clone())?),
+            MethodName::Salun => Box::new(SalUn::new(self.salun.clone())?),
+            MethodName::Ssd => Box::new(Ssd::new(self.ssd.clone())?),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn names_round_trip_and_builds_agree() {
+        for m in MethodName::ALL {
+            assert_eq!(MethodName::parse(m.name()), Some(m));
+            assert_eq!(MethodConfigs::default().build(m).unwrap().name(), m.name());
+        }
+    }
+
+    #[test]
+    fn config_files_are_strict_and_checked() {
+        let cfg = MethodConfigs::from_toml("[ft]\nepochs = 2\n", "c.toml").unwrap();
+        assert_eq!(cfg.ft.epochs, 2);
+        assert_eq!(cfg.ft.lr, 0.01);
+        let err = MethodConfigs::from_toml("[ft]\nepoch = 2\n", "c.toml").unwrap_err().to_string();
+        assert!(err.starts_with("c.toml:2: unknown field `epoch`"), "{err}");
+        let err = MethodConfigs::from_toml("[salun]\nratio = 2.0\n", "c.toml").unwrap_err().to_string();
+        assert_eq!(err, "salun: `ratio` is 2; it must be in (0, 1]");
+    }
+}

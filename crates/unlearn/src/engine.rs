@@ -1,0 +1,178 @@
+//! The loop pieces every gradient method shares: batches, losses, a guarded step, and the end of a run.
+
+use burn::module::{ModuleVisitor, Param};
+use burn::nn::loss::CrossEntropyLossConfig;
+use burn::optim::GradientsParams;
+use burn::prelude::*;
+use doppel_data::{Dataset, seed};
+use doppel_models::{ModelSpec, Net};
+use rand::Rng;
+use rand::seq::SliceRandom;
+
+use crate::error::{Result, UnlearnError};
+use crate::params;
+use crate::scope::{Scope, complement};
+use crate::sgd::Sgd;
+use crate::unlearner::{Original, RunContext, Status, UnlearnReport, Unlearned, View};
+
+/// The two sides of a run: rows to forget (the resolved scope) and rows to retain (the rest).
+pub(crate) struct Sides {
+    pub forget: Vec<usize>,
+    pub retain: Vec<usize>,
+}
+
+impl Sides {
+    pub fn new(view: &View<'_>, scope: &Scope) -> Result<Self> {
+        let forget = scope.resolve(view.samples)?;
+        let retain = complement(view.data.len(), &forget);
+        Ok(Sides { forget, retain })
+    }
+}
+
+/// `rows` shuffled by the stream `name`/`epoch` of the run's seed, cut into batches.
+pub(crate) fn batches(rows: &[usize], batch_size: usize, seed_: u64, name: &str, epoch: usize) -> Vec<Vec<usize>> {
+    let mut order = rows.to_vec();
+    order.shuffle(&mut seed::rng(seed_, name, epoch as u64));
+    order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
+}
+
+/// A random label other than the true one for every row (uniform over the other classes), from the stream
+/// `unlearn/relabel`.
+pub(crate) fn random_labels(data: &Dataset, rows: &[usize], seed_: u64) -> Vec<u32> {
+    let k = data.class_names().len() as u32;
+    let mut rng = seed::rng(seed_, "unlearn/relabel", 0);
+    rows.iter().map(|&r| (data.labels()[r] + 1 + rng.random_range(0..k - 1)) % k).collect()
+}
+
+/// A network being trained on the autodiff device, with the step count and the divergence guard.
+pub(crate) struct Engine<'a> {
+    method: &'static str,
+    spec: &'a ModelSpec,
+    data: &'a Dataset,
+    ad: Device,
+    net: Net,
+    /// The weights the current ones were stepped from (for the guard).
+    prev: Option<Net>,
+    sgd: Sgd,
+    steps: usize,
+    diverged: Option<(usize, f32)>,
+}
+
+impl<'a> Engine<'a> {
+    pub fn new(method: &'static str, original: &Original<'a>, view: &View<'a>, ctx: &RunContext, sgd: Sgd) -> Self {
+        let ad = ctx.device.clone().autodiff();
+        let net = original.net.clone().fork(&ad).train();
+        Engine { method, spec: original.spec, data: view.data, ad, net, prev: None, sgd, steps: 0, diverged: None }
+    }
+
+    /// Logits of `rows` under the current weights (tracked).
+    pub fn logits(&self, rows: &[usize]) -> Tensor<2> {
+        let mut pixels = Vec::with_capacity(rows.len() * self.data.shape().len());
+        for &r in rows {
+            pixels.extend_from_slice(self.data.image(r));
+        }
+        self.net.forward(self.spec.input_tensor(&pixels, rows.len(), &self.ad))
+    }
+
+    /// Mean cross-entropy of `rows` against `labels` (one per row).
+    pub fn ce_with(&self, rows: &[usize], labels: &[u32]) -> Tensor<1> {
+        let y: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
+        let y = Tensor::<1, Int>::from_data(TensorData::new(y, [rows.len()]), &self.ad);
+        CrossEntropyLossConfig::new().init(&self.ad).forward(self.logits(rows), y)
+    }
+
+    /// Mean cross-entropy of `rows` against their true labels.
+    pub fn ce(&self, rows: &[usize]) -> Tensor<1> {
+        let labels: Vec<u32> = rows.iter().map(|&r| self.data.labels()[r]).collect();
+        self.ce_with(rows, &labels)
+    }
+
+    /// ‖θ‖₁ over every float parameter (tracked).
+    pub fn l1(&self) -> Tensor<1> {
+        struct L1(Option<Tensor<1>>);
+        impl ModuleVisitor for L1 {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                let s: Tensor<1> = param.val().abs().sum();
+                self.0 = Some(match self.0.take() {
+                    Some(acc) => acc + s,
+                    None => s,
+                });
+            }
+        }
+        let mut v = L1(None);
+        self.net.visit(&mut v);
+        v.0.unwrap_or_else(|| Tensor::zeros([1], &self.ad))
+    }
+
+    /// One guarded step on `loss` with learning rate `lr`. Returns `false` (and records the divergence) when
+    /// the loss is not finite, in which case no step is taken; the caller stops.
+    pub fn step(&mut self, loss: Tensor<1>, lr: f64) -> bool {
+        let l: f32 = loss.clone().detach().inner().into_scalar();
+        if !l.is_finite() {
+            self.diverged = Some((self.steps + 1, l));
+            tracing::warn!(method = self.method, step = self.steps + 1, loss = l, "loss is not finite; stopping");
+            return false;
+        }
+        let grads = GradientsParams::from_grads(loss.backward(), &self.net);
+        let before = self.net.clone();
+        self.net = self.sgd.step(before.clone(), lr, grads);
+        self.prev = Some(before);
+        self.steps += 1;
+        true
+    }
+
+    /// The result on the plain device: the current weights when they are finite, else the ones they were
+    /// stepped from. A run that ends with non-finite weights but a finite last loss is reported as diverged at
+    /// its last step.
+    pub fn finish(self) -> Result<(Net, usize, Status)> {
+        let mut status = match self.diverged {
+            Some((step, loss)) => Status::Diverged { step, loss: loss.to_string() },
+            None => Status::Completed,
+        };
+        let net = self.net.valid();
+        if params::all_finite(&net)? {
+            return Ok((net, self.steps, status));
+        }
+        if status == Status::Completed {
+            status = Status::Diverged { step: self.steps, loss: "finite (weights are not)".into() };
+        }
+        match self.prev.map(|p| p.valid()) {
+            Some(prev) if params::all_finite(&prev)? => Ok((prev, self.steps, status)),
+            _ => Err(UnlearnError::NonFinite { method: self.method, step: self.steps }),
+        }
+    }
+}
+
+/// Wraps a finished gradient run into [`Unlearned`].
+#[allow(clippy::too_many_arguments)]
+pub(crate) fn unlearned(
+    method: &'static str,
+    settings: serde_json::Value,
+    original: &Original<'_>,
+    scope: &Scope,
+    sides: &Sides,
+    ctx: &RunContext,
+    started: std::time::Instant,
+    (net, steps, status): (Net, usize, Status),
+) -> Unlearned {
+    let report = UnlearnReport {
+        method: method.into(),
+        scope: scope.name().into(),
+        scope_size: sides.forget.len(),
+        retain_size: sides.retain.len(),
+        steps,
+        wall_seconds: started.elapsed().as_secs_f64(),
+        status,
+        seed: ctx.seed,
+        settings,
+    };
+    tracing::info!(
+        method,
+        scope = scope.name(),
+        steps,
+        seconds = format!("{:.2}", report.wall_seconds),
+        status = ?report.status,
+        "unlearned"
+    );
+    Unlearned { net, spec: original.spec.clone(), report }
+}

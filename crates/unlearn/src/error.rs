@@ -1,0 +1,64 @@
+//! The one error type of doppel-unlearn.
+
+use std::path::PathBuf;
+
+/// Everything that can go wrong while configuring or running an unlearning method.
+#[derive(Debug, thiserror::Error)]
+pub enum UnlearnError {
+    /// A method setting is out of range.
+    #[error("{method}: `{field}` {problem}")]
+    Config {
+        /// The method (its config section).
+        method: &'static str,
+        /// The offending key.
+        field: &'static str,
+        /// What is wrong and the valid range.
+        problem: String,
+    },
+    /// A config file could not be parsed.
+    #[error("{file}: {problem}")]
+    ConfigFile {
+        /// The file (with a line number when known).
+        file: String,
+        /// The parser's message.
+        problem: String,
+    },
+    /// The scope asks for rows that do not exist, or leaves nothing to forget or retain.
+    #[error("scope {scope}: {problem}")]
+    Scope {
+        /// The scope's name.
+        scope: &'static str,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Every candidate set of weights holds a non-finite value.
+    #[error(
+        "{method}: the weights became non-finite at step {step} and no finite weights remain; lower the learning rate"
+    )]
+    NonFinite {
+        /// The method.
+        method: &'static str,
+        /// The step (1-based).
+        step: usize,
+    },
+    /// Reading a tensor back from the device failed.
+    #[error("reading tensor data from the device: {0}")]
+    TensorData(String),
+    /// A file could not be read.
+    #[error("{action} {path}: {source}")]
+    Io {
+        /// What was being done.
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The underlying error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// An error from the model layer (training, checkpoints, devices).
+    #[error(transparent)]
+    Model(#[from] doppel_models::ModelError),
+}
+
+/// Result alias for doppel-unlearn.
+pub type Result<T, E = UnlearnError> = std::result::Result<T, E>;

@@ -1,0 +1,38 @@
+//! doppel-unlearn: the unlearning methods of the doppel study, behind one small trait.
+//!
+//! The principal types, in the order a run uses them:
+//!
+//! - [`Original`]: the model to unlearn from (M0: a [`doppel_models::Net`] with its
+//!   [`doppel_models::ModelSpec`], recipe and seeds); [`View`]: the training [`doppel_data::Dataset`] with its
+//!   lineage rows.
+//! - [`Scope`]: which rows to forget — `Exact` (F), `Lineage` (F ∪ S) or `Mined` (F ∪ Ŝ, rows supplied by the
+//!   caller from doppel-mine). [`Scope::resolve`] turns it into sorted rows; the rest of the training set is the
+//!   retain side.
+//! - [`Unlearner`]: one method. Each method is a checked type built from its config struct ([`methods`]), whose
+//!   `Default` is the canonical setting of the method's paper: [`methods::Retrain`], [`methods::Ft`],
+//!   [`methods::Ga`], [`methods::NegGradPlus`], [`methods::Rl`], [`methods::L1Sparse`], [`methods::SalUn`],
+//!   [`methods::Ssd`]. [`MethodName`] is the closed list; [`MethodConfigs`] reads a TOML file with one optional
+//!   section per method and builds any of them.
+//! - [`Unlearned`]: the unlearned network (plain device) and an [`UnlearnReport`] (method, scope and its size,
+//!   steps, wall time, [`Status`], settings used, seed).
+//! - [`sgd::Sgd`]: the optimiser step all gradient methods share — PyTorch-semantics SGD with momentum and weight
+//!   decay, with an optional element mask under which masked-out weights are never written (SalUn).
+//!
+//! Divergence: a gradient method whose loss turns non-finite stops at that step and reports
+//! [`Status::Diverged`]; it returns the last weights that are all finite (the ones the failing step started from,
+//! or the step before), never NaN weights. Retraining that diverges is an error ([`UnlearnError::Model`]).
+
+pub mod config;
+pub mod error;
+pub mod methods;
+pub mod params;
+pub mod scope;
+pub mod sgd;
+pub mod unlearner;
+
+mod engine;
+
+pub use config::{MethodConfigs, MethodName};
+pub use error::{Result, UnlearnError};
+pub use scope::Scope;
+pub use unlearner::{Original, RunContext, Status, UnlearnReport, Unlearned, Unlearner, View};
