@@ -7,12 +7,18 @@
 //! - [`mine`] (`doppel-mine`): embedders, the HNSW index, mining of look-alikes and its quality against the lineage.
 //! - [`models`] (`doppel-models`): classifiers on burn, MiniLM sentence embeddings, device choice, the deterministic
 //!   training loop, inference outputs and checkpoints.
+//! - [`unlearn`] (`doppel-unlearn`): the unlearning methods behind one trait, with the `exact`, `lineage` and
+//!   `mined` scopes.
 //! - [`eval`] (`doppel-eval`): the study's metrics on plain slices (accuracy, f64 losses, MIA, KL/JS, ε-score,
 //!   ROUGE-L, SSIM).
 //!
-//! The unlearning methods join here when they land; see ARCHITECTURE.md.
+//! Runnable examples, on synthetic data with nothing to download: `cargo run --release --example
+//! mine_lookalikes` (build a dataset, mine the targets' look-alikes, score them against the lineage) and
+//! `cargo run --release --example unlearn_and_evaluate` (train M0 and both oracles, unlearn with SalUn under two
+//! scopes, compare forgetting, utility, MIA and KL to the oracles).
 
 pub use doppel_data as data;
 pub use doppel_eval as eval;
 pub use doppel_mine as mine;
 pub use doppel_models as models;
+pub use doppel_unlearn as unlearn;

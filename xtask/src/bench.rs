@@ -273,19 +273,19 @@ pub fn render_markdown(r: &Report) -> String {
 }
 
 /// The workspace root: the folder above this crate's manifest, fixed at compile time.
-fn workspace_root() -> PathBuf {
+pub(crate) fn workspace_root() -> PathBuf {
     let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
     manifest.parent().map_or_else(|| manifest.join(".."), Path::to_path_buf)
 }
 
 /// Quotes `arg` for a POSIX shell when it needs it, so printed commands can be pasted.
-fn shell_quote(arg: &str) -> String {
+pub(crate) fn shell_quote(arg: &str) -> String {
     let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_-./=:@%+,".contains(c));
     if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
 }
 
 /// A command as one could type it.
-fn display(cmd: &Command) -> String {
+pub(crate) fn display(cmd: &Command) -> String {
     let mut parts: Vec<String> = cmd
         .get_envs()
         .filter_map(|(k, v)| v.map(|v| format!("{}={}", k.to_string_lossy(), shell_quote(&v.to_string_lossy()))))
@@ -297,7 +297,7 @@ fn display(cmd: &Command) -> String {
 
 /// Runs `cmd` with stderr passed through (the child's progress) and returns its stdout. A failure names the
 /// command and shows the end of its stdout.
-fn run_capturing(cmd: &mut Command) -> Result<String> {
+pub(crate) fn run_capturing(cmd: &mut Command) -> Result<String> {
     let shown = display(cmd);
     let out = cmd
         .stdin(Stdio::null())
@@ -316,7 +316,7 @@ fn run_capturing(cmd: &mut Command) -> Result<String> {
 }
 
 /// Runs `cmd` with stdout sent to our stderr, for tools whose output is progress (cargo, pip).
-fn run_progress(cmd: &mut Command) -> Result<()> {
+pub(crate) fn run_progress(cmd: &mut Command) -> Result<()> {
     let shown = display(cmd);
     let status = cmd
         .stdin(Stdio::null())
@@ -331,11 +331,11 @@ fn run_progress(cmd: &mut Command) -> Result<()> {
 }
 
 /// Step 1: builds the release `doppel` binary and returns its path.
-fn build_doppel(root: &Path) -> Result<PathBuf> {
+pub(crate) fn build_doppel(root: &Path) -> Result<PathBuf> {
     let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     eprintln!("bench: building the release doppel binary (cargo build --release -p doppel-cli)");
     run_progress(Command::new(&cargo).args(["build", "--release", "-p", "doppel-cli"]).current_dir(root))
-        .context("the release build of doppel failed; fix it, then rerun `cargo xtask bench train`")?;
+        .context("the release build of doppel failed; fix it, then rerun the bench")?;
     // cargo resolves a relative CARGO_TARGET_DIR against the folder it runs in, which is the root here.
     let target = env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
     let binary = target.join("release").join("doppel");
@@ -347,7 +347,12 @@ fn build_doppel(root: &Path) -> Result<PathBuf> {
 
 /// Step 2: builds the bench dataset unless its manifest exists.
 fn build_dataset(root: &Path, doppel: &Path) -> Result<PathBuf> {
-    let dir = root.join(DATASET_DIR);
+    build_dataset_from(root, doppel, DATASET_CONFIG, DATASET_DIR)
+}
+
+/// Builds the dataset of `config` (from the root) into `dir` unless its manifest exists.
+pub(crate) fn build_dataset_from(root: &Path, doppel: &Path, config: &str, dir_name: &str) -> Result<PathBuf> {
+    let dir = root.join(dir_name);
     if dir.join("manifest.json").is_file() {
         eprintln!("bench: dataset {} present", dir.display());
         return Ok(dir);
@@ -356,25 +361,30 @@ fn build_dataset(root: &Path, doppel: &Path) -> Result<PathBuf> {
     if !pickle.is_file() {
         bail!("{} is missing; get it with `cargo xtask data fetch --only mnist`, then rerun", pickle.display());
     }
-    eprintln!("bench: building the dataset {DATASET_DIR} from {DATASET_CONFIG}");
+    eprintln!("bench: building the dataset {dir_name} from {config}");
     let mut cmd = Command::new(doppel);
-    cmd.args(["data", "build", "--config", DATASET_CONFIG, "--out", DATASET_DIR, "--force", "--data-dir", "data"])
+    cmd.args(["data", "build", "--config", config, "--out", dir_name, "--force", "--data-dir", "data"])
         .current_dir(root);
     run_progress(&mut cmd)?;
     Ok(dir)
 }
 
 /// The venv's Python interpreter.
-fn venv_python(venv: &Path) -> PathBuf {
+pub(crate) fn venv_python(venv: &Path) -> PathBuf {
     venv.join("bin").join("python")
 }
 
 /// Step 3: makes sure the venv can import torch, numpy and pyarrow, creating it and running pip when not.
 fn ensure_venv(venv: &Path) -> Result<PathBuf> {
+    ensure_venv_with(venv, &PIP_PACKAGES, "torch, numpy, pyarrow")
+}
+
+/// Makes sure the venv can `import {imports}`, creating it and running `pip install {packages}` when not.
+pub(crate) fn ensure_venv_with(venv: &Path, packages: &[&str], imports: &str) -> Result<PathBuf> {
     let python = venv_python(venv);
     let works = |python: &Path| {
         Command::new(python)
-            .args(["-c", "import torch, numpy, pyarrow"])
+            .args(["-c", &format!("import {imports}")])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -382,11 +392,11 @@ fn ensure_venv(venv: &Path) -> Result<PathBuf> {
             .is_ok_and(|s| s.success())
     };
     if works(&python) {
-        eprintln!("bench: venv {} has torch, numpy and pyarrow", venv.display());
+        eprintln!("bench: venv {} has {imports}", venv.display());
         return Ok(python);
     }
     let v = shell_quote(&venv.display().to_string());
-    let pip = format!("{v}/bin/python -m pip install {}", PIP_PACKAGES.join(" "));
+    let pip = format!("{v}/bin/python -m pip install {}", packages.join(" "));
     let retry = format!("python3 -m venv {v} && {pip}");
     if !python.is_file() {
         eprintln!("bench: creating the venv {} (python3 -m venv)", venv.display());
@@ -402,19 +412,16 @@ fn ensure_venv(venv: &Path) -> Result<PathBuf> {
     eprintln!(
         "bench: installing {} into {} with pip; PyTorch and the CUDA libraries it depends on are several GB \
          to download and about 4 GB on disk",
-        PIP_PACKAGES.join(" "),
+        packages.join(" "),
         venv.display()
     );
     let mut cmd = Command::new(&python);
-    cmd.args(["-m", "pip", "install"]).args(PIP_PACKAGES);
+    cmd.args(["-m", "pip", "install"]).args(packages);
     run_progress(&mut cmd).map_err(|e| {
         anyhow!("pip could not install the PyTorch reference: {e:#}\n(pip's own messages are above)\nRetry by hand with: {retry}")
     })?;
     if !works(&python) {
-        bail!(
-            "pip finished, but `import torch, numpy, pyarrow` still fails in {}\nRetry by hand with: {retry}",
-            venv.display()
-        );
+        bail!("pip finished, but `import {imports}` still fails in {}\nRetry by hand with: {retry}", venv.display());
     }
     Ok(python)
 }
@@ -500,7 +507,7 @@ fn run_torch(root: &Path, python: &Path, model: Model, args: &TrainArgs) -> Resu
 }
 
 /// CPUs and CPU model, from `available_parallelism` and /proc/cpuinfo.
-fn machine() -> String {
+pub(crate) fn machine() -> String {
     let cpus = std::thread::available_parallelism().map_or_else(|_| "? CPUs".to_string(), |n| format!("{n} CPUs"));
     let model = fs::read_to_string("/proc/cpuinfo")
         .ok()
@@ -527,7 +534,7 @@ pub fn cpu_jiffies(proc_stat: &str) -> Option<(u64, u64)> {
 }
 
 /// How many cores the machine keeps busy over one second, measured from /proc/stat; `None` off Linux.
-fn busy_cores() -> Option<f64> {
+pub(crate) fn busy_cores() -> Option<f64> {
     let read = || fs::read_to_string("/proc/stat").ok().and_then(|t| cpu_jiffies(&t));
     let (b0, t0) = read()?;
     std::thread::sleep(std::time::Duration::from_secs(1));
@@ -537,7 +544,7 @@ fn busy_cores() -> Option<f64> {
 }
 
 /// The doppel revision: the short commit, and whether the tree had uncommitted changes.
-fn revision(root: &Path) -> String {
+pub(crate) fn revision(root: &Path) -> String {
     let git = |args: &[&str]| {
         Command::new("git")
             .args(args)

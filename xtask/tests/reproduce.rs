@@ -93,23 +93,29 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     let out = dir.path().join("smoke");
     let first = smoke(&out, &[]);
     let (built, reused) = counts(&first);
-    assert_eq!((built, reused), (30, 0), "3 datasets + 3 k × 3 seeds × 3 models:\n{first}");
+    assert_eq!((built, reused), (33, 0), "3 datasets + 3 k × 3 seeds × 3 models + 3 evaluations:\n{first}");
     for f in ["report.md", "manifest.json", "reproduce.log", "tables/reference_models.csv"] {
         assert!(out.join(f).is_file(), "{f} is missing");
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("## Headline") && report.contains("| 21 | retrain_clean |"), "{report}");
+    // The eval stage's table and its reading of where retrain_exact sits.
+    assert!(report.contains("| k | model | F logit conf | MIA AUC (loss) |"), "{report}");
+    assert!(report.contains("- k = 21: on the targets retrain_exact sits nearer **"), "{report}");
+    assert!(report.contains("- k = 0: retrain_exact and retrain_clean trained on the same rows"), "{report}");
+    let eval_csv = std::fs::read_to_string(out.join("tables/evaluation.csv")).unwrap();
+    assert_eq!(eval_csv.lines().count(), 1 + 3 * 3, "a header and 3 k × 3 models:\n{eval_csv}");
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["preset"], "smoke");
-    assert_eq!(manifest["steps"].as_array().unwrap().len(), 30);
+    assert_eq!(manifest["steps"].as_array().unwrap().len(), 33);
     assert!(manifest["steps"][0]["wall_seconds"].as_f64().is_some());
     let derived = std::fs::read_to_string(out.join("configs/dataset/smoke-k21.toml")).unwrap();
     assert!(derived.contains("per_target = 15") && derived.contains("per_target = 6"), "{derived}");
     let saved = report_files(&out);
 
     let second = smoke(&out, &[]);
-    assert_eq!(counts(&second), (0, 30), "{second}");
+    assert_eq!(counts(&second), (0, 33), "{second}");
     assert_eq!(report_files(&out), saved, "a rerun changed the report");
     let log = std::fs::read_to_string(out.join("reproduce.log")).unwrap();
     assert!(log.contains("reused") && log.contains("doppel train"), "the log holds both runs");
@@ -143,17 +149,19 @@ fn a_killed_run_resumes_and_ends_with_the_same_report() {
     // before, as a kill in the middle of training it would have.
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(whole.join("manifest.json")).unwrap()).unwrap();
-    let last = manifest["steps"][29]["key"].as_str().unwrap().to_string();
+    // Steps 31 and 32 are the last model and the last evaluation.
+    assert_eq!(manifest["steps"][31]["kind"], "model", "{}", manifest["steps"][31]);
+    let last = manifest["steps"][31]["key"].as_str().unwrap().to_string();
     let stale = killed.join(format!("cache/model/.tmp-{last}-1"));
     std::fs::create_dir_all(stale.join("m0")).unwrap();
     std::fs::write(stale.join("m0/model.safetensors"), "half").unwrap();
 
     let resumed = smoke(&killed, &[]);
     let (built, reused) = counts(&resumed);
-    assert_eq!(built + reused, 30, "{resumed}");
+    assert_eq!(built + reused, 33, "{resumed}");
     assert!(reused >= 4, "the steps finished before the kill are reused:\n{resumed}");
     assert!(built > 0, "the kill came before the end of the run:\n{resumed}");
-    assert!(!stale.exists() || reused == 30, "the stale build folder is cleared");
+    assert!(!stale.exists() || reused == 33, "the stale build folder is cleared");
     assert_same_report(&whole, &killed);
 }
 
@@ -174,7 +182,7 @@ fn three_shards_and_a_merge_equal_an_unsharded_run() {
     assert!(stderr.contains("steps are not in") && stderr.contains("run the missing shards"), "{stderr}");
 
     total_built += counts(&smoke(&sharded, &["--shard", "2/3"])).0;
-    assert_eq!(total_built, 30, "every step is built by exactly one shard when they run one after another");
+    assert_eq!(total_built, 33, "every step is built by exactly one shard when they run one after another");
     smoke(&sharded, &["--merge"]);
     assert_same_report(&whole, &sharded);
 }

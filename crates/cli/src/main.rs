@@ -45,7 +45,7 @@ enum Cmd {
     /// Evaluate M0, the oracles and any other model of one or more runs: metrics on F, S, R and test, tables.
     Eval(eval::EvalArgs),
     /// Unlearn a scope from a trained model with one method (retrain, ft, ga, neggrad_plus, rl, l1_sparse, salun,
-    /// ssd).
+    /// scrub, boundary_shrink, boundary_expanding, ssd, bad_teacher).
     Unlearn(unlearn::UnlearnArgs),
 }
 

@@ -15,6 +15,8 @@ use doppel_mine::store::{Provenance, embed_dataset};
 use doppel_mine::{DatasetEmbeddings, Embedder, EmbedderSpec, Index, MineConfig, Search, audit, mine, quality};
 use doppel_models::{DeviceChoice, FeaturesEmbedder, MiniLmEmbedder};
 
+mod bench;
+
 use crate::train::DeviceArg;
 
 /// `doppel mine …`.
@@ -32,6 +34,11 @@ pub enum MineCmd {
     /// A Markdown report (OUT/audit.md) of duplicate groups, train↔test near-copies and look-alikes per target,
     /// with thumbnails of the closest pairs.
     Audit(AuditArgs),
+    /// Times the HNSW index against exact search on this dataset's embeddings and writes what the reference
+    /// (faiss) needs to do the same; used by `cargo xtask bench mine`.
+    BenchIndex(bench::BenchIndexArgs),
+    /// Times MiniLM embedding of the lines of a text file; used by `cargo xtask bench mine`.
+    BenchMinilm(bench::BenchMinilmArgs),
 }
 
 /// What every `doppel mine` command reads.
@@ -127,6 +134,8 @@ pub fn run(cmd: MineCmd) -> anyhow::Result<()> {
         MineCmd::Groups(a) => groups(a),
         MineCmd::Quality(a) => quality_cmd(a),
         MineCmd::Audit(a) => audit_cmd(a),
+        MineCmd::BenchIndex(a) => bench::bench_index(a),
+        MineCmd::BenchMinilm(a) => bench::bench_minilm(a),
     }
 }
 

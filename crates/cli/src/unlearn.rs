@@ -69,6 +69,14 @@ pub enum MethodArg {
     Salun,
     /// Selective synaptic dampening (no training).
     Ssd,
+    /// Teacher–student: push away from the original on forget, stay close on retain.
+    Scrub,
+    /// Fine-tune forget samples to their nearest wrong class (found by FGSM).
+    BoundaryShrink,
+    /// Train forget samples into an extra shadow class, then drop it.
+    BoundaryExpanding,
+    /// Distil from the original on retain and from a random network on forget.
+    BadTeacher,
 }
 
 impl From<MethodArg> for MethodName {
@@ -82,6 +90,10 @@ impl From<MethodArg> for MethodName {
             MethodArg::L1Sparse => MethodName::L1Sparse,
             MethodArg::Salun => MethodName::Salun,
             MethodArg::Ssd => MethodName::Ssd,
+            MethodArg::Scrub => MethodName::Scrub,
+            MethodArg::BoundaryShrink => MethodName::BoundaryShrink,
+            MethodArg::BoundaryExpanding => MethodName::BoundaryExpanding,
+            MethodArg::BadTeacher => MethodName::BadTeacher,
         }
     }
 }
@@ -241,4 +253,19 @@ fn print_summary(r: &UnlearnReport, rte: f64, train: &Predictions, test: &Predic
         r.wall_seconds,
         rte
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::ValueEnum;
+
+    #[test]
+    fn every_library_method_is_offered_under_its_name() {
+        for m in MethodName::ALL {
+            let arg = MethodArg::from_str(m.name(), false).expect("the command line offers every method");
+            assert_eq!(MethodName::from(arg), m);
+        }
+        assert_eq!(MethodArg::value_variants().len(), MethodName::ALL.len());
+    }
 }

@@ -69,6 +69,12 @@ epochs = 1
 epochs = 1
 [ssd]
 batch_size = 8
+[scrub]
+epochs = 2
+[boundary_shrink]
+epochs = 2
+[boundary_expanding]
+epochs = 2
 "#;
 
 #[test]
@@ -80,7 +86,9 @@ fn every_method_runs_end_to_end_and_the_mined_scope_reads_ids() {
     std::fs::write(dir.join("u.toml"), METHODS).unwrap();
     ok(&doppel(&["data", "build", "--config", "d.toml", "--out", "ds"], dir));
     ok(&doppel(&["train", "--dataset", "ds", "--config", "t.toml", "--which", "m0", "--out", "m"], dir));
-    for method in ["retrain", "ft", "ga", "neggrad_plus", "rl", "l1_sparse", "salun", "ssd"] {
+    let methods = ["retrain", "ft", "ga", "neggrad_plus", "rl", "l1_sparse", "salun", "ssd"];
+    let new = ["scrub", "boundary_shrink", "boundary_expanding", "bad_teacher"];
+    for method in methods.into_iter().chain(new) {
         let out = format!("u-{method}");
         let args = ["unlearn", "--dataset", "ds", "--checkpoint", "m/m0", "--method", method, "--scope", "lineage"];
         let stdout = ok(&doppel(&[&args[..], &["--config", "u.toml", "--out", &out]].concat(), dir));

@@ -207,6 +207,19 @@ impl Index {
         self.vectors.dim()
     }
 
+    /// The indexed vectors as the distance sees them (unit-normalised for [`Metric::Cosine`]), by row.
+    pub fn vectors(&self) -> &Matrix {
+        &self.vectors
+    }
+
+    /// The `k` nearest rows to indexed row `row`, nearest first; the row itself is among them.
+    ///
+    /// # Panics
+    /// If `row` is not below [`Index::len`].
+    pub fn search_row(&self, row: usize, k: usize, how: Search) -> Vec<Hit> {
+        self.search_prepared(self.vectors.row(row), k, how)
+    }
+
     /// Row of sample `id`.
     pub fn row_of(&self, id: u32) -> Option<usize> {
         self.rows.get(&id).copied()

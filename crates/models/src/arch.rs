@@ -4,6 +4,7 @@
 //! the features feed embedding-based mining later. [`ModelSpec`] is the serialisable description (architecture,
 //! input shape, classes, input normalisation) a checkpoint records and [`ModelSpec::init`] builds from.
 
+use burn::module::Param;
 use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::nn::pool::{AdaptiveAvgPool2d, AdaptiveAvgPool2dConfig, MaxPool2d, MaxPool2dConfig};
 use burn::nn::{BatchNorm, BatchNormConfig, Linear, LinearConfig, PaddingConfig2d};
@@ -208,6 +209,75 @@ impl Net {
     pub fn forward(&self, x: Tensor<4>) -> Tensor<2> {
         self.head(self.features(x))
     }
+
+    /// The final linear layer (features → logits) of every architecture.
+    fn head_layer(&self) -> &Linear {
+        match self {
+            Net::Mlp(m) => &m.head,
+            Net::Cnn(m) => &m.head,
+            Net::ResNet(m) => &m.head,
+        }
+    }
+
+    /// The same network with `head` as its final layer.
+    fn with_head(self, head: Linear) -> Net {
+        match self {
+            Net::Mlp(m) => Net::Mlp(Mlp { head, ..m }),
+            Net::Cnn(m) => Net::Cnn(Cnn { head, ..m }),
+            Net::ResNet(m) => Net::ResNet(ResNet { head, ..m }),
+        }
+    }
+
+    /// A copy with one more output class, appended as the last logit (index `K`): the head's weights of the
+    /// existing classes are copied unchanged, the new class gets `weight` (one value per feature) and `bias`.
+    /// Boundary Expanding's "shadow class" (Chen et al. 2023). The new head is a fresh parameter; every other
+    /// parameter keeps its id and value.
+    ///
+    /// # Shapes
+    /// - `weight`: `[F]`; the returned network maps `[B, C, H, W]` to `[B, K + 1]`
+    pub fn with_extra_class(&self, weight: &[f32], bias: f32) -> Result<Net> {
+        let head = self.head_layer();
+        let w = head.weight.val();
+        let [features, _] = w.dims();
+        if weight.len() != features {
+            return Err(ModelError::Config {
+                context: "extra class".into(),
+                field: "weight".into(),
+                problem: format!("has {} values; the head has {features} input features", weight.len()),
+            });
+        }
+        let device = w.device();
+        let column = Tensor::<2>::from_data(TensorData::new(weight.to_vec(), [features, 1]), &device);
+        let bias = head.bias.as_ref().map(|b| {
+            let extra = Tensor::<1>::from_data(TensorData::new(vec![bias], [1]), &device);
+            Param::from_tensor(Tensor::cat(vec![b.val(), extra], 0))
+        });
+        let widened = Linear { weight: Param::from_tensor(Tensor::cat(vec![w, column], 1)), bias };
+        Ok(self.clone().with_head(widened))
+    }
+
+    /// A copy without the last output class (the inverse of [`Net::with_extra_class`]): the head keeps the
+    /// weights of classes `0..K-1` unchanged. Fails when fewer than 2 classes would remain.
+    ///
+    /// # Shapes
+    /// The returned network maps `[B, C, H, W]` to `[B, K - 1]`.
+    pub fn drop_last_class(&self) -> Result<Net> {
+        let head = self.head_layer();
+        let w = head.weight.val();
+        let [_, classes] = w.dims();
+        if classes < 3 {
+            return Err(ModelError::Config {
+                context: "drop last class".into(),
+                field: "classes".into(),
+                problem: format!("is {classes}; dropping one must leave at least 2"),
+            });
+        }
+        let narrowed = Linear {
+            weight: Param::from_tensor(w.narrow(1, 0, classes - 1)),
+            bias: head.bias.as_ref().map(|b| Param::from_tensor(b.val().narrow(0, 0, classes - 1))),
+        };
+        Ok(self.clone().with_head(narrowed))
+    }
 }
 
 /// See [`Arch::Mlp`].
@@ -316,6 +386,19 @@ impl BasicBlock {
     }
 }
 
+impl Net {
+    /// The three linear layers of an MLP, input to head (`fc1`, `fc2`, `head`), or `None` for another
+    /// architecture. Attacks that write the MLP's backward pass as explicit tensor ops (doppel-attack's
+    /// training-set reconstruction) read the weights through this. burn's `Linear` stores its weight as
+    /// `[d_in, d_out]` and computes `x W + b`.
+    pub fn mlp_layers(&self) -> Option<[&Linear; 3]> {
+        match self {
+            Net::Mlp(m) => Some([&m.fc1, &m.fc2, &m.head]),
+            Net::Cnn(_) | Net::ResNet(_) => None,
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -346,6 +429,44 @@ mod tests {
             assert_eq!(net.features(x.clone()).dims(), [3, feat], "{arch}");
             assert_eq!(net.forward(x).dims(), [3, 10], "{arch}");
         }
+    }
+
+    #[test]
+    fn an_extra_class_is_appended_and_dropping_it_restores_the_logits() {
+        let device = Device::flex();
+        for (arch, input) in
+            [("mlp", ImageShape::grey(8, 8)), ("cnn", ImageShape::grey(8, 8)), ("resnet", ImageShape::rgb(8, 8))]
+        {
+            let s = spec(arch, input);
+            let net = s.init(&device);
+            let x = s.input_tensor(&(0..2 * input.len()).map(|i| (i * 7 % 256) as u8).collect::<Vec<_>>(), 2, &device);
+            let features = net.features(x.clone());
+            let f = features.dims()[1];
+            let w: Vec<f32> = (0..f).map(|i| i as f32 / f as f32 - 0.5).collect();
+            let wide = net.with_extra_class(&w, 0.25).unwrap();
+            let logits = net.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+            let wide_logits = wide.forward(x.clone()).into_data().try_to_vec::<f32>().unwrap();
+            let feats = features.into_data().try_to_vec::<f32>().unwrap();
+            assert_eq!(wide_logits.len(), 2 * 11, "{arch}");
+            for b in 0..2 {
+                for k in 0..10 {
+                    let (a, c) = (logits[b * 10 + k], wide_logits[b * 11 + k]);
+                    assert!((a - c).abs() <= 1e-5 * (1.0 + a.abs()), "{arch}: class {k} {a} vs {c}");
+                }
+                // The shadow logit is features · weight + bias.
+                let shadow: f32 = feats[b * f..(b + 1) * f].iter().zip(&w).map(|(x, w)| x * w).sum::<f32>() + 0.25;
+                let got = wide_logits[b * 11 + 10];
+                assert!((shadow - got).abs() <= 1e-4 * (1.0 + shadow.abs()), "{arch}: shadow {shadow} vs {got}");
+            }
+            let back = wide.drop_last_class().unwrap().forward(x).into_data().try_to_vec::<f32>().unwrap();
+            assert_eq!(back.len(), 2 * 10);
+            for (a, c) in logits.iter().zip(&back) {
+                assert!((a - c).abs() <= 1e-5 * (1.0 + a.abs()), "{arch}: {a} vs {c}");
+            }
+        }
+        let net = spec("mlp", ImageShape::grey(8, 8)).init(&device);
+        let err = net.with_extra_class(&[0.0; 3], 0.0).unwrap_err().to_string();
+        assert_eq!(err, "extra class: `weight` has 3 values; the head has 128 input features");
     }
 
     #[test]

@@ -275,3 +275,34 @@ fn a_thousand_sentences_embed_by_meaning() {
     assert!(close > far + 0.1, "mean cosine, same subject and verb {close:.3} vs nothing shared {far:.3}");
     assert!(e.iter().all(|v| (dot(v, v).sqrt() - 1.0).abs() < 1e-5));
 }
+
+/// The outside reference on sentences that stress the tokenizer and the encoder: accents, CJK, punctuation, an
+/// over-long word, and a text past the 256-token window. `fixtures/minilm_reference.json` holds
+/// sentence-transformers 6.2.0's normalised embeddings, written by `fixtures/minilm_reference.py` (run once).
+#[test]
+fn matches_sentence_transformers_on_hard_sentences() {
+    let Some(m) = model() else { return };
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minilm_reference.json");
+    let fixture: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let sentences: Vec<String> =
+        fixture["sentences"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();
+    let counts: Vec<usize> =
+        fixture["token_counts"].as_array().unwrap().iter().map(|c| c.as_u64().unwrap() as usize).collect();
+    let want: Vec<Vec<f32>> = fixture["embeddings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|row| row.as_array().unwrap().iter().map(|v| v.as_f64().unwrap() as f32).collect())
+        .collect();
+    assert_eq!(sentences.len(), 10);
+    for (s, &n) in sentences.iter().zip(&counts) {
+        assert_eq!(m.tokenizer().encode(s).len(), n, "token count of {s:.40?}");
+    }
+    let got = m.embed(&sentences).unwrap();
+    for ((s, g), w) in sentences.iter().zip(&got).zip(&want) {
+        assert_eq!(w.len(), MINILM_DIM);
+        let diff = max_abs_diff(g, w);
+        assert!(diff < 2e-5, "{s:.40?}: max |doppel − sentence-transformers| = {diff:e}");
+        assert!(dot(g, w) > 0.99999, "{s:.40?}: cosine {}", dot(g, w));
+    }
+}

@@ -13,8 +13,9 @@ use std::path::Path;
 
 use crate::error::{Result, UnlearnError};
 use crate::methods::{
-    Ft, FtConfig, Ga, GaConfig, L1Sparse, L1SparseConfig, NegGradPlus, NegGradPlusConfig, Retrain, RetrainConfig, Rl,
-    RlConfig, SalUn, SalUnConfig, Ssd, SsdConfig,
+    BadTeacher, BadTeacherConfig, BoundaryExpanding, BoundaryExpandingConfig, BoundaryShrink, BoundaryShrinkConfig, Ft,
+    FtConfig, Ga, GaConfig, L1Sparse, L1SparseConfig, NegGradPlus, NegGradPlusConfig, Retrain, RetrainConfig, Rl,
+    RlConfig, SalUn, SalUnConfig, Scrub, ScrubConfig, Ssd, SsdConfig,
 };
 use crate::unlearner::Unlearner;
 
@@ -38,11 +39,19 @@ pub enum MethodName {
     Salun,
     /// [`Ssd`].
     Ssd,
+    /// [`Scrub`].
+    Scrub,
+    /// [`BoundaryShrink`].
+    BoundaryShrink,
+    /// [`BoundaryExpanding`].
+    BoundaryExpanding,
+    /// [`BadTeacher`].
+    BadTeacher,
 }
 
 impl MethodName {
     /// All methods, in the order tables print them.
-    pub const ALL: [MethodName; 8] = [
+    pub const ALL: [MethodName; 12] = [
         MethodName::Retrain,
         MethodName::Ft,
         MethodName::Ga,
@@ -51,9 +60,14 @@ impl MethodName {
         MethodName::L1Sparse,
         MethodName::Salun,
         MethodName::Ssd,
+        MethodName::Scrub,
+        MethodName::BoundaryShrink,
+        MethodName::BoundaryExpanding,
+        MethodName::BadTeacher,
     ];
 
-    /// The name (`retrain`, `ft`, `ga`, `neggrad_plus`, `rl`, `l1_sparse`, `salun`, `ssd`).
+    /// The name (`retrain`, `ft`, `ga`, `neggrad_plus`, `rl`, `l1_sparse`, `salun`, `ssd`, `scrub`,
+    /// `boundary_shrink`, `boundary_expanding`, `bad_teacher`).
     pub fn name(self) -> &'static str {
         match self {
             MethodName::Retrain => "retrain",
@@ -64,6 +78,10 @@ impl MethodName {
             MethodName::L1Sparse => "l1_sparse",
             MethodName::Salun => "salun",
             MethodName::Ssd => "ssd",
+            MethodName::Scrub => "scrub",
+            MethodName::BoundaryShrink => "boundary_shrink",
+            MethodName::BoundaryExpanding => "boundary_expanding",
+            MethodName::BadTeacher => "bad_teacher",
         }
     }
 
@@ -93,6 +111,14 @@ pub struct MethodConfigs {
     pub salun: SalUnConfig,
     /// `[ssd]`.
     pub ssd: SsdConfig,
+    /// `[scrub]`.
+    pub scrub: ScrubConfig,
+    /// `[boundary_shrink]`.
+    pub boundary_shrink: BoundaryShrinkConfig,
+    /// `[boundary_expanding]`.
+    pub boundary_expanding: BoundaryExpandingConfig,
+    /// `[bad_teacher]`.
+    pub bad_teacher: BadTeacherConfig,
 }
 
 impl MethodConfigs {
@@ -132,6 +158,10 @@ impl MethodConfigs {
             MethodName::L1Sparse => Box::new(L1Sparse::new(self.l1_sparse.clone())?),
             MethodName::Salun => Box::new(SalUn::new(self.salun.clone())?),
             MethodName::Ssd => Box::new(Ssd::new(self.ssd.clone())?),
+            MethodName::Scrub => Box::new(Scrub::new(self.scrub.clone())?),
+            MethodName::BoundaryShrink => Box::new(BoundaryShrink::new(self.boundary_shrink.clone())?),
+            MethodName::BoundaryExpanding => Box::new(BoundaryExpanding::new(self.boundary_expanding.clone())?),
+            MethodName::BadTeacher => Box::new(BadTeacher::new(self.bad_teacher.clone())?),
         })
     }
 }
@@ -149,6 +179,21 @@ mod tests {
     }
 
     #[test]
+    fn the_shipped_presets_parse_and_check() {
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/unlearn");
+        let mut n = 0;
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.extension().is_some_and(|e| e == "toml") {
+                let cfg = MethodConfigs::from_file(&path).unwrap();
+                assert_ne!(cfg, MethodConfigs::default(), "{}", path.display());
+                n += 1;
+            }
+        }
+        assert!(n > 0, "no preset in {}", dir.display());
+    }
+
+    #[test]
     fn config_files_are_strict_and_checked() {
         let cfg = MethodConfigs::from_toml("[ft]\nepochs = 2\n", "c.toml").unwrap();
         assert_eq!(cfg.ft.epochs, 2);
@@ -157,5 +202,13 @@ mod tests {
         assert!(err.starts_with("c.toml:2: unknown field `epoch`"), "{err}");
         let err = MethodConfigs::from_toml("[salun]\nratio = 2.0\n", "c.toml").unwrap_err().to_string();
         assert_eq!(err, "salun: `ratio` is 2; it must be in (0, 1]");
+        let cfg = MethodConfigs::from_toml("[scrub]\nmsteps = 1\n[bad_teacher]\nretain_fraction = 0.5\n", "c.toml");
+        let cfg = cfg.unwrap();
+        assert_eq!((cfg.scrub.msteps, cfg.scrub.temperature), (1, 4.0));
+        assert_eq!((cfg.bad_teacher.retain_fraction, cfg.bad_teacher.lr), (0.5, 1e-4));
+        let err = MethodConfigs::from_toml("[boundary_shrink]\nepsilon = 0.0\n", "c.toml").unwrap_err().to_string();
+        assert_eq!(err, "boundary_shrink: `epsilon` is 0; it must be a positive number");
+        let err = MethodConfigs::from_toml("[boundary_expanding]\nshadow = 1\n", "c.toml").unwrap_err().to_string();
+        assert!(err.starts_with("c.toml:2: unknown field `shadow`"), "{err}");
     }
 }

@@ -12,8 +12,14 @@ use rand::seq::SliceRandom;
 use crate::error::{Result, UnlearnError};
 use crate::params;
 use crate::scope::{Scope, complement};
-use crate::sgd::Sgd;
-use crate::unlearner::{Original, RunContext, Status, UnlearnReport, Unlearned, View};
+use crate::unlearner::{Original, RunContext, Status, UnlearnReport, Unlearned, Unlearner, View};
+
+/// The update rule an [`Engine`] steps with: [`crate::sgd::Sgd`] for most methods, [`crate::adam::Adam`] for
+/// Bad Teacher.
+pub(crate) trait Optimizer {
+    /// One step with learning rate `lr` on `net` (autodiff device) from `grads`.
+    fn step(&mut self, net: Net, lr: f64, grads: GradientsParams) -> Net;
+}
 
 /// The two sides of a run: rows to forget (the resolved scope) and rows to retain (the rest).
 pub(crate) struct Sides {
@@ -53,38 +59,75 @@ pub(crate) struct Engine<'a> {
     net: Net,
     /// The weights the current ones were stepped from (for the guard).
     prev: Option<Net>,
-    sgd: Sgd,
+    opt: Box<dyn Optimizer>,
     steps: usize,
     diverged: Option<(usize, f32)>,
 }
 
 impl<'a> Engine<'a> {
-    pub fn new(method: &'static str, original: &Original<'a>, view: &View<'a>, ctx: &RunContext, sgd: Sgd) -> Self {
+    pub fn new(
+        method: &'static str,
+        original: &Original<'a>,
+        view: &View<'a>,
+        ctx: &RunContext,
+        opt: impl Optimizer + 'static,
+    ) -> Self {
+        Self::from_net(method, original.net.clone(), original, view, ctx, opt)
+    }
+
+    /// An engine that trains `net` (any plain-device network of `original`'s input spec, e.g. one with a wider
+    /// head) instead of the original's weights.
+    pub fn from_net(
+        method: &'static str,
+        net: Net,
+        original: &Original<'a>,
+        view: &View<'a>,
+        ctx: &RunContext,
+        opt: impl Optimizer + 'static,
+    ) -> Self {
         let ad = ctx.device.clone().autodiff();
-        let net = original.net.clone().fork(&ad).train();
-        Engine { method, spec: original.spec, data: view.data, ad, net, prev: None, sgd, steps: 0, diverged: None }
+        let net = net.fork(&ad).train();
+        let opt: Box<dyn Optimizer> = Box::new(opt);
+        Engine { method, spec: original.spec, data: view.data, ad, net, prev: None, opt, steps: 0, diverged: None }
     }
 
     /// Logits of `rows` under the current weights (tracked).
     pub fn logits(&self, rows: &[usize]) -> Tensor<2> {
-        let mut pixels = Vec::with_capacity(rows.len() * self.data.shape().len());
-        for &r in rows {
-            pixels.extend_from_slice(self.data.image(r));
-        }
-        self.net.forward(self.spec.input_tensor(&pixels, rows.len(), &self.ad))
+        self.net.forward(self.spec.input_tensor(&pixels(self.data, rows), rows.len(), &self.ad))
+    }
+
+    /// Logits of `rows` under a frozen network on the plain device (a teacher), lifted onto the autodiff device
+    /// as a constant: no gradient flows into `net`.
+    pub fn frozen_logits(&self, net: &Net, rows: &[usize]) -> Tensor<2> {
+        let plain = self.ad.clone().without_autodiff();
+        Tensor::from_inner(net.forward(self.spec.input_tensor(&pixels(self.data, rows), rows.len(), &plain)))
+    }
+
+    /// The autodiff device the engine trains on.
+    pub fn device(&self) -> &Device {
+        &self.ad
     }
 
     /// Mean cross-entropy of `rows` against `labels` (one per row).
     pub fn ce_with(&self, rows: &[usize], labels: &[u32]) -> Tensor<1> {
+        self.ce_of(self.logits(rows), labels)
+    }
+
+    /// Mean cross-entropy of `logits` (`[B, K]`) against `labels` (one per row).
+    pub fn ce_of(&self, logits: Tensor<2>, labels: &[u32]) -> Tensor<1> {
         let y: Vec<i64> = labels.iter().map(|&l| i64::from(l)).collect();
-        let y = Tensor::<1, Int>::from_data(TensorData::new(y, [rows.len()]), &self.ad);
-        CrossEntropyLossConfig::new().init(&self.ad).forward(self.logits(rows), y)
+        let y = Tensor::<1, Int>::from_data(TensorData::new(y, [labels.len()]), &self.ad);
+        CrossEntropyLossConfig::new().init(&self.ad).forward(logits, y)
+    }
+
+    /// The true labels of `rows`.
+    pub fn labels(&self, rows: &[usize]) -> Vec<u32> {
+        rows.iter().map(|&r| self.data.labels()[r]).collect()
     }
 
     /// Mean cross-entropy of `rows` against their true labels.
     pub fn ce(&self, rows: &[usize]) -> Tensor<1> {
-        let labels: Vec<u32> = rows.iter().map(|&r| self.data.labels()[r]).collect();
-        self.ce_with(rows, &labels)
+        self.ce_with(rows, &self.labels(rows))
     }
 
     /// ‖θ‖₁ over every float parameter (tracked).
@@ -104,6 +147,27 @@ impl<'a> Engine<'a> {
         v.0.unwrap_or_else(|| Tensor::zeros([1], &self.ad))
     }
 
+    /// One shuffled pass over `rows` (batches of `batch_size` in the order of stream `stream`, index `epoch`, of
+    /// the run seed `seed`): each batch goes to `on_batch`, then one guarded step on `loss(engine, batch)`.
+    /// Returns `false` when a step diverged; the caller stops.
+    pub fn pass(
+        &mut self,
+        rows: &[usize],
+        (batch_size, lr): (usize, f64),
+        (seed, stream, epoch): (u64, &str, usize),
+        on_batch: &mut dyn FnMut(&[usize]),
+        mut loss: impl FnMut(&Self, &[usize]) -> Tensor<1>,
+    ) -> bool {
+        for b in batches(rows, batch_size, seed, stream, epoch) {
+            on_batch(&b);
+            let l = loss(self, &b);
+            if !self.step(l, lr) {
+                return false;
+            }
+        }
+        true
+    }
+
     /// One guarded step on `loss` with learning rate `lr`. Returns `false` (and records the divergence) when
     /// the loss is not finite, in which case no step is taken; the caller stops.
     pub fn step(&mut self, loss: Tensor<1>, lr: f64) -> bool {
@@ -115,7 +179,7 @@ impl<'a> Engine<'a> {
         }
         let grads = GradientsParams::from_grads(loss.backward(), &self.net);
         let before = self.net.clone();
-        self.net = self.sgd.step(before.clone(), lr, grads);
+        self.net = self.opt.step(before.clone(), lr, grads);
         self.prev = Some(before);
         self.steps += 1;
         true
@@ -141,6 +205,45 @@ impl<'a> Engine<'a> {
             _ => Err(UnlearnError::NonFinite { method: self.method, step: self.steps }),
         }
     }
+}
+
+/// The raw pixels of `rows`, concatenated.
+pub(crate) fn pixels(data: &Dataset, rows: &[usize]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(rows.len() * data.shape().len());
+    for &r in rows {
+        out.extend_from_slice(data.image(r));
+    }
+    out
+}
+
+/// `KL(p_t ‖ p_s)` with `p = softmax(logits / T)`, summed over classes and averaged over rows (PyTorch's
+/// `kl_div(log p_s, p_t, reduction="batchmean")`). Not scaled by `T²`; callers that follow Hinton et al.
+/// multiply.
+///
+/// # Shapes
+/// - `teacher`, `student`: `[B, K]`
+pub(crate) fn kl_div(teacher: Tensor<2>, student: Tensor<2>, temperature: f64) -> Tensor<1> {
+    use burn::tensor::activation::{log_softmax, softmax};
+    let [b, _] = student.dims();
+    let log_t = log_softmax(teacher.clone() / temperature, 1);
+    let p_t = softmax(teacher / temperature, 1);
+    let log_s = log_softmax(student / temperature, 1);
+    (p_t * (log_t - log_s)).sum() / b as f64
+}
+
+/// The common frame of a gradient method: resolves the sides, hands an [`Engine`] started from the original to
+/// `body`, then wraps the guarded result.
+pub(crate) fn run_gradient(
+    method: &dyn Unlearner,
+    (original, view, scope, ctx): (&Original<'_>, &View<'_>, &Scope, &RunContext),
+    opt: impl Optimizer + 'static,
+    body: impl FnOnce(&mut Engine<'_>, &Sides) -> Result<()>,
+) -> Result<Unlearned> {
+    let started = std::time::Instant::now();
+    let sides = Sides::new(view, scope)?;
+    let mut e = Engine::new(method.name(), original, view, ctx, opt);
+    body(&mut e, &sides)?;
+    Ok(unlearned(method.name(), method.settings(), original, scope, &sides, ctx, started, e.finish()?))
 }
 
 /// Wraps a finished gradient run into [`Unlearned`].

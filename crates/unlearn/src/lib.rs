@@ -11,17 +11,23 @@
 //! - [`Unlearner`]: one method. Each method is a checked type built from its config struct ([`methods`]), whose
 //!   `Default` is the canonical setting of the method's paper: [`methods::Retrain`], [`methods::Ft`],
 //!   [`methods::Ga`], [`methods::NegGradPlus`], [`methods::Rl`], [`methods::L1Sparse`], [`methods::SalUn`],
-//!   [`methods::Ssd`]. [`MethodName`] is the closed list; [`MethodConfigs`] reads a TOML file with one optional
+//!   [`methods::Ssd`], [`methods::Scrub`], [`methods::BoundaryShrink`], [`methods::BoundaryExpanding`],
+//!   [`methods::BadTeacher`]. [`MethodName`] is the closed list; [`MethodConfigs`] reads a TOML file with one optional
 //!   section per method and builds any of them.
 //! - [`Unlearned`]: the unlearned network (plain device) and an [`UnlearnReport`] (method, scope and its size,
 //!   steps, wall time, [`Status`], settings used, seed).
 //! - [`sgd::Sgd`]: the optimiser step all gradient methods share — PyTorch-semantics SGD with momentum and weight
-//!   decay, with an optional element mask under which masked-out weights are never written (SalUn).
+//!   decay, with an optional element mask under which masked-out weights are never written (SalUn);
+//!   [`adam::Adam`] is PyTorch-semantics Adam for Bad Teacher. Both step through the same guarded engine.
+//! - Teacher–student methods (SCRUB, Bad Teacher) read frozen teachers' logits as constants; Boundary Expanding
+//!   trains a copy of the original with one extra "shadow" class ([`doppel_models::Net::with_extra_class`]) and
+//!   returns it without that class, in the original's shape.
 //!
 //! Divergence: a gradient method whose loss turns non-finite stops at that step and reports
 //! [`Status::Diverged`]; it returns the last weights that are all finite (the ones the failing step started from,
 //! or the step before), never NaN weights. Retraining that diverges is an error ([`UnlearnError::Model`]).
 
+pub mod adam;
 pub mod config;
 pub mod error;
 pub mod methods;

@@ -40,6 +40,12 @@ impl Sgd {
     }
 }
 
+impl crate::engine::Optimizer for Sgd {
+    fn step(&mut self, net: Net, lr: f64, grads: GradientsParams) -> Net {
+        Sgd::step(self, net, lr, grads)
+    }
+}
+
 struct StepMapper<'a> {
     sgd: &'a mut Sgd,
     grads: &'a mut GradientsParams,
@@ -48,41 +54,51 @@ struct StepMapper<'a> {
 
 impl ModuleMapper for StepMapper<'_> {
     fn map_float<const D: usize>(&mut self, param: Param<Tensor<D>>) -> Param<Tensor<D>> {
-        let (id, tensor, mapper) = param.consume();
-        let Some(grad) = self.grads.remove::<D>(id) else { return Param::from_mapped_value(id, tensor, mapper) };
-        let mask = match &self.sgd.masks {
-            Some(masks) => match masks.get(&id) {
-                Some(m) => Some(m.clone()),
+        let StepMapper { sgd, grads, lr } = self;
+        update_param(param, grads, |id, theta, mut g| {
+            let mask = match &sgd.masks {
                 // Not named by the masks: frozen.
-                None => return Param::from_mapped_value(id, tensor, mapper),
-            },
-            None => None,
-        };
-        let grad_required = tensor.is_require_grad();
-        let theta = tensor.inner();
-        let dims = theta.dims();
-        let n = dims.iter().product::<usize>();
-        let mut g = grad.to_device(&theta.device());
-        if self.sgd.weight_decay > 0.0 {
-            g = g + theta.clone() * self.sgd.weight_decay;
-        }
-        if self.sgd.momentum > 0.0 {
-            let buf = match self.sgd.buffers.remove(&id) {
-                Some(b) => b.reshape(dims) * self.sgd.momentum + g,
-                None => g,
+                Some(masks) => Some(masks.get(&id)?.clone()),
+                None => None,
             };
-            self.sgd.buffers.insert(id, buf.clone().reshape([n]));
-            g = buf;
-        }
-        let stepped = theta.clone() - g * self.lr;
-        let new = match mask {
-            Some(m) => theta.mask_where(m.reshape(dims), stepped),
-            None => stepped,
-        };
-        let mut t = Tensor::from_inner(new);
-        if grad_required {
-            t = t.require_grad();
-        }
-        Param::from_mapped_value(id, t, mapper)
+            let dims = theta.dims();
+            let n = dims.iter().product::<usize>();
+            if sgd.weight_decay > 0.0 {
+                g = g + theta.clone() * sgd.weight_decay;
+            }
+            if sgd.momentum > 0.0 {
+                let buf = match sgd.buffers.remove(&id) {
+                    Some(b) => b.reshape(dims) * sgd.momentum + g,
+                    None => g,
+                };
+                sgd.buffers.insert(id, buf.clone().reshape([n]));
+                g = buf;
+            }
+            let stepped = theta.clone() - g * *lr;
+            Some(match mask {
+                Some(m) => theta.mask_where(m.reshape(dims), stepped),
+                None => stepped,
+            })
+        })
     }
+}
+
+/// The frame of an optimiser's update of one parameter: takes the parameter's gradient out of `grads` and, when
+/// there is one, replaces its value with `update(id, θ, g)` (both on the plain device), keeping the id and the
+/// gradient setting. A parameter without a gradient, or for which `update` returns `None`, keeps its value.
+pub(crate) fn update_param<const D: usize>(
+    param: Param<Tensor<D>>,
+    grads: &mut GradientsParams,
+    update: impl FnOnce(ParamId, Tensor<D>, Tensor<D>) -> Option<Tensor<D>>,
+) -> Param<Tensor<D>> {
+    let (id, tensor, mapper) = param.consume();
+    let Some(grad) = grads.remove::<D>(id) else { return Param::from_mapped_value(id, tensor, mapper) };
+    let theta = tensor.clone().inner();
+    let g = grad.to_device(&theta.device());
+    let Some(new) = update(id, theta, g) else { return Param::from_mapped_value(id, tensor, mapper) };
+    let mut t = Tensor::from_inner(new);
+    if tensor.is_require_grad() {
+        t = t.require_grad();
+    }
+    Param::from_mapped_value(id, t, mapper)
 }

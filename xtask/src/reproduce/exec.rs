@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 
 use super::cache::write_atomic;
 use super::log::Log;
-use super::plan::{Action, Step};
+use super::plan::{Action, ROLES, Step};
 
 /// What every step needs to run.
 #[derive(Debug)]
@@ -119,6 +119,35 @@ impl Runner<'_> {
                 let json = serde_json::to_vec_pretty(&metrics).context("cannot encode metrics")?;
                 write_atomic(&tmp.join("metrics.json"), &json)?;
             }
+            Action::Eval { seeds, attack_seed } => {
+                let Some((dataset, models)) = deps.split_first() else {
+                    bail!("{}: an eval step needs its dataset", step.label)
+                };
+                if models.len() != seeds.len() * ROLES.len() {
+                    bail!("{}: {} model folders for {} seeds", step.label, models.len(), seeds.len());
+                }
+                // doppel eval reads one folder per seed holding m0/, retrain_exact/ and retrain_clean/; the
+                // models sit in one cache folder each, so the run folders are links, removed afterwards.
+                let runs = tmp.join("runs");
+                let mut run_dirs = Vec::new();
+                for (seed, chunk) in seeds.iter().zip(models.chunks(ROLES.len())) {
+                    let run = runs.join(format!("seed-{seed}"));
+                    std::fs::create_dir_all(&run).with_context(|| format!("cannot create {}", run.display()))?;
+                    for (role, model) in ROLES.iter().zip(chunk) {
+                        let target = std::path::absolute(model.join(role))
+                            .with_context(|| format!("cannot resolve {}", model.display()))?;
+                        link_dir(&target, &run.join(role))?;
+                    }
+                    run_dirs.push(run);
+                }
+                let mut cmd = Command::new(self.doppel);
+                cmd.arg("eval").arg("--dataset").arg(dataset.join("dataset")).arg("--runs").args(&run_dirs);
+                cmd.args(["--device", self.device, "--seed", &attack_seed.to_string()])
+                    .arg("--out")
+                    .arg(tmp.join("eval"));
+                self.call(cmd, tmp, &step.label)?;
+                std::fs::remove_dir_all(&runs).with_context(|| format!("cannot remove {}", runs.display()))?;
+            }
         }
         Ok(())
     }
@@ -139,6 +168,23 @@ impl Runner<'_> {
             bail!("{label}: `{shown}` failed with {}; its stderr ended:\n    {}", out.status, tail.join("\n    "));
         }
         Ok(stdout)
+    }
+}
+
+/// Makes `link` point at the folder `target`.
+fn link_dir(target: &Path, link: &Path) -> Result<()> {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::symlink(target, link)
+            .with_context(|| format!("cannot link {} to {}", link.display(), target.display()))
+    }
+    #[cfg(not(unix))]
+    {
+        bail!(
+            "the eval stage links model folders, which needs a Unix file system ({} → {})",
+            link.display(),
+            target.display()
+        )
     }
 }
 

@@ -287,6 +287,8 @@ fn materialise_configs(out: &Path, plan: &Plan) -> Result<()> {
     for s in &plan.steps {
         let text = match &s.action {
             Action::BuildDataset { config } | Action::Train { config, .. } => config,
+            // Nothing to show: its command line is in the log and the manifest.
+            Action::Eval { .. } => continue,
         };
         let path = out.join("configs").join(s.kind.dir()).join(format!("{}.toml", s.slug));
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {

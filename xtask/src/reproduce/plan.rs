@@ -32,17 +32,20 @@ pub enum Kind {
     Dataset,
     /// `doppel train --which <role>`: one reference model with its inference outputs.
     Model,
+    /// `doppel eval` of the reference models of every seed on one dataset: per-sample and summary tables.
+    Eval,
 }
 
 impl Kind {
     /// Every kind, in pipeline order.
-    pub const ALL: [Kind; 2] = [Kind::Dataset, Kind::Model];
+    pub const ALL: [Kind; 3] = [Kind::Dataset, Kind::Model, Kind::Eval];
 
     /// The cache sub-folder and the name in logs.
     pub fn dir(self) -> &'static str {
         match self {
             Kind::Dataset => "dataset",
             Kind::Model => "model",
+            Kind::Eval => "eval",
         }
     }
 
@@ -52,6 +55,7 @@ impl Kind {
         match self {
             Kind::Dataset => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/cli"],
             Kind::Model => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/models", "crates/cli"],
+            Kind::Eval => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/models", "crates/eval", "crates/cli"],
         }
     }
 }
@@ -80,7 +84,18 @@ pub enum Action {
         /// m0, retrain_exact or retrain_clean.
         role: &'static str,
     },
+    /// `doppel eval --dataset <dep 0>/dataset --runs <one folder per seed> --out <artifact>/eval`, where the run
+    /// folder of seed `seeds[i]` holds the models of deps `1 + 3i ..= 3 + 3i` ([`ROLES`] order).
+    Eval {
+        /// The training seeds, in dependency order.
+        seeds: Vec<u64>,
+        /// The seed of the logistic-regression attack's folds.
+        attack_seed: u64,
+    },
 }
+
+/// The seed of `doppel eval`'s logistic-regression attack (balancing and folds) in every eval step.
+pub const EVAL_ATTACK_SEED: u64 = 0;
 
 /// Where a step sits in the sweep; the report groups by these.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -160,7 +175,7 @@ struct Material<'a> {
 
 impl Plan {
     /// Expands `preset` into steps: per arm and k (and seed, when the preset reseeds data) a dataset, then per
-    /// seed the three reference models trained on it.
+    /// seed the three reference models trained on it, then one evaluation of all of them.
     pub fn build(preset: &Preset, ctx: &KeyContext) -> Result<Plan> {
         let mut steps: Vec<Step> = Vec::new();
         for (a, arm) in preset.datasets.iter().enumerate() {
@@ -202,7 +217,8 @@ impl Plan {
                         Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
                     )?;
                     let seeds: Vec<u64> = data_seed.map_or_else(|| preset.seeds.clone(), |s| vec![s]);
-                    for seed in seeds {
+                    let mut models = Vec::new();
+                    for &seed in &seeds {
                         let train = preset.train_toml(arm, seed)?;
                         for role in ROLES {
                             let ds_key = steps[ds].key.clone();
@@ -216,7 +232,7 @@ impl Plan {
                                 device: Some(&ctx.device),
                                 role: Some(role),
                             };
-                            push(
+                            let m = push(
                                 &mut steps,
                                 Kind::Model,
                                 &material,
@@ -226,8 +242,36 @@ impl Plan {
                                 Action::Train { config: train.clone(), role },
                                 Coords { arm: a, dataset: arm.label.clone(), k, seed: Some(seed), role: Some(role) },
                             )?;
+                            models.push(m);
                         }
                     }
+                    let config = format!(
+                        "doppel eval --seed {EVAL_ATTACK_SEED}; runs of seeds {}",
+                        seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
+                    );
+                    let mut deps = vec![ds];
+                    deps.extend(&models);
+                    let keys: Vec<String> = deps.iter().map(|&d| steps[d].key.clone()).collect();
+                    let material = Material {
+                        kind: Kind::Eval,
+                        schema: SCHEMA,
+                        code: ctx.code(Kind::Eval),
+                        config: &config,
+                        inputs: keys.iter().map(String::as_str).collect(),
+                        source_files: None,
+                        device: Some(&ctx.device),
+                        role: None,
+                    };
+                    push(
+                        &mut steps,
+                        Kind::Eval,
+                        &material,
+                        format!("{} k={k}{seed_part} eval", arm.label),
+                        format!("{}-k{k}{slug_part}-eval", arm.label),
+                        deps,
+                        Action::Eval { seeds: seeds.clone(), attack_seed: EVAL_ATTACK_SEED },
+                        Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
+                    )?;
                 }
             }
         }

@@ -83,6 +83,7 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
         );
     }
     let mut rows = Vec::new();
+    let mut evals: Vec<EvalRow> = Vec::new();
     let mut counts: BTreeMap<(usize, usize, Option<u64>), Counts> = BTreeMap::new();
     for s in &plan.steps {
         let dir = cache.dir(s.kind, &s.key);
@@ -111,6 +112,21 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
                     metrics,
                 });
             }
+            Kind::Eval => {
+                let path = dir.join("eval/aggregate.csv");
+                let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                for (model, values) in parse_aggregate(&text)
+                    .with_context(|| format!("{}; delete {} to rebuild it", path.display(), dir.display()))?
+                {
+                    evals.push(EvalRow {
+                        arm: s.coords.arm,
+                        dataset: s.coords.dataset.clone(),
+                        k: s.coords.k,
+                        model,
+                        values,
+                    });
+                }
+            }
         }
     }
     let summary = summarise(&rows);
@@ -118,7 +134,8 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
     write_atomic(&tables.join("reference_models.csv"), summary_csv(&summary).as_bytes())?;
     write_atomic(&tables.join("reference_models_per_seed.csv"), per_seed_csv(&rows).as_bytes())?;
     write_atomic(&tables.join("datasets.csv"), datasets_csv(preset, &counts).as_bytes())?;
-    write_atomic(&out.join("report.md"), markdown(preset, info, &summary, &counts).as_bytes())?;
+    write_atomic(&tables.join("evaluation.csv"), eval_csv(&evals).as_bytes())?;
+    write_atomic(&out.join("report.md"), markdown(preset, info, &summary, &counts, &evals).as_bytes())?;
     let manifest = manifest(preset, plan, &records, info);
     let text = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;
     write_atomic(&out.join("manifest.json"), &text)?;
@@ -335,6 +352,7 @@ fn markdown(
     info: &RunInfo,
     cells: &[Cell],
     counts: &BTreeMap<(usize, usize, Option<u64>), Counts>,
+    evals: &[EvalRow],
 ) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# doppel reproduce: `{}`\n", preset.name);
@@ -379,12 +397,138 @@ fn markdown(
             let vals: Vec<String> = c.stats.iter().map(|(m, sd)| pm(*m, *sd)).collect();
             let _ = writeln!(s, "| {} | {} | {} |", c.k, model_name(c.role), vals.join(" | "));
         }
+        s.push_str(&eval_markdown(evals, a));
     }
     let _ = writeln!(
         s,
-        "\n## Not in this report yet\n\nMining (the `mined` scope), the unlearning methods, reconstruction SSIM, \
-         membership inference and the distances to the oracles arrive with their stages."
+        "\n## Not in this report yet\n\nMining (the `mined` scope), the unlearning methods and reconstruction SSIM \
+         arrive with their stages."
     );
+    s
+}
+
+/// One model's row of a `doppel eval` aggregate table (mean and std over seeds), with where it sits.
+pub struct EvalRow {
+    arm: usize,
+    dataset: String,
+    k: usize,
+    model: String,
+    /// Column name → value, for every numeric column of `aggregate.csv` (`f_lsc_mean`, `kl_f_clean_std`, …).
+    values: BTreeMap<String, f64>,
+}
+
+impl EvalRow {
+    fn get(&self, column: &str) -> Option<f64> {
+        self.values.get(column).copied().filter(|v| v.is_finite())
+    }
+}
+
+/// The columns the report shows from `doppel eval`, as (column stem, title, decimals).
+const EVAL_COLUMNS: [(&str, &str, usize); 8] = [
+    ("f_lsc", "F logit conf", 2),
+    ("mia_auc", "MIA AUC (loss)", 3),
+    ("mia_lr", "MIA LR", 3),
+    ("kl_f_m0", "KL F→M0", 4),
+    ("kl_f_exact", "KL F→exact", 4),
+    ("kl_f_clean", "KL F→clean", 4),
+    ("avg_gap_exact", "Avg.Gap exact", 4),
+    ("avg_gap_clean", "Avg.Gap clean", 4),
+];
+
+/// The rows of `doppel eval`'s `aggregate.csv`: model name and its numeric columns (empty cells left out).
+pub fn parse_aggregate(text: &str) -> Result<Vec<(String, BTreeMap<String, f64>)>> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().context("aggregate.csv is empty")?.split(',').collect();
+    if header.first() != Some(&"model") {
+        bail!("aggregate.csv does not start with a `model` column");
+    }
+    let mut out = Vec::new();
+    for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells.len() != header.len() {
+            bail!("row {} of aggregate.csv has {} cells for {} columns", i + 1, cells.len(), header.len());
+        }
+        let mut values = BTreeMap::new();
+        for (name, cell) in header.iter().zip(&cells).skip(1) {
+            if !cell.is_empty() {
+                let v: f64 = cell.parse().with_context(|| format!("row {} column {name}: {cell:?}", i + 1))?;
+                values.insert((*name).to_string(), v);
+            }
+        }
+        out.push((cells[0].to_string(), values));
+    }
+    Ok(out)
+}
+
+fn eval_csv(rows: &[EvalRow]) -> String {
+    let mut s = String::from("dataset,k,model,seeds");
+    for (stem, _, _) in EVAL_COLUMNS {
+        let _ = write!(s, ",{stem}_mean,{stem}_std");
+    }
+    s.push('\n');
+    for r in rows {
+        let _ = write!(s, "{},{},{},{}", r.dataset, r.k, r.model, num(r.get("runs"), 0));
+        for (stem, _, d) in EVAL_COLUMNS {
+            let _ = write!(
+                s,
+                ",{},{}",
+                num(r.get(&format!("{stem}_mean")), d + 2),
+                num(r.get(&format!("{stem}_std")), d + 2)
+            );
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Arm `arm`'s `doppel eval` table, and per k where `retrain_exact` sits on the targets: nearer M0 or nearer
+/// `retrain_clean` by the mean KL divergence on F. Empty when the arm has no eval rows.
+fn eval_markdown(rows: &[EvalRow], arm: usize) -> String {
+    let rows: Vec<&EvalRow> = rows.iter().filter(|r| r.arm == arm).collect();
+    if rows.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\nMembership inference and distances on the targets F (`doppel eval`; mean ± std over seeds). F logit conf \
+         is log p − log(1 − p) of the true class; MIA AUC is the loss-threshold attack F vs test, MIA LR the \
+         cross-validated logistic-regression attack; KL F→X is the mean KL(model ‖ X) on F in nats; Avg.Gap is the \
+         mean absolute gap to the oracle over forget, retain and test accuracy and MIA AUC (Jia et al. 2023).\n\n",
+    );
+    let titles: Vec<&str> = EVAL_COLUMNS.iter().map(|(_, t, _)| *t).collect();
+    let _ = writeln!(s, "| k | model | {} |", titles.join(" | "));
+    let _ = writeln!(s, "|---:|---|{}", "---:|".repeat(titles.len()));
+    for r in &rows {
+        let cells: Vec<String> = EVAL_COLUMNS
+            .iter()
+            .map(|(stem, _, d)| match (r.get(&format!("{stem}_mean")), r.get(&format!("{stem}_std"))) {
+                (None, _) => "–".into(),
+                (Some(m), None) => format!("{m:.d$}"),
+                (Some(m), Some(sd)) => format!("{m:.d$} ± {sd:.d$}"),
+            })
+            .collect();
+        let _ = writeln!(s, "| {} | {} | {} |", r.k, model_name(&r.model), cells.join(" | "));
+    }
+    s.push('\n');
+    for r in rows.iter().filter(|r| r.model == "retrain_exact") {
+        if let (Some(to_m0), Some(to_clean)) = (r.get("kl_f_m0_mean"), r.get("kl_f_clean_mean")) {
+            if to_clean == 0.0 {
+                let _ = writeln!(
+                    s,
+                    "- k = {}: retrain_exact and retrain_clean trained on the same rows (no look-alikes), so they \
+                     are the same model; mean KL on the targets to M0 {to_m0:.4}.",
+                    r.k
+                );
+                continue;
+            }
+            let nearer = if to_m0 < to_clean { "M0" } else { "retrain_clean" };
+            let _ = writeln!(
+                s,
+                "- k = {}: on the targets retrain_exact sits nearer **{nearer}** (mean KL {to_m0:.4} to M0, \
+                 {to_clean:.4} to retrain_clean).",
+                r.k
+            );
+        }
+    }
     s
 }
 
@@ -438,6 +582,32 @@ mod tests {
         stats[1] = (Some(f_acc), Some(1.0));
         stats[2] = (Some(f_conf), Some(1.0));
         Cell { arm: 0, dataset: "d".into(), k, role, seeds: 2, stats }
+    }
+
+    #[test]
+    fn eval_aggregates_parse_and_say_where_retrain_exact_sits() {
+        let text = "model,runs,kl_f_m0_mean,kl_f_m0_std,kl_f_clean_mean,kl_f_clean_std\n\
+                    m0,3,0,0,0.5,0.1\n\
+                    retrain_exact,3,0.02,0.01,0.4,\n";
+        let parsed = parse_aggregate(text).unwrap();
+        assert_eq!(parsed.len(), 2);
+        assert_eq!(parsed[1].0, "retrain_exact");
+        assert_eq!(parsed[1].1.get("kl_f_clean_mean"), Some(&0.4));
+        assert!(!parsed[1].1.contains_key("kl_f_clean_std"), "an empty cell is left out");
+        let rows: Vec<EvalRow> = parsed
+            .into_iter()
+            .map(|(model, values)| EvalRow { arm: 0, dataset: "d".into(), k: 25, model, values })
+            .collect();
+        let md = eval_markdown(&rows, 0);
+        assert!(md.contains("| 25 | retrain_exact |"), "{md}");
+        assert!(
+            md.contains("retrain_exact sits nearer **M0** (mean KL 0.0200 to M0, 0.4000 to retrain_clean)"),
+            "{md}"
+        );
+        assert!(eval_markdown(&rows, 1).is_empty(), "another arm has no rows");
+        assert!(parse_aggregate("name,x\na,1\n").is_err(), "the first column must be model");
+        assert!(parse_aggregate("model,x\na,1,2\n").unwrap_err().to_string().contains("3 cells for 2 columns"));
+        assert!(parse_aggregate("model,x\na,abc\n").is_err());
     }
 
     #[test]

@@ -1,14 +1,12 @@
 //! The fine-tuning family: FT, GA, NegGrad+, RL and l1-sparse — loops of guarded [`Sgd`] steps with
 //! constant learning rate and no augmentation.
 
-use burn::prelude::*;
-
-use crate::engine::{Engine, Sides, batches, random_labels, unlearned};
+use crate::engine::{Engine, Sides, batches, random_labels, run_gradient};
 use crate::error::Result;
-use crate::methods::{check_range, check_sgd, settings};
-use crate::scope::Scope;
+use crate::methods::unlearner;
+use crate::methods::{check_range, check_sgd};
 use crate::sgd::Sgd;
-use crate::unlearner::{Original, RunContext, Unlearned, Unlearner, View};
+use crate::unlearner::{RunContext, View};
 
 /// FT: cross-entropy on the retain side only (Warnecke et al. 2023, "Machine Unlearning of Features and Labels";
 /// settings of the SalUn baselines, Fan et al. 2024: 10 epochs, lr 0.01, SGD momentum 0.9, wd 5e-4).
@@ -182,96 +180,32 @@ checked!(
 pub(crate) const RETAIN_ORDER: &str = "unlearn/retain-order";
 pub(crate) const FORGET_ORDER: &str = "unlearn/forget-order";
 
-impl Unlearner for Ft {
-    fn name(&self) -> &'static str {
-        "ft"
-    }
+unlearner!(Ft, "ft", |self, original, view, scope, ctx, on_batch| {
+    let c = &self.cfg;
+    run_gradient(self, (original, view, scope, ctx), Sgd::new(c.momentum, c.weight_decay, None), |e, sides| {
+        (0..c.epochs).all(|epoch| {
+            e.pass(&sides.retain, (c.batch_size, c.lr), (ctx.seed, RETAIN_ORDER, epoch), on_batch, |e, b| e.ce(b))
+        });
+        Ok(())
+    })
+});
 
-    fn settings(&self) -> serde_json::Value {
-        settings(&self.cfg)
-    }
+unlearner!(Ga, "ga", |self, original, view, scope, ctx, on_batch| {
+    let c = &self.cfg;
+    run_gradient(self, (original, view, scope, ctx), Sgd::new(c.momentum, c.weight_decay, None), |e, sides| {
+        (0..c.epochs).all(|epoch| {
+            e.pass(&sides.forget, (c.batch_size, c.lr), (ctx.seed, FORGET_ORDER, epoch), on_batch, |e, b| -e.ce(b))
+        });
+        Ok(())
+    })
+});
 
-    fn unlearn(
-        &self,
-        original: &Original<'_>,
-        view: &View<'_>,
-        scope: &Scope,
-        ctx: &RunContext,
-        on_batch: &mut dyn FnMut(&[usize]),
-    ) -> Result<Unlearned> {
-        let started = std::time::Instant::now();
-        let sides = Sides::new(view, scope)?;
-        let c = &self.cfg;
-        let mut e = Engine::new(self.name(), original, view, ctx, Sgd::new(c.momentum, c.weight_decay, None));
-        'run: for epoch in 0..c.epochs {
-            for b in batches(&sides.retain, c.batch_size, ctx.seed, RETAIN_ORDER, epoch) {
-                on_batch(&b);
-                if !e.step(e.ce(&b), c.lr) {
-                    break 'run;
-                }
-            }
-        }
-        Ok(unlearned(self.name(), self.settings(), original, scope, &sides, ctx, started, e.finish()?))
-    }
-}
-
-impl Unlearner for Ga {
-    fn name(&self) -> &'static str {
-        "ga"
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        settings(&self.cfg)
-    }
-
-    fn unlearn(
-        &self,
-        original: &Original<'_>,
-        view: &View<'_>,
-        scope: &Scope,
-        ctx: &RunContext,
-        on_batch: &mut dyn FnMut(&[usize]),
-    ) -> Result<Unlearned> {
-        let started = std::time::Instant::now();
-        let sides = Sides::new(view, scope)?;
-        let c = &self.cfg;
-        let mut e = Engine::new(self.name(), original, view, ctx, Sgd::new(c.momentum, c.weight_decay, None));
-        'run: for epoch in 0..c.epochs {
-            for b in batches(&sides.forget, c.batch_size, ctx.seed, FORGET_ORDER, epoch) {
-                on_batch(&b);
-                if !e.step(-e.ce(&b), c.lr) {
-                    break 'run;
-                }
-            }
-        }
-        Ok(unlearned(self.name(), self.settings(), original, scope, &sides, ctx, started, e.finish()?))
-    }
-}
-
-impl Unlearner for NegGradPlus {
-    fn name(&self) -> &'static str {
-        "neggrad_plus"
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        settings(&self.cfg)
-    }
-
-    fn unlearn(
-        &self,
-        original: &Original<'_>,
-        view: &View<'_>,
-        scope: &Scope,
-        ctx: &RunContext,
-        on_batch: &mut dyn FnMut(&[usize]),
-    ) -> Result<Unlearned> {
-        let started = std::time::Instant::now();
-        let sides = Sides::new(view, scope)?;
-        let c = &self.cfg;
-        let mut e = Engine::new(self.name(), original, view, ctx, Sgd::new(c.momentum, c.weight_decay, None));
+unlearner!(NegGradPlus, "neggrad_plus", |self, original, view, scope, ctx, on_batch| {
+    let c = &self.cfg;
+    run_gradient(self, (original, view, scope, ctx), Sgd::new(c.momentum, c.weight_decay, None), |e, sides| {
         let mut forget_epoch = 0;
         let mut forget: Vec<Vec<usize>> = Vec::new();
-        'run: for epoch in 0..c.epochs {
+        for epoch in 0..c.epochs {
             for b in batches(&sides.retain, c.batch_size, ctx.seed, RETAIN_ORDER, epoch) {
                 on_batch(&b);
                 let retain_loss = e.ce(&b);
@@ -289,13 +223,13 @@ impl Unlearner for NegGradPlus {
                     retain_loss
                 };
                 if !e.step(loss, c.lr) {
-                    break 'run;
+                    return Ok(());
                 }
             }
         }
-        Ok(unlearned(self.name(), self.settings(), original, scope, &sides, ctx, started, e.finish()?))
-    }
-}
+        Ok(())
+    })
+});
 
 /// The RL loop shared by RL and SalUn: per epoch, the forget side with random labels, then the retain side.
 pub(crate) fn relabel_loop(
@@ -308,80 +242,29 @@ pub(crate) fn relabel_loop(
 ) {
     let labels = random_labels(view.data, &sides.forget, ctx.seed);
     let label_of: std::collections::HashMap<usize, u32> = sides.forget.iter().copied().zip(labels).collect();
-    for epoch in 0..epochs {
-        for b in batches(&sides.forget, batch_size, ctx.seed, FORGET_ORDER, epoch) {
-            on_batch(&b);
-            let y: Vec<u32> = b.iter().map(|r| label_of[r]).collect();
-            if !e.step(e.ce_with(&b, &y), lr) {
-                return;
-            }
-        }
-        for b in batches(&sides.retain, batch_size, ctx.seed, RETAIN_ORDER, epoch) {
-            on_batch(&b);
-            if !e.step(e.ce(&b), lr) {
-                return;
-            }
-        }
-    }
+    (0..epochs).all(|epoch| {
+        e.pass(&sides.forget, (batch_size, lr), (ctx.seed, FORGET_ORDER, epoch), on_batch, |e, b| {
+            e.ce_with(b, &b.iter().map(|r| label_of[r]).collect::<Vec<u32>>())
+        }) && e.pass(&sides.retain, (batch_size, lr), (ctx.seed, RETAIN_ORDER, epoch), on_batch, |e, b| e.ce(b))
+    });
 }
 
-impl Unlearner for Rl {
-    fn name(&self) -> &'static str {
-        "rl"
-    }
+unlearner!(Rl, "rl", |self, original, view, scope, ctx, on_batch| {
+    let c = &self.cfg;
+    run_gradient(self, (original, view, scope, ctx), Sgd::new(c.momentum, c.weight_decay, None), |e, sides| {
+        relabel_loop(e, view, sides, ctx, (c.epochs, c.batch_size, c.lr), on_batch);
+        Ok(())
+    })
+});
 
-    fn settings(&self) -> serde_json::Value {
-        settings(&self.cfg)
-    }
-
-    fn unlearn(
-        &self,
-        original: &Original<'_>,
-        view: &View<'_>,
-        scope: &Scope,
-        ctx: &RunContext,
-        on_batch: &mut dyn FnMut(&[usize]),
-    ) -> Result<Unlearned> {
-        let started = std::time::Instant::now();
-        let sides = Sides::new(view, scope)?;
-        let c = &self.cfg;
-        let mut e = Engine::new(self.name(), original, view, ctx, Sgd::new(c.momentum, c.weight_decay, None));
-        relabel_loop(&mut e, view, &sides, ctx, (c.epochs, c.batch_size, c.lr), on_batch);
-        Ok(unlearned(self.name(), self.settings(), original, scope, &sides, ctx, started, e.finish()?))
-    }
-}
-
-impl Unlearner for L1Sparse {
-    fn name(&self) -> &'static str {
-        "l1_sparse"
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        settings(&self.cfg)
-    }
-
-    fn unlearn(
-        &self,
-        original: &Original<'_>,
-        view: &View<'_>,
-        scope: &Scope,
-        ctx: &RunContext,
-        on_batch: &mut dyn FnMut(&[usize]),
-    ) -> Result<Unlearned> {
-        let started = std::time::Instant::now();
-        let sides = Sides::new(view, scope)?;
-        let c = &self.cfg;
-        let mut e = Engine::new(self.name(), original, view, ctx, Sgd::new(c.momentum, c.weight_decay, None));
-        'run: for epoch in 0..c.epochs {
+unlearner!(L1Sparse, "l1_sparse", |self, original, view, scope, ctx, on_batch| {
+    let c = &self.cfg;
+    run_gradient(self, (original, view, scope, ctx), Sgd::new(c.momentum, c.weight_decay, None), |e, sides| {
+        (0..c.epochs).all(|epoch| {
             let gamma = c.gamma * (1.0 - epoch as f64 / c.epochs as f64);
-            for b in batches(&sides.retain, c.batch_size, ctx.seed, RETAIN_ORDER, epoch) {
-                on_batch(&b);
-                let loss: Tensor<1> = e.ce(&b) + e.l1() * gamma;
-                if !e.step(loss, c.lr) {
-                    break 'run;
-                }
-            }
-        }
-        Ok(unlearned(self.name(), self.settings(), original, scope, &sides, ctx, started, e.finish()?))
-    }
-}
+            let (sizes, stream) = ((c.batch_size, c.lr), (ctx.seed, RETAIN_ORDER, epoch));
+            e.pass(&sides.retain, sizes, stream, on_batch, |e, b| e.ce(b) + e.l1() * gamma)
+        });
+        Ok(())
+    })
+});

@@ -5,9 +5,8 @@ use doppel_models::train::{channel_stats, train};
 
 use crate::engine::{Sides, unlearned};
 use crate::error::Result;
-use crate::methods::settings;
-use crate::scope::Scope;
-use crate::unlearner::{Original, RunContext, Status, Unlearned, Unlearner, View};
+use crate::methods::unlearner;
+use crate::unlearner::Status;
 
 /// Retraining from scratch on the scope's complement with the original's recipe, seeds and architecture; the
 /// input normalisation is recomputed on the retained rows, as `doppel train` does for the oracles, so the exact
@@ -30,43 +29,18 @@ impl Retrain {
     }
 }
 
-impl Unlearner for Retrain {
-    fn name(&self) -> &'static str {
-        "retrain"
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        settings(&self.cfg)
-    }
-
-    fn unlearn(
-        &self,
-        original: &Original<'_>,
-        view: &View<'_>,
-        scope: &Scope,
-        ctx: &RunContext,
-        on_batch: &mut dyn FnMut(&[usize]),
-    ) -> Result<Unlearned> {
-        let started = std::time::Instant::now();
-        let sides = Sides::new(view, scope)?;
-        let (mean, std) = channel_stats(view.data, &sides.retain);
-        let spec = ModelSpec { mean, std, ..original.spec.clone() };
-        let (net, report) =
-            train(&spec, original.recipe, view.data, &sides.retain, original.seeds, &ctx.device, |b| on_batch(b))?;
-        let steps = report.rows.div_ceil(original.recipe.batch_size) * original.recipe.epochs;
-        let mut out = unlearned(
-            self.name(),
-            self.settings(),
-            original,
-            scope,
-            &sides,
-            ctx,
-            started,
-            (net, steps, Status::Completed),
-        );
-        out.spec = spec;
-        // What retraining used is the original's recipe and seeds.
-        out.report.settings = serde_json::json!({ "recipe": original.recipe, "seeds": original.seeds });
-        Ok(out)
-    }
-}
+unlearner!(Retrain, "retrain", |self, original, view, scope, ctx, on_batch| {
+    let started = std::time::Instant::now();
+    let sides = Sides::new(view, scope)?;
+    let (mean, std) = channel_stats(view.data, &sides.retain);
+    let spec = ModelSpec { mean, std, ..original.spec.clone() };
+    let (net, report) =
+        train(&spec, original.recipe, view.data, &sides.retain, original.seeds, &ctx.device, |b| on_batch(b))?;
+    let steps = report.rows.div_ceil(original.recipe.batch_size) * original.recipe.epochs;
+    let mut out =
+        unlearned(self.name(), self.settings(), original, scope, &sides, ctx, started, (net, steps, Status::Completed));
+    out.spec = spec;
+    // What retraining used is the original's recipe and seeds.
+    out.report.settings = serde_json::json!({ "recipe": original.recipe, "seeds": original.seeds });
+    Ok(out)
+});

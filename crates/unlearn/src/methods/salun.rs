@@ -6,13 +6,13 @@ use burn::prelude::*;
 
 use crate::engine::{Engine, Sides, unlearned};
 use crate::error::Result;
+use crate::methods::check_sgd;
 use crate::methods::gradient::relabel_loop;
 use crate::methods::ssd::gradient_sums;
-use crate::methods::{check_sgd, settings};
+use crate::methods::unlearner;
 use crate::params;
-use crate::scope::Scope;
 use crate::sgd::{Masks, Sgd};
-use crate::unlearner::{Original, RunContext, Unlearned, Unlearner, View};
+use crate::unlearner::{Original, View};
 
 /// SalUn (Fan et al. 2024, "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency", ICLR):
 /// mask = the top `ratio` of `|Σ_batches ∇θ CE(forget batch)|` over all weights together (ties broken by
@@ -88,38 +88,21 @@ pub fn saliency_masks(
     Ok(masks)
 }
 
-impl Unlearner for SalUn {
-    fn name(&self) -> &'static str {
-        "salun"
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        settings(&self.cfg)
-    }
-
-    fn unlearn(
-        &self,
-        original: &Original<'_>,
-        view: &View<'_>,
-        scope: &Scope,
-        ctx: &RunContext,
-        on_batch: &mut dyn FnMut(&[usize]),
-    ) -> Result<Unlearned> {
-        let started = std::time::Instant::now();
-        let sides = Sides::new(view, scope)?;
-        let c = &self.cfg;
-        let host = saliency_masks(original, view, &sides.forget, c.batch_size, c.ratio, &ctx.device, on_batch)?;
-        let plain = ctx.device.clone();
-        let masks: Masks = params::ids(original.net)
-            .into_iter()
-            .zip(host)
-            .map(|(id, m)| {
-                let n = m.len();
-                (id, Tensor::<1, Bool>::from_data(TensorData::new(m, [n]), &plain))
-            })
-            .collect::<HashMap<_, _>>();
-        let mut e = Engine::new(self.name(), original, view, ctx, Sgd::new(c.momentum, c.weight_decay, Some(masks)));
-        relabel_loop(&mut e, view, &sides, ctx, (c.epochs, c.batch_size, c.lr), on_batch);
-        Ok(unlearned(self.name(), self.settings(), original, scope, &sides, ctx, started, e.finish()?))
-    }
-}
+unlearner!(SalUn, "salun", |self, original, view, scope, ctx, on_batch| {
+    let started = std::time::Instant::now();
+    let sides = Sides::new(view, scope)?;
+    let c = &self.cfg;
+    let host = saliency_masks(original, view, &sides.forget, c.batch_size, c.ratio, &ctx.device, on_batch)?;
+    let plain = ctx.device.clone();
+    let masks: Masks = params::ids(original.net)
+        .into_iter()
+        .zip(host)
+        .map(|(id, m)| {
+            let n = m.len();
+            (id, Tensor::<1, Bool>::from_data(TensorData::new(m, [n]), &plain))
+        })
+        .collect::<HashMap<_, _>>();
+    let mut e = Engine::new(self.name(), original, view, ctx, Sgd::new(c.momentum, c.weight_decay, Some(masks)));
+    relabel_loop(&mut e, view, &sides, ctx, (c.epochs, c.batch_size, c.lr), on_batch);
+    Ok(unlearned(self.name(), self.settings(), original, scope, &sides, ctx, started, e.finish()?))
+});

@@ -8,10 +8,10 @@ use doppel_models::train::labels_tensor;
 
 use crate::engine::{Sides, unlearned};
 use crate::error::{Result, UnlearnError};
-use crate::methods::{check_range, settings};
+use crate::methods::check_range;
+use crate::methods::unlearner;
 use crate::params;
-use crate::scope::Scope;
-use crate::unlearner::{Original, RunContext, Status, Unlearned, Unlearner, View};
+use crate::unlearner::{Original, Status, View};
 
 /// SSD (Foster, Schoepf & Brintrup 2024, "Fast Machine Unlearning Without Retraining Through Selective Synaptic
 /// Dampening", AAAI): importances `I = E[g²]` (mean over minibatches of the squared minibatch gradient, as the
@@ -141,40 +141,23 @@ pub fn importances(
     Ok(Importances { data, forget })
 }
 
-impl Unlearner for Ssd {
-    fn name(&self) -> &'static str {
-        "ssd"
-    }
-
-    fn settings(&self) -> serde_json::Value {
-        settings(&self.cfg)
-    }
-
-    fn unlearn(
-        &self,
-        original: &Original<'_>,
-        view: &View<'_>,
-        scope: &Scope,
-        ctx: &RunContext,
-        on_batch: &mut dyn FnMut(&[usize]),
-    ) -> Result<Unlearned> {
-        let started = std::time::Instant::now();
-        let sides = Sides::new(view, scope)?;
-        let imp = importances(original, view, &sides.forget, self.cfg.batch_size, &ctx.device, on_batch)?;
-        let mut values = params::values(original.net)?;
-        let mut dampened = 0usize;
-        for ((theta, i_d), i_f) in values.iter_mut().zip(&imp.data).zip(&imp.forget) {
-            for ((w, &d), &f) in theta.iter_mut().zip(i_d).zip(i_f) {
-                if f > self.cfg.alpha * d {
-                    let factor = (self.cfg.lambda * d / f).min(1.0);
-                    *w = (f64::from(*w) * factor) as f32;
-                    dampened += 1;
-                }
+unlearner!(Ssd, "ssd", |self, original, view, scope, ctx, on_batch| {
+    let started = std::time::Instant::now();
+    let sides = Sides::new(view, scope)?;
+    let imp = importances(original, view, &sides.forget, self.cfg.batch_size, &ctx.device, on_batch)?;
+    let mut values = params::values(original.net)?;
+    let mut dampened = 0usize;
+    for ((theta, i_d), i_f) in values.iter_mut().zip(&imp.data).zip(&imp.forget) {
+        for ((w, &d), &f) in theta.iter_mut().zip(i_d).zip(i_f) {
+            if f > self.cfg.alpha * d {
+                let factor = (self.cfg.lambda * d / f).min(1.0);
+                *w = (f64::from(*w) * factor) as f32;
+                dampened += 1;
             }
         }
-        tracing::info!(dampened, "ssd: weights selected for dampening");
-        let net = params::write(original.net.clone(), values);
-        let status = Status::Completed;
-        Ok(unlearned(self.name(), self.settings(), original, scope, &sides, ctx, started, (net, 0, status)))
     }
-}
+    tracing::info!(dampened, "ssd: weights selected for dampening");
+    let net = params::write(original.net.clone(), values);
+    let status = Status::Completed;
+    Ok(unlearned(self.name(), self.settings(), original, scope, &sides, ctx, started, (net, 0, status)))
+});
