@@ -93,29 +93,39 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     let out = dir.path().join("smoke");
     let first = smoke(&out, &[]);
     let (built, reused) = counts(&first);
-    assert_eq!((built, reused), (33, 0), "3 datasets + 3 k × 3 seeds × 3 models + 3 evaluations:\n{first}");
+    assert_eq!(
+        (built, reused),
+        (43, 0),
+        "3 datasets + 3 k × 3 seeds × 3 models + 1 mining + 9 unlearned + 3 evaluations:\n{first}"
+    );
     for f in ["report.md", "manifest.json", "reproduce.log", "tables/reference_models.csv"] {
         assert!(out.join(f).is_file(), "{f} is missing");
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();
     assert!(report.contains("## Headline") && report.contains("| 21 | retrain_clean |"), "{report}");
     // The eval stage's table and its reading of where retrain_exact sits.
-    assert!(report.contains("| k | model | F logit conf | MIA AUC (loss) |"), "{report}");
+    assert!(report.contains("| k | model | F acc | test acc | F logit conf | MIA AUC (loss) |"), "{report}");
     assert!(report.contains("- k = 21: on the targets retrain_exact sits nearer **"), "{report}");
     assert!(report.contains("- k = 0: retrain_exact and retrain_clean trained on the same rows"), "{report}");
     let eval_csv = std::fs::read_to_string(out.join("tables/evaluation.csv")).unwrap();
-    assert_eq!(eval_csv.lines().count(), 1 + 3 * 3, "a header and 3 k × 3 models:\n{eval_csv}");
+    assert_eq!(eval_csv.lines().count(), 1 + 3 * 3 + 9, "a header, 3 k × 3 models, 9 unlearned:\n{eval_csv}");
+    assert!(report.contains("| 21 | ft-mined |"), "{report}");
+    assert!(report.contains("- k = 21: rows each scope forgets: exact 8, mined "), "{report}");
+    assert!(report.contains("| 21 | salun-lineage |"), "{report}");
+    assert!(report.contains("- k = 21, forget accuracy toward retrain_exact"), "{report}");
+    let timing = std::fs::read_to_string(out.join("timing.md")).unwrap();
+    assert!(timing.contains("| smoke | 21 | scrub | lineage |"), "{timing}");
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["preset"], "smoke");
-    assert_eq!(manifest["steps"].as_array().unwrap().len(), 33);
+    assert_eq!(manifest["steps"].as_array().unwrap().len(), 43);
     assert!(manifest["steps"][0]["wall_seconds"].as_f64().is_some());
     let derived = std::fs::read_to_string(out.join("configs/dataset/smoke-k21.toml")).unwrap();
     assert!(derived.contains("per_target = 15") && derived.contains("per_target = 6"), "{derived}");
     let saved = report_files(&out);
 
     let second = smoke(&out, &[]);
-    assert_eq!(counts(&second), (0, 33), "{second}");
+    assert_eq!(counts(&second), (0, 43), "{second}");
     assert_eq!(report_files(&out), saved, "a rerun changed the report");
     let log = std::fs::read_to_string(out.join("reproduce.log")).unwrap();
     assert!(log.contains("reused") && log.contains("doppel train"), "the log holds both runs");
@@ -149,19 +159,19 @@ fn a_killed_run_resumes_and_ends_with_the_same_report() {
     // before, as a kill in the middle of training it would have.
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(whole.join("manifest.json")).unwrap()).unwrap();
-    // Steps 31 and 32 are the last model and the last evaluation.
-    assert_eq!(manifest["steps"][31]["kind"], "model", "{}", manifest["steps"][31]);
-    let last = manifest["steps"][31]["key"].as_str().unwrap().to_string();
+    // Steps 41 and 42 are the last model and the last evaluation.
+    assert_eq!(manifest["steps"][41]["kind"], "model", "{}", manifest["steps"][41]);
+    let last = manifest["steps"][41]["key"].as_str().unwrap().to_string();
     let stale = killed.join(format!("cache/model/.tmp-{last}-1"));
     std::fs::create_dir_all(stale.join("m0")).unwrap();
     std::fs::write(stale.join("m0/model.safetensors"), "half").unwrap();
 
     let resumed = smoke(&killed, &[]);
     let (built, reused) = counts(&resumed);
-    assert_eq!(built + reused, 33, "{resumed}");
+    assert_eq!(built + reused, 43, "{resumed}");
     assert!(reused >= 4, "the steps finished before the kill are reused:\n{resumed}");
     assert!(built > 0, "the kill came before the end of the run:\n{resumed}");
-    assert!(!stale.exists() || reused == 33, "the stale build folder is cleared");
+    assert!(!stale.exists() || reused == 43, "the stale build folder is cleared");
     assert_same_report(&whole, &killed);
 }
 
@@ -171,18 +181,24 @@ fn three_shards_and_a_merge_equal_an_unsharded_run() {
     let (whole, sharded) = (dir.path().join("whole"), dir.path().join("sharded"));
     smoke(&whole, &[]);
     let mut total_built = 0;
-    for i in 0..2 {
+    for i in 0..3 {
         let shard = format!("{i}/3");
         total_built += counts(&smoke(&sharded, &["--shard", &shard])).0;
+        assert!(!sharded.join("report.md").exists(), "a shard writes no report");
     }
-    assert!(!sharded.join("report.md").exists(), "a shard writes no report");
+    assert_eq!(total_built, 43, "every step is built by exactly one shard when they run one after another");
+
+    // A merge with a step missing (as when a shard has not run) refuses and says what to do.
+    let evals: Vec<_> = std::fs::read_dir(sharded.join("cache/eval")).unwrap().map(|e| e.unwrap().path()).collect();
+    let gone = evals.iter().find(|p| !p.file_name().unwrap().to_string_lossy().starts_with('.')).unwrap();
+    std::fs::remove_dir_all(gone).unwrap();
     let early = xtask(&["--preset", "smoke", "--out", sharded.to_str().unwrap(), "--merge"]);
     let stderr = String::from_utf8_lossy(&early.stderr);
     assert!(!early.status.success());
-    assert!(stderr.contains("steps are not in") && stderr.contains("run the missing shards"), "{stderr}");
+    assert!(stderr.contains("1 of 43 steps are not in") && stderr.contains("run the missing shards"), "{stderr}");
 
-    total_built += counts(&smoke(&sharded, &["--shard", "2/3"])).0;
-    assert_eq!(total_built, 33, "every step is built by exactly one shard when they run one after another");
+    let rebuilt: usize = (0..3).map(|i| counts(&smoke(&sharded, &["--shard", &format!("{i}/3")])).0).sum();
+    assert_eq!(rebuilt, 1, "only the missing step is built again");
     smoke(&sharded, &["--merge"]);
     assert_same_report(&whole, &sharded);
 }

@@ -9,6 +9,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use doppel_data::{BuildConfig, store};
 
+mod attack;
 mod eval;
 mod mine;
 mod train;
@@ -47,6 +48,9 @@ enum Cmd {
     /// Unlearn a scope from a trained model with one method (retrain, ft, ga, neggrad_plus, rl, l1_sparse, salun,
     /// scrub, boundary_shrink, boundary_expanding, ssd, bad_teacher).
     Unlearn(unlearn::UnlearnArgs),
+    /// Reconstruct the targets from models (KKT training-set reconstruction, model inversion) and score them by
+    /// SSIM with controls; tables, PNG grids and a Markdown summary.
+    Attack(attack::AttackArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -105,6 +109,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Mine(c) => mine::run(c),
         Cmd::Unlearn(a) => unlearn::run(a),
         Cmd::Eval(a) => eval::run(a),
+        Cmd::Attack(a) => attack::run(a),
     }
 }
 

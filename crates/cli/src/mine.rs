@@ -11,7 +11,7 @@ use anyhow::Context;
 use clap::{Args, Subcommand};
 use doppel_data::store::{self, DatasetDir};
 use doppel_mine::polars::prelude::{AnyValue, DataFrame};
-use doppel_mine::store::{Provenance, embed_dataset};
+use doppel_mine::store::{Provenance, embed_dataset_in};
 use doppel_mine::{DatasetEmbeddings, Embedder, EmbedderSpec, Index, MineConfig, Search, audit, mine, quality};
 use doppel_models::{DeviceChoice, FeaturesEmbedder, MiniLmEmbedder};
 
@@ -53,6 +53,10 @@ pub struct Common {
     /// Recompute the embeddings even when a matching file exists.
     #[arg(long)]
     force_embed: bool,
+    /// Where the embeddings file is cached [default: DATASET/embeddings]; use it when the dataset directory must
+    /// not change.
+    #[arg(long, value_name = "DIR")]
+    embeddings: Option<PathBuf>,
     /// Where model-backed embedders (features, minilm) run: flex (CPU) or wgpu (GPU; needs the wgpu feature).
     #[arg(long, value_enum, default_value_t = DeviceArg::Flex)]
     device: DeviceArg,
@@ -146,7 +150,8 @@ fn load(c: &Common) -> anyhow::Result<(MineConfig, DatasetDir, DatasetEmbeddings
     let mut embedder = build_embedder(&cfg.embedder, c.device)?;
     let started = Instant::now();
     // A setting that the data rule out (say `embedder.dim` above the image size) is reported against the file.
-    let (emb, prov) = embed_dataset(&c.dataset, &ds, embedder.as_mut(), c.force_embed)
+    let cache = c.embeddings.clone().unwrap_or_else(|| c.dataset.join("embeddings"));
+    let (emb, prov) = embed_dataset_in(&cache, &c.dataset, &ds, embedder.as_mut(), c.force_embed)
         .map_err(|e| e.in_file(&c.config.display().to_string()))?;
     Ok((cfg, ds, emb, prov, started.elapsed().as_secs_f64()))
 }
@@ -172,6 +177,16 @@ fn build_index(cfg: &MineConfig, emb: &DatasetEmbeddings) -> anyhow::Result<(Ind
     Ok((index, started.elapsed().as_secs_f64()))
 }
 
+/// The index a search of kind `how` needs: without the graph for exact search, which does not use it.
+fn index_for(cfg: &MineConfig, emb: &DatasetEmbeddings, how: Search) -> anyhow::Result<Index> {
+    match how {
+        Search::Hnsw => Ok(build_index(cfg, emb)?.0),
+        Search::Exact => {
+            Ok(Index::build_exact(cfg.index, &emb.train_ids, &emb.train).context("indexing for exact search")?)
+        }
+    }
+}
+
 fn out_dir(out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))
 }
@@ -191,7 +206,7 @@ fn neighbours(a: NeighboursArgs) -> anyhow::Result<()> {
     }
     params.validate().map_err(|e| anyhow::anyhow!("{e}").context("--threshold/--top-k"))?;
     out_dir(&a.o.out)?;
-    let (index, _) = build_index(&cfg, &emb)?;
+    let index = index_for(&cfg, &emb, params.search)?;
     let found = mine::neighbours_of(&index, &emb, &mine::target_rows(&ds.train.samples), &params)?;
     let (mut long, mut per_target) = mine::neighbour_tables(&ds.train.samples, &found)?;
     mine::write_table(&mut long, &a.o.out.join("neighbours.parquet"))?;
@@ -216,7 +231,7 @@ fn groups(a: GroupsArgs) -> anyhow::Result<()> {
     let threshold = a.threshold.unwrap_or(cfg.mine.group_threshold);
     let test_threshold = a.test_threshold.unwrap_or(cfg.mine.test_threshold);
     out_dir(&a.o.out)?;
-    let (index, _) = build_index(&cfg, &emb)?;
+    let index = index_for(&cfg, &emb, how)?;
     let gs = mine::groups(&index, &emb, threshold, cfg.mine.max_neighbours, how)?;
     let mut gt = mine::group_table(&ds.train.samples, &gs)?;
     mine::write_table(&mut gt, &a.o.out.join("groups.parquet"))?;

@@ -119,3 +119,62 @@ fn every_method_runs_end_to_end_and_the_mined_scope_reads_ids() {
     let bad = doppel(&[&args[..], &["--scope", "mined", "--mined-rows", "bad.txt", "--out", "bad"]].concat(), dir);
     assert!(String::from_utf8_lossy(&bad.stderr).contains("bad.txt:1: \"7x\" is not a sample id"));
 }
+
+/// The `mined` scope end to end: `doppel mine neighbours` (exact search, embeddings kept out of the dataset
+/// folder) writes neighbours.parquet, and `doppel unlearn --scope mined` reads it.
+#[test]
+fn salun_with_the_mined_scope_runs_from_doppel_mine_output() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("d.toml"), DATASET).unwrap();
+    std::fs::write(dir.join("t.toml"), TRAIN).unwrap();
+    std::fs::write(dir.join("u.toml"), METHODS).unwrap();
+    std::fs::write(
+        dir.join("m.toml"),
+        "[embedder]\nkind = \"pixel\"\nseed = 7\n[index]\nmetric = \"cosine\"\nm = 16\nef_construction = 100\nef_search = 64\n\
+         [mine]\nthreshold = 0.5\ntop_k = 2\ngroup_threshold = 0.01\ntest_threshold = 0.01\n",
+    )
+    .unwrap();
+    ok(&doppel(&["data", "build", "--config", "d.toml", "--out", "ds"], dir));
+    ok(&doppel(&["train", "--dataset", "ds", "--config", "t.toml", "--which", "m0", "--out", "m"], dir));
+    let mined = ok(&doppel(
+        &[
+            "mine",
+            "neighbours",
+            "--dataset",
+            "ds",
+            "--config",
+            "m.toml",
+            "--out",
+            "n",
+            "--exact",
+            "--embeddings",
+            "emb",
+        ],
+        dir,
+    ));
+    assert!(mined.contains("the 2 nearest, Exact search"), "{mined}");
+    assert!(!dir.join("ds/embeddings").exists(), "--embeddings keeps the dataset folder unchanged");
+    assert!(std::fs::read_dir(dir.join("emb")).unwrap().count() >= 1);
+
+    let args = ["unlearn", "--dataset", "ds", "--checkpoint", "m/m0", "--method", "salun", "--scope", "mined"];
+    let stdout = ok(&doppel(
+        &[&args[..], &["--mined-rows", "n/neighbours.parquet", "--config", "u.toml", "--out", "u"]].concat(),
+        dir,
+    ));
+    assert!(stdout.contains("salun") && stdout.contains("mined"), "{stdout}");
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("u/report.json")).unwrap()).unwrap();
+    assert_eq!(report["scope"], "mined");
+    // 3 targets and 2 nearest neighbours each (some may be shared or be other targets): between 3 and 9 rows.
+    let size = report["scope_size"].as_u64().unwrap();
+    assert!((4..=9).contains(&size), "scope size {size}");
+
+    // A table without neighbour_id is refused with what to pass instead.
+    let bad = doppel(
+        &[&args[..], &["--mined-rows", "n/target_counts.parquet", "--config", "u.toml", "--out", "bad"]].concat(),
+        dir,
+    );
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("has no `neighbour_id` column"), "{:?}", bad);
+}

@@ -131,6 +131,8 @@ pub struct Index {
     vectors: Matrix,
     graph: Hnsw<'static, f32, Dist>,
     rows: HashMap<u32, usize>,
+    /// False for [`Index::build_exact`]: the graph is empty and graph searches scan instead.
+    has_graph: bool,
 }
 
 impl std::fmt::Debug for Index {
@@ -142,6 +144,17 @@ impl std::fmt::Debug for Index {
 impl Index {
     /// Checks `params` and every vector, then inserts the rows serially, in order.
     pub fn build(params: IndexParams, ids: &[u32], vectors: &Matrix) -> Result<Index> {
+        Self::build_with(params, ids, vectors, true)
+    }
+
+    /// Like [`Index::build`] but without the graph: every search, [`Search::Hnsw`] included, scans all rows.
+    /// For exact-only work, where the graph would cost most of the time (a 60,000 × 1,024 patch index takes
+    /// minutes to insert).
+    pub fn build_exact(params: IndexParams, ids: &[u32], vectors: &Matrix) -> Result<Index> {
+        Self::build_with(params, ids, vectors, false)
+    }
+
+    fn build_with(params: IndexParams, ids: &[u32], vectors: &Matrix, graph: bool) -> Result<Index> {
         params.validate()?;
         if ids.len() != vectors.rows() {
             return Err(MineError::DimMismatch {
@@ -171,7 +184,12 @@ impl Index {
         );
         let _g = span.enter();
         let started = std::time::Instant::now();
+        let with_graph = graph;
         let graph = Hnsw::new(params.m, ids.len().max(1), 16, params.ef_construction, Dist(params.metric));
+        if !with_graph {
+            tracing::info!("exact search only: no graph built");
+            return Ok(Index { params, ids: ids.to_vec(), vectors, graph, rows, has_graph: false });
+        }
         for row in 0..ids.len() {
             graph.insert((vectors.row(row), row));
             if (row + 1) % 10_000 == 0 {
@@ -179,7 +197,7 @@ impl Index {
             }
         }
         tracing::info!(seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "hnsw built");
-        Ok(Index { params, ids: ids.to_vec(), vectors, graph, rows })
+        Ok(Index { params, ids: ids.to_vec(), vectors, graph, rows, has_graph: true })
     }
 
     /// The parameters it was built with.
@@ -263,6 +281,7 @@ impl Index {
         if k == 0 {
             return Vec::new();
         }
+        let how = if self.has_graph { how } else { Search::Exact };
         let mut hits: Vec<Hit> = match how {
             Search::Hnsw => self
                 .graph
@@ -370,6 +389,23 @@ mod tests {
         assert_eq!(err.to_string(), "embedding of sample 99: dimension 3, expected 2");
         let err = Index::build(params(16), &[5, 5], &Matrix::new(2, 2, vec![1.0; 4]).unwrap()).unwrap_err();
         assert!(err.to_string().contains("appears twice"), "{err}");
+    }
+
+    #[test]
+    fn an_exact_only_index_answers_every_search_by_scanning() {
+        let mut rng = doppel_data::seed::rng(3, "exact-only", 0);
+        let data: Vec<f32> = (0..200 * 8).map(|_| rand::Rng::random_range(&mut rng, -1.0..1.0)).collect();
+        let x = Matrix::new(200, 8, data).unwrap();
+        let ids: Vec<u32> = (0..200).collect();
+        let full = Index::build(params(16), &ids, &x).unwrap();
+        let bare = Index::build_exact(params(16), &ids, &x).unwrap();
+        for q in [0usize, 17, 199] {
+            let want = full.search_row(q, 10, Search::Exact);
+            assert_eq!(bare.search_row(q, 10, Search::Exact), want);
+            assert_eq!(bare.search_row(q, 10, Search::Hnsw), want, "a graph search scans when there is no graph");
+            let within = bare.within(ids[q], x.row(q), 0.5, 500, Search::Hnsw).unwrap();
+            assert_eq!(within, full.within(ids[q], x.row(q), 0.5, 500, Search::Exact).unwrap());
+        }
     }
 
     #[test]

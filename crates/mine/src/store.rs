@@ -65,18 +65,36 @@ struct Sidecar {
 
 /// `DATASET/embeddings/<name>-<hash>.parquet`.
 pub fn embeddings_path(dataset_dir: &Path, embedder: &dyn Embedder) -> PathBuf {
-    dataset_dir.join("embeddings").join(format!("{}-{}.parquet", embedder.name(), embedder.config_hash()))
+    embeddings_path_in(&dataset_dir.join("embeddings"), embedder)
 }
 
-/// The embeddings of `ds` (opened from `dataset_dir`) under `embedder`: read from the cache file when it matches
-/// the config and the dataset (and `force` is off), otherwise fitted on the train split, computed and written.
+/// `DIR/<name>-<hash>.parquet`.
+pub fn embeddings_path_in(dir: &Path, embedder: &dyn Embedder) -> PathBuf {
+    dir.join(format!("{}-{}.parquet", embedder.name(), embedder.config_hash()))
+}
+
+/// The embeddings of `ds` (opened from `dataset_dir`) under `embedder`: read from the cache file
+/// `DATASET/embeddings/<name>-<hash>.parquet` when it matches the config and the dataset (and `force` is off),
+/// otherwise fitted on the train split, computed and written there.
 pub fn embed_dataset(
     dataset_dir: &Path,
     ds: &DatasetDir,
     embedder: &mut dyn Embedder,
     force: bool,
 ) -> Result<(DatasetEmbeddings, Provenance)> {
-    let path = embeddings_path(dataset_dir, embedder);
+    embed_dataset_in(&dataset_dir.join("embeddings"), dataset_dir, ds, embedder, force)
+}
+
+/// [`embed_dataset`] with the cache file in `cache_dir` instead of beside the dataset (for a dataset directory
+/// that must not change, such as a content-addressed artifact).
+pub fn embed_dataset_in(
+    cache_dir: &Path,
+    dataset_dir: &Path,
+    ds: &DatasetDir,
+    embedder: &mut dyn Embedder,
+    force: bool,
+) -> Result<(DatasetEmbeddings, Provenance)> {
+    let path = embeddings_path_in(cache_dir, embedder);
     let side_path = path.with_extension("json");
     let manifest_sha = sha256_file(&dataset_dir.join("manifest.json"))?;
     let train_ids: Vec<u32> = ds.train.samples.iter().map(|s| s.id).collect();

@@ -119,13 +119,58 @@ impl Runner<'_> {
                 let json = serde_json::to_vec_pretty(&metrics).context("cannot encode metrics")?;
                 write_atomic(&tmp.join("metrics.json"), &json)?;
             }
-            Action::Eval { seeds, attack_seed } => {
-                let Some((dataset, models)) = deps.split_first() else {
+            Action::Mine { config } => {
+                let [dataset] = deps else { bail!("{}: a mine step needs its dataset", step.label) };
+                let cfg = tmp.join("config.toml");
+                write_atomic(&cfg, config.as_bytes())?;
+                let embeddings = tmp.join("embeddings");
+                let mut cmd = Command::new(self.doppel);
+                cmd.args(["mine", "neighbours", "--exact", "--device", self.device])
+                    .arg("--dataset")
+                    .arg(dataset.join("dataset"));
+                cmd.arg("--config").arg(&cfg).arg("--embeddings").arg(&embeddings).arg("--out").arg(tmp.join("mine"));
+                self.call(cmd, tmp, &step.label)?;
+                // The embeddings are a cache (hundreds of MB for patch sketches of MNIST); the neighbours stay.
+                if embeddings.exists() {
+                    fs::remove_dir_all(&embeddings)
+                        .with_context(|| format!("cannot remove {}", embeddings.display()))?;
+                }
+            }
+            Action::Unlearn { config, method, scope } => {
+                let (dataset, m0, mine) = match deps {
+                    [d, m] => (d, m, None),
+                    [d, m, n] => (d, m, Some(n)),
+                    _ => bail!(
+                        "{}: an unlearn step needs its dataset and M0 (and the mining for scope mined)",
+                        step.label
+                    ),
+                };
+                let cfg = tmp.join("config.toml");
+                write_atomic(&cfg, config.as_bytes())?;
+                let mut cmd = Command::new(self.doppel);
+                cmd.arg("unlearn").arg("--dataset").arg(dataset.join("dataset")).arg("--checkpoint").arg(m0.join("m0"));
+                cmd.args(["--method", method, "--scope", scope, "--device", self.device]).arg("--config").arg(&cfg);
+                if let Some(mine) = mine {
+                    cmd.arg("--mined-rows").arg(mine.join("mine/neighbours.parquet"));
+                }
+                cmd.arg("--out").arg(tmp.join("model"));
+                self.call(cmd, tmp, &step.label)?;
+            }
+            Action::Eval { seeds, unlearned, attack_seed } => {
+                let Some((dataset, rest)) = deps.split_first() else {
                     bail!("{}: an eval step needs its dataset", step.label)
                 };
-                if models.len() != seeds.len() * ROLES.len() {
-                    bail!("{}: {} model folders for {} seeds", step.label, models.len(), seeds.len());
+                let n_models = seeds.len() * ROLES.len();
+                if rest.len() != n_models + unlearned.len() {
+                    bail!(
+                        "{}: {} dependency folders for {} seeds and {} unlearned models",
+                        step.label,
+                        rest.len(),
+                        seeds.len(),
+                        unlearned.len()
+                    );
                 }
+                let (models, unlearned_dirs) = rest.split_at(n_models);
                 // doppel eval reads one folder per seed holding m0/, retrain_exact/ and retrain_clean/; the
                 // models sit in one cache folder each, so the run folders are links, removed afterwards.
                 let runs = tmp.join("runs");
@@ -139,6 +184,11 @@ impl Runner<'_> {
                         link_dir(&target, &run.join(role))?;
                     }
                     run_dirs.push(run);
+                }
+                for ((seed, name), dir) in unlearned.iter().zip(unlearned_dirs) {
+                    let target = std::path::absolute(dir.join("model"))
+                        .with_context(|| format!("cannot resolve {}", dir.display()))?;
+                    link_dir(&target, &runs.join(format!("seed-{seed}")).join(name))?;
                 }
                 let mut cmd = Command::new(self.doppel);
                 cmd.arg("eval").arg("--dataset").arg(dataset.join("dataset")).arg("--runs").args(&run_dirs);

@@ -286,7 +286,10 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
 fn materialise_configs(out: &Path, plan: &Plan) -> Result<()> {
     for s in &plan.steps {
         let text = match &s.action {
-            Action::BuildDataset { config } | Action::Train { config, .. } => config,
+            Action::BuildDataset { config }
+            | Action::Train { config, .. }
+            | Action::Mine { config }
+            | Action::Unlearn { config, .. } => config,
             // Nothing to show: its command line is in the log and the manifest.
             Action::Eval { .. } => continue,
         };

@@ -32,19 +32,26 @@ pub enum Kind {
     Dataset,
     /// `doppel train --which <role>`: one reference model with its inference outputs.
     Model,
-    /// `doppel eval` of the reference models of every seed on one dataset: per-sample and summary tables.
+    /// `doppel mine neighbours --exact`: the targets' look-alikes, for the `mined` scope.
+    Mine,
+    /// `doppel unlearn`: one method under one scope from one seed's M0.
+    Unlearn,
+    /// `doppel eval` of the reference and unlearned models of every seed on one dataset: per-sample and summary
+    /// tables.
     Eval,
 }
 
 impl Kind {
     /// Every kind, in pipeline order.
-    pub const ALL: [Kind; 3] = [Kind::Dataset, Kind::Model, Kind::Eval];
+    pub const ALL: [Kind; 5] = [Kind::Dataset, Kind::Model, Kind::Mine, Kind::Unlearn, Kind::Eval];
 
     /// The cache sub-folder and the name in logs.
     pub fn dir(self) -> &'static str {
         match self {
             Kind::Dataset => "dataset",
             Kind::Model => "model",
+            Kind::Mine => "mine",
+            Kind::Unlearn => "unlearn",
             Kind::Eval => "eval",
         }
     }
@@ -55,6 +62,10 @@ impl Kind {
         match self {
             Kind::Dataset => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/cli"],
             Kind::Model => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/models", "crates/cli"],
+            Kind::Mine => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/mine", "crates/models", "crates/cli"],
+            Kind::Unlearn => {
+                &["Cargo.toml", "Cargo.lock", "crates/data", "crates/models", "crates/unlearn", "crates/cli"]
+            }
             Kind::Eval => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/models", "crates/eval", "crates/cli"],
         }
     }
@@ -84,11 +95,30 @@ pub enum Action {
         /// m0, retrain_exact or retrain_clean.
         role: &'static str,
     },
+    /// `doppel mine neighbours --dataset <dep 0>/dataset --config <config> --exact --out <artifact>/mine`, with
+    /// the embeddings cached in the build folder and removed after, so the dataset artifact never changes.
+    Mine {
+        /// The mining config's text.
+        config: String,
+    },
+    /// `doppel unlearn --dataset <dep 0>/dataset --checkpoint <dep 1>/m0 --method <method> --scope <scope>
+    /// --config <config> --out <artifact>/model`; for scope mined, `--mined-rows <dep 2>/mine/neighbours.parquet`.
+    Unlearn {
+        /// The method settings file's text.
+        config: String,
+        /// The method, as `doppel unlearn --method` names it.
+        method: &'static str,
+        /// exact or lineage.
+        scope: &'static str,
+    },
     /// `doppel eval --dataset <dep 0>/dataset --runs <one folder per seed> --out <artifact>/eval`, where the run
-    /// folder of seed `seeds[i]` holds the models of deps `1 + 3i ..= 3 + 3i` ([`ROLES`] order).
+    /// folder of seed `seeds[i]` holds the models of deps `1 + 3i ..= 3 + 3i` ([`ROLES`] order), and after the
+    /// `3 · seeds.len()` model deps come the unlearned models, `unlearned[j]` naming dep `1 + 3 · seeds.len() + j`.
     Eval {
         /// The training seeds, in dependency order.
         seeds: Vec<u64>,
+        /// (seed, folder name `<method>-<scope>`) of each unlearned model dep, in dependency order.
+        unlearned: Vec<(u64, String)>,
         /// The seed of the logistic-regression attack's folds.
         attack_seed: u64,
     },
@@ -216,8 +246,36 @@ impl Plan {
                         Action::BuildDataset { config: config.clone() },
                         Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
                     )?;
+                    let mine_step =
+                        match arm.unlearn.as_ref().filter(|u| u.k.contains(&k)).and_then(|u| u.mine.as_ref()) {
+                            None => None,
+                            Some((_, text)) => {
+                                let key = steps[ds].key.clone();
+                                let material = Material {
+                                    kind: Kind::Mine,
+                                    schema: SCHEMA,
+                                    code: ctx.code(Kind::Mine),
+                                    config: text,
+                                    inputs: vec![&key],
+                                    source_files: None,
+                                    device: Some(&ctx.device),
+                                    role: None,
+                                };
+                                Some(push(
+                                    &mut steps,
+                                    Kind::Mine,
+                                    &material,
+                                    format!("{} k={k}{seed_part} mine", arm.label),
+                                    format!("{}-k{k}{slug_part}-mine", arm.label),
+                                    vec![ds],
+                                    Action::Mine { config: text.clone() },
+                                    Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
+                                )?)
+                            }
+                        };
                     let seeds: Vec<u64> = data_seed.map_or_else(|| preset.seeds.clone(), |s| vec![s]);
                     let mut models = Vec::new();
+                    let mut unlearned: Vec<(u64, String, usize)> = Vec::new();
                     for &seed in &seeds {
                         let train = preset.train_toml(arm, seed)?;
                         for role in ROLES {
@@ -244,6 +302,49 @@ impl Plan {
                             )?;
                             models.push(m);
                         }
+                        let Some(u) = arm.unlearn.as_ref().filter(|u| u.k.contains(&k) && u.seeds.contains(&seed))
+                        else {
+                            continue;
+                        };
+                        let m0 = models[models.len() - ROLES.len()];
+                        for &method in &u.methods {
+                            for &scope in &u.scopes {
+                                let mut deps = vec![ds, m0];
+                                if scope == "mined" {
+                                    deps.extend(mine_step);
+                                }
+                                let keys: Vec<String> = deps.iter().map(|&d| steps[d].key.clone()).collect();
+                                let material = Material {
+                                    kind: Kind::Unlearn,
+                                    schema: SCHEMA,
+                                    code: ctx.code(Kind::Unlearn),
+                                    config: &u.config,
+                                    inputs: keys.iter().map(String::as_str).collect(),
+                                    source_files: None,
+                                    device: Some(&ctx.device),
+                                    role: Some(method),
+                                };
+                                let name = format!("{method}-{scope}");
+                                let material = UnlearnMaterial { base: material, scope };
+                                let i = push(
+                                    &mut steps,
+                                    Kind::Unlearn,
+                                    &material,
+                                    format!("{} k={k} seed={seed} {method} {scope}", arm.label),
+                                    format!("{}-k{k}-seed{seed}-{name}", arm.label),
+                                    deps,
+                                    Action::Unlearn { config: u.config.clone(), method, scope },
+                                    Coords {
+                                        arm: a,
+                                        dataset: arm.label.clone(),
+                                        k,
+                                        seed: Some(seed),
+                                        role: Some(method),
+                                    },
+                                )?;
+                                unlearned.push((seed, name, i));
+                            }
+                        }
                     }
                     let config = format!(
                         "doppel eval --seed {EVAL_ATTACK_SEED}; runs of seeds {}",
@@ -251,6 +352,7 @@ impl Plan {
                     );
                     let mut deps = vec![ds];
                     deps.extend(&models);
+                    deps.extend(unlearned.iter().map(|(_, _, i)| *i));
                     let keys: Vec<String> = deps.iter().map(|&d| steps[d].key.clone()).collect();
                     let material = Material {
                         kind: Kind::Eval,
@@ -269,7 +371,11 @@ impl Plan {
                         format!("{} k={k}{seed_part} eval", arm.label),
                         format!("{}-k{k}{slug_part}-eval", arm.label),
                         deps,
-                        Action::Eval { seeds: seeds.clone(), attack_seed: EVAL_ATTACK_SEED },
+                        Action::Eval {
+                            seeds: seeds.clone(),
+                            unlearned: unlearned.iter().map(|(seed, name, _)| (*seed, name.clone())).collect(),
+                            attack_seed: EVAL_ATTACK_SEED,
+                        },
                         Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
                     )?;
                 }
@@ -296,11 +402,19 @@ impl Plan {
     }
 }
 
+/// An unlearn step's key material: the common fields and its scope.
+#[derive(Serialize)]
+struct UnlearnMaterial<'a> {
+    #[serde(flatten)]
+    base: Material<'a>,
+    scope: &'a str,
+}
+
 #[allow(clippy::too_many_arguments)]
 fn push(
     steps: &mut Vec<Step>,
     kind: Kind,
-    material: &Material<'_>,
+    material: &impl Serialize,
     label: String,
     slug: String,
     deps: Vec<usize>,
@@ -407,6 +521,7 @@ mod tests {
     fn the_device_changes_model_keys_only() {
         let (a, b) = (smoke_plan("flex"), smoke_plan("wgpu"));
         for (x, y) in a.steps.iter().zip(&b.steps) {
+            // Every step after the dataset runs on the device (mining: the model-backed embedders).
             assert_eq!(x.key == y.key, x.kind == Kind::Dataset, "{}", x.label);
         }
         assert_eq!(smoke_plan("flex").steps[0].key, a.steps[0].key, "keys are stable");

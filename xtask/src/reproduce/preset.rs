@@ -13,6 +13,14 @@
 //! label = "smoke"                         # optional; default: the dataset config's `name`
 //! set = { "source.train_per_class" = 500 }   # optional: dotted keys set in the dataset config
 //! train_set = { epochs = 2 }                 # optional: dotted keys set in the train config
+//!
+//! [datasets.unlearn]                      # optional: unlearn each seed's M0 with these methods and scopes
+//! config = "configs/unlearn/mnist-mlp.toml"  # a `doppel unlearn --config` file (method settings)
+//! methods = ["ft", "salun"]               # names as `doppel unlearn --method` takes them, or ["all"]
+//! scopes = ["exact", "lineage"]           # exact, mined and/or lineage
+//! mine = "configs/mine/patch.toml"        # for scope mined: a `doppel mine` config (exact search is used)
+//! k = [0, 21]                             # optional: a subset of the arm's k (default: all of them)
+//! seeds = [1]                             # optional: a subset of the preset's seeds (default: all)
 //! ```
 //!
 //! [`Preset::load`] checks everything it can without running doppel (keys, ranges, that the referenced files exist
@@ -62,6 +70,47 @@ pub struct DatasetArm {
     pub train: Table,
     /// The `k` values, ascending, without repeats.
     pub k: Vec<usize>,
+    /// What to unlearn, if anything.
+    pub unlearn: Option<UnlearnArm>,
+}
+
+/// The methods doppel unlearn offers, in table order (`doppel unlearn --method`).
+pub const METHODS: [&str; 12] = [
+    "retrain",
+    "ft",
+    "ga",
+    "neggrad_plus",
+    "rl",
+    "l1_sparse",
+    "salun",
+    "scrub",
+    "boundary_shrink",
+    "boundary_expanding",
+    "ssd",
+    "bad_teacher",
+];
+
+/// The scopes the unlearn stage runs, from the narrowest: the targets, the targets and their mined look-alikes,
+/// the targets and all their variants.
+pub const SCOPES: [&str; 3] = ["exact", "mined", "lineage"];
+
+/// A dataset arm's `unlearn` table, checked.
+#[derive(Debug, Clone)]
+pub struct UnlearnArm {
+    /// The method settings file, as written in the preset.
+    pub config_path: String,
+    /// Its text.
+    pub config: String,
+    /// Methods, in [`METHODS`] order.
+    pub methods: Vec<&'static str>,
+    /// Scopes, in [`SCOPES`] order.
+    pub scopes: Vec<&'static str>,
+    /// The k values to unlearn at (a subset of the arm's).
+    pub k: Vec<usize>,
+    /// The seeds whose M0 is unlearned (a subset of the preset's).
+    pub seeds: Vec<u64>,
+    /// For scope `mined`: the mining config file as written in the preset, and its text.
+    pub mine: Option<(String, String)>,
 }
 
 #[derive(Deserialize)]
@@ -83,6 +132,18 @@ struct RawArm {
     label: Option<String>,
     set: Option<Table>,
     train_set: Option<Table>,
+    unlearn: Option<RawUnlearn>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawUnlearn {
+    config: String,
+    methods: Vec<String>,
+    scopes: Vec<String>,
+    k: Option<Vec<i64>>,
+    seeds: Option<Vec<i64>>,
+    mine: Option<String>,
 }
 
 /// A preset error: `file: \`key\` problem`.
@@ -226,6 +287,13 @@ impl Preset {
                     return Err(err(&at("k"), format!("holds {v} twice")).into());
                 }
             }
+            let k: Vec<usize> = k.into_iter().collect();
+            let unlearn = match a.unlearn {
+                None => None,
+                Some(u) => Some(
+                    check_unlearn(u, &k, &seeds, root).map_err(|(key, p)| err(&at(&format!("unlearn.{key}")), p))?,
+                ),
+            };
             datasets.push(DatasetArm {
                 label,
                 config_path: a.config,
@@ -234,7 +302,8 @@ impl Preset {
                 groups,
                 train_path: a.train,
                 train,
-                k: k.into_iter().collect(),
+                k,
+                unlearn,
             });
         }
         Ok(Preset {
@@ -270,6 +339,77 @@ impl Preset {
         train.insert("seed".into(), seed_value(seed)?);
         toml::to_string(&train).with_context(|| format!("cannot write the derived config of {}", arm.train_path))
     }
+}
+
+/// Checks an arm's `unlearn` table against the arm's `k` and the preset's seeds; errors are (key, problem).
+fn check_unlearn(
+    u: RawUnlearn,
+    arm_k: &[usize],
+    seeds: &[u64],
+    root: &Path,
+) -> std::result::Result<UnlearnArm, (String, String)> {
+    let (config, _) = read_ref(root, &u.config).map_err(|p| ("config".to_string(), p))?;
+    let pick = |key: &str, given: &[String], known: &[&'static str], all: bool| {
+        if given.is_empty() {
+            return Err((key.to_string(), format!("is empty; name at least one of {}", known.join(", "))));
+        }
+        if all && given.len() == 1 && given[0] == "all" {
+            return Ok(known.to_vec());
+        }
+        for g in given {
+            if !known.contains(&g.as_str()) {
+                return Err((
+                    key.to_string(),
+                    format!("holds {g:?}; use {}{}", known.join(", "), if all { " or [\"all\"]" } else { "" }),
+                ));
+            }
+        }
+        Ok(known.iter().copied().filter(|m| given.iter().any(|g| g == m)).collect())
+    };
+    let methods = pick("methods", &u.methods, &METHODS, true)?;
+    let scopes = pick("scopes", &u.scopes, &SCOPES, false)?;
+    let k = match u.k {
+        None => arm_k.to_vec(),
+        Some(ks) => {
+            let mut out = BTreeSet::new();
+            for v in ks {
+                let v = usize::try_from(v).ok().filter(|v| arm_k.contains(v)).ok_or_else(|| {
+                    ("k".to_string(), format!("holds {v}, which is not one of the arm's k ({arm_k:?})"))
+                })?;
+                out.insert(v);
+            }
+            out.into_iter().collect()
+        }
+    };
+    let chosen_seeds = match u.seeds {
+        None => seeds.to_vec(),
+        Some(ss) => {
+            let mut out = Vec::new();
+            for v in ss {
+                let v = u64::try_from(v).ok().filter(|v| seeds.contains(v)).ok_or_else(|| {
+                    ("seeds".to_string(), format!("holds {v}, which is not one of the preset's seeds ({seeds:?})"))
+                })?;
+                if !out.contains(&v) {
+                    out.push(v);
+                }
+            }
+            out
+        }
+    };
+    let mine = match (&u.mine, scopes.contains(&"mined")) {
+        (Some(path), true) => Some((path.clone(), read_ref(root, path).map_err(|p| ("mine".to_string(), p))?.0)),
+        (None, true) => {
+            return Err((
+                "mine".to_string(),
+                "is missing; scope mined needs a mining config, e.g. mine = \"configs/mine/patch.toml\"".into(),
+            ));
+        }
+        (Some(_), false) => {
+            return Err(("mine".to_string(), "is set, but `scopes` has no mined; add it or drop `mine`".into()));
+        }
+        (None, false) => None,
+    };
+    Ok(UnlearnArm { config_path: u.config, config, methods, scopes, k, seeds: chosen_seeds, mine })
 }
 
 fn seed_value(seed: u64) -> Result<Value> {
@@ -392,6 +532,20 @@ train_set = { epochs = 2 }
         assert_eq!(p.seeds, vec![3, 1]);
         let arm = &p.datasets[0];
         assert_eq!((arm.label.as_str(), arm.k.as_slice(), arm.groups.as_slice()), ("smoke", &[0, 7][..], &[5, 2][..]));
+        assert!(arm.unlearn.is_none());
+        let with = Preset::from_toml(
+            &format!(
+                "{GOOD}\nunlearn = {{ config = \"configs/unlearn/smoke-mlp.toml\", methods = [\"all\"], scopes = \
+                 [\"lineage\", \"exact\"], k = [7] }}"
+            ),
+            "good.toml",
+            &root(),
+        )
+        .unwrap();
+        let u = with.datasets[0].unlearn.as_ref().unwrap();
+        assert_eq!(u.methods, METHODS.to_vec(), "all, in table order");
+        assert_eq!(u.scopes, vec!["exact", "lineage"], "in table order");
+        assert_eq!((u.k.as_slice(), u.seeds.as_slice()), (&[7][..], &[3, 1][..]));
         let ds = parse_table(&p.dataset_toml(arm, 21, None).unwrap(), "derived").unwrap();
         let per: Vec<i64> =
             ds["variants"].as_array().unwrap().iter().map(|g| g["per_target"].as_integer().unwrap()).collect();
@@ -441,6 +595,36 @@ train_set = { epochs = 2 }
                     arm("k = [1]")
                 ),
                 "bad.toml: `datasets[1].label` \"smoke\" is used by an earlier entry",
+            ),
+            (
+                arm(
+                    "k = [0, 7]\nunlearn = { config = \"configs/unlearn/smoke-mlp.toml\", methods = [\"sallun\"], scopes = [\"exact\"] }",
+                ),
+                "bad.toml: `datasets[0].unlearn.methods` holds \"sallun\"; use retrain, ft,",
+            ),
+            (
+                arm(
+                    "k = [0, 7]\nunlearn = { config = \"configs/unlearn/smoke-mlp.toml\", methods = [\"all\"], scopes = [\"near\"] }",
+                ),
+                "bad.toml: `datasets[0].unlearn.scopes` holds \"near\"; use exact, mined, lineage",
+            ),
+            (
+                arm(
+                    "k = [0, 7]\nunlearn = { config = \"configs/unlearn/smoke-mlp.toml\", methods = [\"ft\"], scopes = [\"exact\"], k = [3] }",
+                ),
+                "bad.toml: `datasets[0].unlearn.k` holds 3, which is not one of the arm's k ([0, 7])",
+            ),
+            (
+                arm(
+                    "k = [0]\nunlearn = { config = \"configs/unlearn/smoke-mlp.toml\", methods = [\"ft\"], scopes = [\"exact\"], seeds = [2] }",
+                ),
+                "bad.toml: `datasets[0].unlearn.seeds` holds 2, which is not one of the preset's seeds ([1])",
+            ),
+            (
+                arm(
+                    "k = [0]\nunlearn = { config = \"configs/unlearn/none.toml\", methods = [\"ft\"], scopes = [\"exact\"] }",
+                ),
+                "bad.toml: `datasets[0].unlearn.config` names configs/unlearn/none.toml, which cannot be read",
             ),
         ];
         for (text, want) in &cases {

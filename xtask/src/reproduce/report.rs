@@ -14,7 +14,7 @@ use serde_json::json;
 use super::cache::{Cache, Record, write_atomic};
 use super::exec::Metrics;
 use super::plan::{Kind, Plan, ROLES};
-use super::preset::Preset;
+use super::preset::{Preset, SCOPES};
 
 /// What the manifest records beyond the artifacts.
 #[derive(Debug)]
@@ -84,6 +84,7 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
     }
     let mut rows = Vec::new();
     let mut evals: Vec<EvalRow> = Vec::new();
+    let mut costs: BTreeMap<(usize, usize, String), Cost> = BTreeMap::new();
     let mut counts: BTreeMap<(usize, usize, Option<u64>), Counts> = BTreeMap::new();
     for s in &plan.steps {
         let dir = cache.dir(s.kind, &s.key);
@@ -112,6 +113,25 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
                     metrics,
                 });
             }
+            // Its effect shows in the size of the mined scope, which the unlearn steps report.
+            Kind::Mine => {}
+            Kind::Unlearn => {
+                let path = dir.join("model/report.json");
+                let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                let v: serde_json::Value = serde_json::from_slice(&text).with_context(|| {
+                    format!("{} is not JSON; delete {} to rebuild it", path.display(), dir.display())
+                })?;
+                let name = format!("{}-{}", v["method"].as_str().unwrap_or("?"), v["scope"].as_str().unwrap_or("?"));
+                let diverged = v["status"]["status"].as_str() == Some("diverged");
+                let cost = costs.entry((s.coords.arm, s.coords.k, name)).or_default();
+                if let Some(rte) = v["rte"].as_f64() {
+                    cost.rte.push(rte);
+                }
+                cost.diverged += usize::from(diverged);
+                if let Some(n) = v["scope_size"].as_u64() {
+                    cost.scope_size.push(n);
+                }
+            }
             Kind::Eval => {
                 let path = dir.join("eval/aggregate.csv");
                 let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -134,8 +154,9 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
     write_atomic(&tables.join("reference_models.csv"), summary_csv(&summary).as_bytes())?;
     write_atomic(&tables.join("reference_models_per_seed.csv"), per_seed_csv(&rows).as_bytes())?;
     write_atomic(&tables.join("datasets.csv"), datasets_csv(preset, &counts).as_bytes())?;
-    write_atomic(&tables.join("evaluation.csv"), eval_csv(&evals).as_bytes())?;
-    write_atomic(&out.join("report.md"), markdown(preset, info, &summary, &counts, &evals).as_bytes())?;
+    write_atomic(&tables.join("evaluation.csv"), eval_csv(&evals, &costs).as_bytes())?;
+    write_atomic(&out.join("report.md"), markdown(preset, info, &summary, &counts, &evals, &costs).as_bytes())?;
+    write_atomic(&out.join("timing.md"), timing_markdown(preset, &costs).as_bytes())?;
     let manifest = manifest(preset, plan, &records, info);
     let text = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;
     write_atomic(&out.join("manifest.json"), &text)?;
@@ -340,8 +361,9 @@ fn headline(preset: &Preset, cells: &[Cell], counts: &BTreeMap<(usize, usize, Op
         };
         let _ = writeln!(
             s,
-            "\nIn short ({widens} of {compared} datasets with more than one k): {verdict}. The unlearning methods and \
-             the `mined` scope are not in this report yet, so whether mining closes the gap is still open."
+            "\nIn short ({widens} of {compared} datasets with more than one k): {verdict}. Where the preset \
+             unlearns, each dataset's section compares the methods under the exact, mined and lineage scopes with both \
+             reference models."
         );
     }
     s
@@ -353,6 +375,7 @@ fn markdown(
     cells: &[Cell],
     counts: &BTreeMap<(usize, usize, Option<u64>), Counts>,
     evals: &[EvalRow],
+    costs: &BTreeMap<(usize, usize, String), Cost>,
 ) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# doppel reproduce: `{}`\n", preset.name);
@@ -390,6 +413,19 @@ fn markdown(
                 );
             }
         }
+        if let Some(u) = &arm.unlearn {
+            let ks: Vec<String> = u.k.iter().map(usize::to_string).collect();
+            let seeds: Vec<String> = u.seeds.iter().map(u64::to_string).collect();
+            let _ = writeln!(
+                s,
+                "- unlearning: {} under scope {} from M0 at k = {} (seeds {}), settings `{}`",
+                u.methods.join(", "),
+                u.scopes.join(" and "),
+                ks.join(", "),
+                seeds.join(", "),
+                u.config_path
+            );
+        }
         let titles: Vec<&str> = Metrics::COLUMNS.iter().map(|(_, t)| *t).collect();
         let _ = writeln!(s, "\n| k | model | {} |", titles.join(" | "));
         let _ = writeln!(s, "|---:|---|{}", "---:|".repeat(titles.len()));
@@ -397,12 +433,15 @@ fn markdown(
             let vals: Vec<String> = c.stats.iter().map(|(m, sd)| pm(*m, *sd)).collect();
             let _ = writeln!(s, "| {} | {} | {} |", c.k, model_name(c.role), vals.join(" | "));
         }
-        s.push_str(&eval_markdown(evals, a));
+        s.push_str(&eval_markdown(evals, costs, a));
     }
     let _ = writeln!(
         s,
-        "\n## Not in this report yet\n\nMining (the `mined` scope), the unlearning methods and reconstruction SSIM \
-         arrive with their stages."
+        "\nThe cost of each unlearning method (RTE, relative to training M0) is in `timing.md`: wall times vary \
+         from run to run, so they stay out of this file and `tables/`, which one preset reproduces byte for byte.\n\n\
+         ## Not in this report yet\n\nThe budgeted hyperparameter search of the unlearning methods (each runs \
+         with its paper's settings, scaled as its settings file says) and reconstruction SSIM arrive with their \
+         stages."
     );
     s
 }
@@ -423,8 +462,49 @@ impl EvalRow {
     }
 }
 
+/// `timing.md`: the RTE of each unlearning method (its wall time over M0's training time, on the same device),
+/// mean ± std over seeds. Wall times change from run to run, so they live here and in `manifest.json`, never in
+/// `report.md` or `tables/`, which are byte-identical for one preset.
+fn timing_markdown(preset: &Preset, costs: &BTreeMap<(usize, usize, String), Cost>) -> String {
+    let mut s = format!("# doppel reproduce: `{}`, cost of unlearning\n\n", preset.name);
+    if costs.is_empty() {
+        s.push_str("No unlearning in this preset.\n");
+        return s;
+    }
+    s.push_str(
+        "RTE: a method's wall time divided by the wall time of training M0, on the same device and machine (mean ± \
+         std over seeds). Measured in this run; it varies with the machine's load.\n\n| dataset | k | method | \
+         scope | RTE | runs |\n|---|---:|---|---|---:|---:|\n",
+    );
+    for ((arm, k, name), c) in costs {
+        let (method, scope) = name.rsplit_once('-').unwrap_or((name.as_str(), ""));
+        let (m, sd) = mean_std(&c.rte.iter().map(|&x| Some(x)).collect::<Vec<_>>());
+        let shown = match (m, sd) {
+            (Some(m), Some(sd)) => format!("{m:.3} ± {sd:.3}"),
+            (Some(m), None) => format!("{m:.3}"),
+            _ => "–".into(),
+        };
+        let label = preset.datasets.get(*arm).map_or("?", |a| a.label.as_str());
+        let _ = writeln!(s, "| {label} | {k} | {method} | {scope} | {shown} | {} |", c.rte.len());
+    }
+    s
+}
+
+/// What the unlearn steps of one method and scope at one k cost, over seeds.
+#[derive(Debug, Default)]
+pub struct Cost {
+    /// Wall time relative to training M0, per seed.
+    rte: Vec<f64>,
+    /// Seeds whose run diverged.
+    diverged: usize,
+    /// Rows the scope held, per seed.
+    scope_size: Vec<u64>,
+}
+
 /// The columns the report shows from `doppel eval`, as (column stem, title, decimals).
-const EVAL_COLUMNS: [(&str, &str, usize); 8] = [
+const EVAL_COLUMNS: [(&str, &str, usize); 10] = [
+    ("f_acc", "F acc", 3),
+    ("test_acc", "test acc", 3),
     ("f_lsc", "F logit conf", 2),
     ("mia_auc", "MIA AUC (loss)", 3),
     ("mia_lr", "MIA LR", 3),
@@ -434,6 +514,73 @@ const EVAL_COLUMNS: [(&str, &str, usize); 8] = [
     ("avg_gap_exact", "Avg.Gap exact", 4),
     ("avg_gap_clean", "Avg.Gap clean", 4),
 ];
+
+/// Per k, the rows each scope asked to forget (the same for every method; the mined scope's size says what
+/// mining found).
+fn scope_sizes(costs: &BTreeMap<(usize, usize, String), Cost>, arm: usize) -> String {
+    let mut by_k: BTreeMap<usize, BTreeMap<usize, (&str, u64)>> = BTreeMap::new();
+    for ((a, k, name), c) in costs {
+        let Some((_, scope)) = name.rsplit_once('-') else { continue };
+        let (Some(order), Some(&n)) = (SCOPES.iter().position(|x| *x == scope), c.scope_size.iter().max()) else {
+            continue;
+        };
+        if *a == arm {
+            by_k.entry(*k).or_default().insert(order, (SCOPES[order], n));
+        }
+    }
+    let mut s = String::new();
+    for (k, scopes) in by_k {
+        let parts: Vec<String> = scopes.values().map(|(name, n)| format!("{name} {n}")).collect();
+        let _ = writeln!(s, "- k = {k}: rows each scope forgets: {}.", parts.join(", "));
+    }
+    s
+}
+
+/// Per k and unlearned model: does it move forget accuracy toward `retrain_exact`'s while keeping test accuracy
+/// within 3 points of M0's (the bar of the unlearning issue)? Computed from the means; empty without unlearned rows.
+fn method_verdicts(rows: &[&EvalRow]) -> String {
+    let mut s = String::new();
+    let find = |k: usize, model: &str| rows.iter().find(|r| r.k == k && r.model == model);
+    let mut ks: Vec<usize> = rows.iter().map(|r| r.k).collect();
+    ks.dedup();
+    for k in ks {
+        let (Some(m0), Some(exact)) = (find(k, "m0"), find(k, "retrain_exact")) else { continue };
+        let (Some(f0), Some(fe), Some(t0)) = (m0.get("f_acc_mean"), exact.get("f_acc_mean"), m0.get("test_acc_mean"))
+        else {
+            continue;
+        };
+        let methods: Vec<&&EvalRow> = rows.iter().filter(|r| r.k == k && !ROLES.contains(&r.model.as_str())).collect();
+        if methods.is_empty() {
+            continue;
+        }
+        let (mut ok, mut notes) = (Vec::new(), Vec::new());
+        for r in methods {
+            let (Some(f), Some(t)) = (r.get("f_acc_mean"), r.get("test_acc_mean")) else { continue };
+            let toward = if (f0 - fe).abs() < 1e-9 { (f - fe).abs() <= 1e-9 } else { (f - fe).abs() < (f0 - fe).abs() };
+            let kept = t0 - t <= 0.03;
+            if toward && kept {
+                ok.push(r.model.clone());
+            } else {
+                let why = match (toward, kept) {
+                    (false, false) => {
+                        format!("F acc {f:.3} not nearer retrain_exact's {fe:.3}, test {t:.3} vs M0 {t0:.3}")
+                    }
+                    (false, true) => format!("F acc {f:.3} not nearer retrain_exact's {fe:.3} than M0's {f0:.3}"),
+                    _ => format!("test acc {t:.3}, more than 3 points below M0's {t0:.3}"),
+                };
+                notes.push(format!("{} ({why})", r.model));
+            }
+        }
+        let _ = writeln!(
+            s,
+            "- k = {k}, forget accuracy toward retrain_exact ({fe:.3}; M0 {f0:.3}) with test accuracy within 3 points of \
+             M0: {}. Not met: {}.",
+            if ok.is_empty() { "none".to_string() } else { ok.join(", ") },
+            if notes.is_empty() { "none".to_string() } else { notes.join("; ") }
+        );
+    }
+    s
+}
 
 /// The rows of `doppel eval`'s `aggregate.csv`: model name and its numeric columns (empty cells left out).
 pub fn parse_aggregate(text: &str) -> Result<Vec<(String, BTreeMap<String, f64>)>> {
@@ -460,12 +607,12 @@ pub fn parse_aggregate(text: &str) -> Result<Vec<(String, BTreeMap<String, f64>)
     Ok(out)
 }
 
-fn eval_csv(rows: &[EvalRow]) -> String {
+fn eval_csv(rows: &[EvalRow], costs: &BTreeMap<(usize, usize, String), Cost>) -> String {
     let mut s = String::from("dataset,k,model,seeds");
     for (stem, _, _) in EVAL_COLUMNS {
         let _ = write!(s, ",{stem}_mean,{stem}_std");
     }
-    s.push('\n');
+    s.push_str(",diverged\n");
     for r in rows {
         let _ = write!(s, "{},{},{},{}", r.dataset, r.k, r.model, num(r.get("runs"), 0));
         for (stem, _, d) in EVAL_COLUMNS {
@@ -476,14 +623,15 @@ fn eval_csv(rows: &[EvalRow]) -> String {
                 num(r.get(&format!("{stem}_std")), d + 2)
             );
         }
-        s.push('\n');
+        let cost = costs.get(&(r.arm, r.k, r.model.clone()));
+        let _ = writeln!(s, ",{}", cost.map_or(String::new(), |c| c.diverged.to_string()));
     }
     s
 }
 
 /// Arm `arm`'s `doppel eval` table, and per k where `retrain_exact` sits on the targets: nearer M0 or nearer
 /// `retrain_clean` by the mean KL divergence on F. Empty when the arm has no eval rows.
-fn eval_markdown(rows: &[EvalRow], arm: usize) -> String {
+fn eval_markdown(rows: &[EvalRow], costs: &BTreeMap<(usize, usize, String), Cost>, arm: usize) -> String {
     let rows: Vec<&EvalRow> = rows.iter().filter(|r| r.arm == arm).collect();
     if rows.is_empty() {
         return String::new();
@@ -506,9 +654,17 @@ fn eval_markdown(rows: &[EvalRow], arm: usize) -> String {
                 (Some(m), Some(sd)) => format!("{m:.d$} ± {sd:.d$}"),
             })
             .collect();
-        let _ = writeln!(s, "| {} | {} | {} |", r.k, model_name(&r.model), cells.join(" | "));
+        let diverged = costs.get(&(r.arm, r.k, r.model.clone())).map_or(0, |c| c.diverged);
+        let name = if diverged > 0 {
+            format!("{} ({diverged} of its runs diverged)", model_name(&r.model))
+        } else {
+            model_name(&r.model).to_string()
+        };
+        let _ = writeln!(s, "| {} | {name} | {} |", r.k, cells.join(" | "));
     }
     s.push('\n');
+    s.push_str(&scope_sizes(costs, arm));
+    s.push_str(&method_verdicts(&rows));
     for r in rows.iter().filter(|r| r.model == "retrain_exact") {
         if let (Some(to_m0), Some(to_clean)) = (r.get("kl_f_m0_mean"), r.get("kl_f_clean_mean")) {
             if to_clean == 0.0 {
@@ -598,13 +754,13 @@ mod tests {
             .into_iter()
             .map(|(model, values)| EvalRow { arm: 0, dataset: "d".into(), k: 25, model, values })
             .collect();
-        let md = eval_markdown(&rows, 0);
+        let md = eval_markdown(&rows, &BTreeMap::new(), 0);
         assert!(md.contains("| 25 | retrain_exact |"), "{md}");
         assert!(
             md.contains("retrain_exact sits nearer **M0** (mean KL 0.0200 to M0, 0.4000 to retrain_clean)"),
             "{md}"
         );
-        assert!(eval_markdown(&rows, 1).is_empty(), "another arm has no rows");
+        assert!(eval_markdown(&rows, &BTreeMap::new(), 1).is_empty(), "another arm has no rows");
         assert!(parse_aggregate("name,x\na,1\n").is_err(), "the first column must be model");
         assert!(parse_aggregate("model,x\na,1,2\n").unwrap_err().to_string().contains("3 cells for 2 columns"));
         assert!(parse_aggregate("model,x\na,abc\n").is_err());
