@@ -95,8 +95,8 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     let (built, reused) = counts(&first);
     assert_eq!(
         (built, reused),
-        (43, 0),
-        "3 datasets + 3 k × 3 seeds × 3 models + 1 mining + 9 unlearned + 3 evaluations:\n{first}"
+        (44, 0),
+        "3 datasets + 3 k × 3 seeds × 3 models + 1 mining + 9 unlearned + 1 attack + 3 evaluations:\n{first}"
     );
     for f in ["report.md", "manifest.json", "reproduce.log", "tables/reference_models.csv"] {
         assert!(out.join(f).is_file(), "{f} is missing");
@@ -110,6 +110,12 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     let eval_csv = std::fs::read_to_string(out.join("tables/evaluation.csv")).unwrap();
     assert_eq!(eval_csv.lines().count(), 1 + 3 * 3 + 9, "a header, 3 k × 3 models, 9 unlearned:\n{eval_csv}");
     assert!(report.contains("| 21 | ft-mined |"), "{report}");
+    assert!(
+        report.contains("| 21 | retrain_clean | kkt |") && report.contains("- k = 21, kkt: best SSIM M0 "),
+        "{report}"
+    );
+    let recon = std::fs::read_to_string(out.join("tables/reconstruction.csv")).unwrap();
+    assert_eq!(recon.lines().count(), 1 + 12 * 2, "3 references + 9 unlearned, 2 attacks:\n{recon}");
     assert!(report.contains("- k = 21: rows each scope forgets: exact 8, mined "), "{report}");
     assert!(report.contains("| 21 | salun-lineage |"), "{report}");
     assert!(report.contains("- k = 21, forget accuracy toward retrain_exact"), "{report}");
@@ -118,14 +124,14 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
     assert_eq!(manifest["preset"], "smoke");
-    assert_eq!(manifest["steps"].as_array().unwrap().len(), 43);
+    assert_eq!(manifest["steps"].as_array().unwrap().len(), 44);
     assert!(manifest["steps"][0]["wall_seconds"].as_f64().is_some());
     let derived = std::fs::read_to_string(out.join("configs/dataset/smoke-k21.toml")).unwrap();
     assert!(derived.contains("per_target = 15") && derived.contains("per_target = 6"), "{derived}");
     let saved = report_files(&out);
 
     let second = smoke(&out, &[]);
-    assert_eq!(counts(&second), (0, 43), "{second}");
+    assert_eq!(counts(&second), (0, 44), "{second}");
     assert_eq!(report_files(&out), saved, "a rerun changed the report");
     let log = std::fs::read_to_string(out.join("reproduce.log")).unwrap();
     assert!(log.contains("reused") && log.contains("doppel train"), "the log holds both runs");
@@ -168,10 +174,10 @@ fn a_killed_run_resumes_and_ends_with_the_same_report() {
 
     let resumed = smoke(&killed, &[]);
     let (built, reused) = counts(&resumed);
-    assert_eq!(built + reused, 43, "{resumed}");
+    assert_eq!(built + reused, 44, "{resumed}");
     assert!(reused >= 4, "the steps finished before the kill are reused:\n{resumed}");
     assert!(built > 0, "the kill came before the end of the run:\n{resumed}");
-    assert!(!stale.exists() || reused == 43, "the stale build folder is cleared");
+    assert!(!stale.exists() || reused == 44, "the stale build folder is cleared");
     assert_same_report(&whole, &killed);
 }
 
@@ -186,7 +192,7 @@ fn three_shards_and_a_merge_equal_an_unsharded_run() {
         total_built += counts(&smoke(&sharded, &["--shard", &shard])).0;
         assert!(!sharded.join("report.md").exists(), "a shard writes no report");
     }
-    assert_eq!(total_built, 43, "every step is built by exactly one shard when they run one after another");
+    assert_eq!(total_built, 44, "every step is built by exactly one shard when they run one after another");
 
     // A merge with a step missing (as when a shard has not run) refuses and says what to do.
     let evals: Vec<_> = std::fs::read_dir(sharded.join("cache/eval")).unwrap().map(|e| e.unwrap().path()).collect();
@@ -195,7 +201,7 @@ fn three_shards_and_a_merge_equal_an_unsharded_run() {
     let early = xtask(&["--preset", "smoke", "--out", sharded.to_str().unwrap(), "--merge"]);
     let stderr = String::from_utf8_lossy(&early.stderr);
     assert!(!early.status.success());
-    assert!(stderr.contains("1 of 43 steps are not in") && stderr.contains("run the missing shards"), "{stderr}");
+    assert!(stderr.contains("1 of 44 steps are not in") && stderr.contains("run the missing shards"), "{stderr}");
 
     let rebuilt: usize = (0..3).map(|i| counts(&smoke(&sharded, &["--shard", &format!("{i}/3")])).0).sum();
     assert_eq!(rebuilt, 1, "only the missing step is built again");

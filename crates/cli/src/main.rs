@@ -59,6 +59,41 @@ enum DataCmd {
     Build(BuildArgs),
     /// Check a dataset directory against its manifest and print its counts.
     Info(InfoArgs),
+    /// Build the paraphrase-entailed QA dataset of the language arm from WordNet glosses (e.g.
+    /// configs/qa-wordnet.toml): targets, paraphrases kept by MiniLM cosine, lineage, a sample sheet.
+    BuildQa(BuildQaArgs),
+}
+
+#[derive(Debug, Args)]
+struct BuildQaArgs {
+    /// The QA config, e.g. configs/qa-wordnet.toml.
+    #[arg(long)]
+    config: PathBuf,
+    /// The dataset directory to write; it must not exist unless --force.
+    #[arg(long)]
+    out: PathBuf,
+    /// Where `cargo xtask data fetch` put WordNet (wordnet/) and MiniLM (minilm/).
+    #[arg(long, env = "DOPPEL_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
+    /// What scores a paraphrase against its target: minilm (all-MiniLM-L6-v2, the study's setting) or
+    /// bag-of-words (hashed word counts; no model needed, for quick looks).
+    #[arg(long, value_enum, default_value_t = QaEmbedder::Minilm)]
+    embedder: QaEmbedder,
+    /// Where MiniLM runs: flex (CPU) or wgpu (GPU; needs the wgpu feature).
+    #[arg(long, value_enum, default_value_t = train::DeviceArg::Flex)]
+    device: train::DeviceArg,
+    /// Replace --out if it exists (the old directory is removed only after the new one is complete).
+    #[arg(long)]
+    force: bool,
+}
+
+/// The paraphrase scorers of `doppel data build-qa`.
+#[derive(Debug, Clone, Copy, clap::ValueEnum)]
+enum QaEmbedder {
+    /// all-MiniLM-L6-v2.
+    Minilm,
+    /// Hashed bag of words.
+    BagOfWords,
 }
 
 #[derive(Debug, Args)]
@@ -105,6 +140,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.cmd {
         Cmd::Data(DataCmd::Build(a)) => build(a),
         Cmd::Data(DataCmd::Info(a)) => info(a),
+        Cmd::Data(DataCmd::BuildQa(a)) => build_qa(a),
         Cmd::Train(a) => train::run(a),
         Cmd::Mine(c) => mine::run(c),
         Cmd::Unlearn(a) => unlearn::run(a),
@@ -124,6 +160,47 @@ fn build(a: BuildArgs) -> anyhow::Result<()> {
     let manifest = store::write(&built, &a.out, a.force).with_context(|| format!("writing {}", a.out.display()))?;
     tracing::info!(seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "done");
     print_summary(&manifest, &a.out);
+    Ok(())
+}
+
+fn build_qa(a: BuildQaArgs) -> anyhow::Result<()> {
+    let cfg = doppel_text::QaConfig::from_file(&a.config)?;
+    if a.out.exists() && !a.force {
+        anyhow::bail!("{} exists; pass --force to replace it", a.out.display());
+    }
+    let embedder: Box<dyn doppel_mine::Embedder> = match a.embedder {
+        QaEmbedder::BagOfWords => Box::new(doppel_text::BagOfWords::new(4096)),
+        QaEmbedder::Minilm => {
+            let device = doppel_models::DeviceChoice::from(a.device).open()?;
+            Box::new(doppel_models::MiniLmEmbedder::load(&a.data_dir.join("minilm"), 64, &device)?)
+        }
+    };
+    let started = std::time::Instant::now();
+    let built = doppel_text::build_qa(&cfg, &a.data_dir.join("wordnet"), embedder.as_ref())?;
+    let m = doppel_text::write(&built, &a.out, a.force).with_context(|| format!("writing {}", a.out.display()))?;
+    tracing::info!(seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "done");
+    let origin = |c: &doppel_text::store::Counts, k: &str| c.per_origin.get(k).copied().unwrap_or(0);
+    println!("QA dataset {} in {}", m.name, a.out.display());
+    println!(
+        "train {} = {} base + {} targets + {} paraphrases; test {}",
+        m.train.total,
+        origin(&m.train, "base"),
+        origin(&m.train, "target"),
+        origin(&m.train, "variant"),
+        m.test.total
+    );
+    let p = &m.paraphrases;
+    println!(
+        "paraphrases: {} generated, {} scored, {} kept at cosine ≥ {} (per target min {} / mean {:.1} / max {}, cap {})",
+        p.generated, p.scored, p.kept, p.threshold, p.kept_min, p.kept_mean, p.kept_max, p.per_target
+    );
+    if let Some(q) = &p.cosine_kept {
+        println!(
+            "kept cosine quantiles 0/0.1/0.5/0.9/1: {:.3} / {:.3} / {:.3} / {:.3} / {:.3}",
+            q.q0, q.q10, q.q50, q.q90, q.q100
+        );
+    }
+    println!("sample sheet: {}", a.out.join("sheet.md").display());
     Ok(())
 }
 

@@ -151,7 +151,9 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
         (ScopeArg::Exact, None) => Scope::Exact,
         (ScopeArg::Lineage, None) => Scope::Lineage,
         (ScopeArg::Mined, Some(file)) => Scope::Mined(read_mined(file, &ds.train.samples)?),
-        (ScopeArg::Mined, None) => anyhow::bail!("--scope mined needs --mined-rows FILE (neighbours.parquet from `doppel mine neighbours`, or sample ids one per line)"),
+        (ScopeArg::Mined, None) => anyhow::bail!(
+            "--scope mined needs --mined-rows FILE (neighbours.parquet from `doppel mine neighbours`, or sample ids one per line)"
+        ),
         (_, Some(_)) => anyhow::bail!("--mined-rows is only for --scope mined"),
     };
     let net = checkpoint::load(&weights, &side.spec, &device)?;

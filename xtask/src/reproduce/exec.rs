@@ -119,6 +119,27 @@ impl Runner<'_> {
                 let json = serde_json::to_vec_pretty(&metrics).context("cannot encode metrics")?;
                 write_atomic(&tmp.join("metrics.json"), &json)?;
             }
+            Action::Attack(at) => {
+                let Some((dataset, models)) = deps.split_first() else {
+                    bail!("{}: an attack step needs its dataset", step.label)
+                };
+                if models.len() != at.models.len() {
+                    bail!("{}: {} model folders for {} names", step.label, models.len(), at.models.len());
+                }
+                let mut cmd = Command::new(self.doppel);
+                cmd.arg("attack").arg("--dataset").arg(dataset.join("dataset"));
+                for (name, dir) in at.models.iter().zip(models) {
+                    // Reference models sit in <artifact>/<role>/, unlearned ones in <artifact>/model/.
+                    let sub = if ROLES.contains(&name.as_str()) { name.as_str() } else { "model" };
+                    let mut arg = std::ffi::OsString::from(format!("{name}="));
+                    arg.push(dir.join(sub));
+                    cmd.arg("--model").arg(arg);
+                }
+                cmd.args(["--attack", &at.attacks, "--candidates", &at.candidates.to_string()]);
+                cmd.args(["--steps", &at.steps.to_string(), "--seed", &at.seed.to_string(), "--device", self.device]);
+                cmd.arg("--out").arg(tmp.join("attack"));
+                self.call(cmd, tmp, &step.label)?;
+            }
             Action::Mine { config } => {
                 let [dataset] = deps else { bail!("{}: a mine step needs its dataset", step.label) };
                 let cfg = tmp.join("config.toml");

@@ -290,8 +290,8 @@ fn materialise_configs(out: &Path, plan: &Plan) -> Result<()> {
             | Action::Train { config, .. }
             | Action::Mine { config }
             | Action::Unlearn { config, .. } => config,
-            // Nothing to show: its command line is in the log and the manifest.
-            Action::Eval { .. } => continue,
+            // Nothing to show: their command lines are in the log and the manifest.
+            Action::Eval { .. } | Action::Attack(_) => continue,
         };
         let path = out.join("configs").join(s.kind.dir()).join(format!("{}.toml", s.slug));
         if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {

@@ -39,11 +39,13 @@ pub enum Kind {
     /// `doppel eval` of the reference and unlearned models of every seed on one dataset: per-sample and summary
     /// tables.
     Eval,
+    /// `doppel attack`: reconstruct the targets from one seed's models and score them by SSIM.
+    Attack,
 }
 
 impl Kind {
     /// Every kind, in pipeline order.
-    pub const ALL: [Kind; 5] = [Kind::Dataset, Kind::Model, Kind::Mine, Kind::Unlearn, Kind::Eval];
+    pub const ALL: [Kind; 6] = [Kind::Dataset, Kind::Model, Kind::Mine, Kind::Unlearn, Kind::Eval, Kind::Attack];
 
     /// The cache sub-folder and the name in logs.
     pub fn dir(self) -> &'static str {
@@ -53,6 +55,7 @@ impl Kind {
             Kind::Mine => "mine",
             Kind::Unlearn => "unlearn",
             Kind::Eval => "eval",
+            Kind::Attack => "attack",
         }
     }
 
@@ -67,6 +70,15 @@ impl Kind {
                 &["Cargo.toml", "Cargo.lock", "crates/data", "crates/models", "crates/unlearn", "crates/cli"]
             }
             Kind::Eval => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/models", "crates/eval", "crates/cli"],
+            Kind::Attack => &[
+                "Cargo.toml",
+                "Cargo.lock",
+                "crates/data",
+                "crates/models",
+                "crates/eval",
+                "crates/attack",
+                "crates/cli",
+            ],
         }
     }
 }
@@ -95,6 +107,8 @@ pub enum Action {
         /// m0, retrain_exact or retrain_clean.
         role: &'static str,
     },
+    /// See [`AttackAction`].
+    Attack(AttackAction),
     /// `doppel mine neighbours --dataset <dep 0>/dataset --config <config> --exact --out <artifact>/mine`, with
     /// the embeddings cached in the build folder and removed after, so the dataset artifact never changes.
     Mine {
@@ -122,6 +136,23 @@ pub enum Action {
         /// The seed of the logistic-regression attack's folds.
         attack_seed: u64,
     },
+}
+
+/// What an attack step runs: `doppel attack --dataset <dep 0>/dataset --model <name>=<dep>/… --attack <attacks>
+/// --candidates <m> --steps <n> --seed <seed> --out <artifact>/attack`.
+#[derive(Debug, Clone)]
+pub struct AttackAction {
+    /// Model names, one per dependency after the dataset: m0, retrain_exact, retrain_clean, then unlearned models
+    /// as `<method>-<scope>`.
+    pub models: Vec<String>,
+    /// `kkt,inversion` or one of them.
+    pub attacks: String,
+    /// KKT candidates.
+    pub candidates: usize,
+    /// Adam steps.
+    pub steps: usize,
+    /// The attack's seed (the training seed of the models).
+    pub seed: u64,
 }
 
 /// The seed of `doppel eval`'s logistic-regression attack (balancing and folds) in every eval step.
@@ -344,6 +375,57 @@ impl Plan {
                                 )?;
                                 unlearned.push((seed, name, i));
                             }
+                        }
+                    }
+                    if let Some(at) = arm.attack.as_ref().filter(|t| t.k.contains(&k)) {
+                        for (n, &seed) in seeds.iter().enumerate() {
+                            if !at.seeds.contains(&seed) {
+                                continue;
+                            }
+                            let mut deps = vec![ds];
+                            let mut names: Vec<String> = ROLES.iter().map(|r| (*r).to_string()).collect();
+                            deps.extend(&models[n * ROLES.len()..(n + 1) * ROLES.len()]);
+                            for (s_, name, i) in &unlearned {
+                                if *s_ == seed {
+                                    deps.push(*i);
+                                    names.push(name.clone());
+                                }
+                            }
+                            let action = AttackAction {
+                                models: names,
+                                attacks: at.attacks.join(","),
+                                candidates: at.candidates,
+                                steps: at.steps,
+                                seed,
+                            };
+                            let config = format!(
+                                "doppel attack --attack {} --candidates {} --steps {} --seed {seed} --model {}",
+                                action.attacks,
+                                action.candidates,
+                                action.steps,
+                                action.models.join(",")
+                            );
+                            let keys: Vec<String> = deps.iter().map(|&d| steps[d].key.clone()).collect();
+                            let material = Material {
+                                kind: Kind::Attack,
+                                schema: SCHEMA,
+                                code: ctx.code(Kind::Attack),
+                                config: &config,
+                                inputs: keys.iter().map(String::as_str).collect(),
+                                source_files: None,
+                                device: Some(&ctx.device),
+                                role: None,
+                            };
+                            push(
+                                &mut steps,
+                                Kind::Attack,
+                                &material,
+                                format!("{} k={k} seed={seed} attack", arm.label),
+                                format!("{}-k{k}-seed{seed}-attack", arm.label),
+                                deps,
+                                Action::Attack(action),
+                                Coords { arm: a, dataset: arm.label.clone(), k, seed: Some(seed), role: None },
+                            )?;
                         }
                     }
                     let config = format!(

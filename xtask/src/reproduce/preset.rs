@@ -19,6 +19,13 @@
 //! methods = ["ft", "salun"]               # names as `doppel unlearn --method` takes them, or ["all"]
 //! scopes = ["exact", "lineage"]           # exact, mined and/or lineage
 //! mine = "configs/mine/patch.toml"        # for scope mined: a `doppel mine` config (exact search is used)
+//!
+//! [datasets.attack]                       # optional: reconstruct the targets from each seed's models (MLP only)
+//! attacks = ["kkt", "inversion"]          # `doppel attack --attack`
+//! candidates = 1000                       # KKT candidates m
+//! steps = 1500                            # Adam steps of each attack
+//! k = [0, 25]                             # optional: a subset of the arm's k (default: all)
+//! seeds = [1]                             # optional: a subset of the preset's seeds (default: all)
 //! k = [0, 21]                             # optional: a subset of the arm's k (default: all of them)
 //! seeds = [1]                             # optional: a subset of the preset's seeds (default: all)
 //! ```
@@ -72,6 +79,23 @@ pub struct DatasetArm {
     pub k: Vec<usize>,
     /// What to unlearn, if anything.
     pub unlearn: Option<UnlearnArm>,
+    /// The reconstruction attacks, if any.
+    pub attack: Option<AttackArm>,
+}
+
+/// A dataset arm's `attack` table, checked.
+#[derive(Debug, Clone)]
+pub struct AttackArm {
+    /// `kkt` and/or `inversion`, in that order.
+    pub attacks: Vec<&'static str>,
+    /// KKT candidates.
+    pub candidates: usize,
+    /// Adam steps.
+    pub steps: usize,
+    /// The k values to attack at (a subset of the arm's).
+    pub k: Vec<usize>,
+    /// The seeds whose models are attacked (a subset of the preset's).
+    pub seeds: Vec<u64>,
 }
 
 /// The methods doppel unlearn offers, in table order (`doppel unlearn --method`).
@@ -133,6 +157,17 @@ struct RawArm {
     set: Option<Table>,
     train_set: Option<Table>,
     unlearn: Option<RawUnlearn>,
+    attack: Option<RawAttack>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawAttack {
+    attacks: Vec<String>,
+    candidates: i64,
+    steps: i64,
+    k: Option<Vec<i64>>,
+    seeds: Option<Vec<i64>>,
 }
 
 #[derive(Deserialize)]
@@ -294,6 +329,10 @@ impl Preset {
                     check_unlearn(u, &k, &seeds, root).map_err(|(key, p)| err(&at(&format!("unlearn.{key}")), p))?,
                 ),
             };
+            let attack = match a.attack {
+                None => None,
+                Some(r) => Some(check_attack(r, &k, &seeds).map_err(|(key, p)| err(&at(&format!("attack.{key}")), p))?),
+            };
             datasets.push(DatasetArm {
                 label,
                 config_path: a.config,
@@ -304,6 +343,7 @@ impl Preset {
                 train,
                 k,
                 unlearn,
+                attack,
             });
         }
         Ok(Preset {
@@ -368,34 +408,8 @@ fn check_unlearn(
     };
     let methods = pick("methods", &u.methods, &METHODS, true)?;
     let scopes = pick("scopes", &u.scopes, &SCOPES, false)?;
-    let k = match u.k {
-        None => arm_k.to_vec(),
-        Some(ks) => {
-            let mut out = BTreeSet::new();
-            for v in ks {
-                let v = usize::try_from(v).ok().filter(|v| arm_k.contains(v)).ok_or_else(|| {
-                    ("k".to_string(), format!("holds {v}, which is not one of the arm's k ({arm_k:?})"))
-                })?;
-                out.insert(v);
-            }
-            out.into_iter().collect()
-        }
-    };
-    let chosen_seeds = match u.seeds {
-        None => seeds.to_vec(),
-        Some(ss) => {
-            let mut out = Vec::new();
-            for v in ss {
-                let v = u64::try_from(v).ok().filter(|v| seeds.contains(v)).ok_or_else(|| {
-                    ("seeds".to_string(), format!("holds {v}, which is not one of the preset's seeds ({seeds:?})"))
-                })?;
-                if !out.contains(&v) {
-                    out.push(v);
-                }
-            }
-            out
-        }
-    };
+    let k = k_subset(u.k, arm_k)?;
+    let chosen_seeds = seed_subset(u.seeds, seeds)?;
     let mine = match (&u.mine, scopes.contains(&"mined")) {
         (Some(path), true) => Some((path.clone(), read_ref(root, path).map_err(|p| ("mine".to_string(), p))?.0)),
         (None, true) => {
@@ -410,6 +424,60 @@ fn check_unlearn(
         (None, false) => None,
     };
     Ok(UnlearnArm { config_path: u.config, config, methods, scopes, k, seeds: chosen_seeds, mine })
+}
+
+/// The `k` subset of an `unlearn` or `attack` table: every value one of the arm's; all of them when absent.
+fn k_subset(given: Option<Vec<i64>>, arm_k: &[usize]) -> std::result::Result<Vec<usize>, (String, String)> {
+    let Some(ks) = given else { return Ok(arm_k.to_vec()) };
+    let mut out = BTreeSet::new();
+    for v in ks {
+        let v = usize::try_from(v)
+            .ok()
+            .filter(|v| arm_k.contains(v))
+            .ok_or_else(|| ("k".to_string(), format!("holds {v}, which is not one of the arm's k ({arm_k:?})")))?;
+        out.insert(v);
+    }
+    Ok(out.into_iter().collect())
+}
+
+/// The seed subset of an `unlearn` or `attack` table, in the order given; all seeds when absent.
+fn seed_subset(given: Option<Vec<i64>>, seeds: &[u64]) -> std::result::Result<Vec<u64>, (String, String)> {
+    let Some(ss) = given else { return Ok(seeds.to_vec()) };
+    let mut out = Vec::new();
+    for v in ss {
+        let v = u64::try_from(v).ok().filter(|v| seeds.contains(v)).ok_or_else(|| {
+            ("seeds".to_string(), format!("holds {v}, which is not one of the preset's seeds ({seeds:?})"))
+        })?;
+        if !out.contains(&v) {
+            out.push(v);
+        }
+    }
+    Ok(out)
+}
+
+/// Checks an arm's `attack` table; errors are (key, problem).
+fn check_attack(r: RawAttack, arm_k: &[usize], seeds: &[u64]) -> std::result::Result<AttackArm, (String, String)> {
+    const KNOWN: [&str; 2] = ["kkt", "inversion"];
+    if r.attacks.is_empty() {
+        return Err(("attacks".into(), "is empty; name kkt and/or inversion".into()));
+    }
+    if let Some(bad) = r.attacks.iter().find(|a| !KNOWN.contains(&a.as_str())) {
+        return Err(("attacks".into(), format!("holds {bad:?}; use kkt and/or inversion")));
+    }
+    let attacks = KNOWN.iter().copied().filter(|k| r.attacks.iter().any(|a| a == k)).collect();
+    let positive = |key: &str, v: i64| {
+        usize::try_from(v)
+            .ok()
+            .filter(|&n| n > 0)
+            .ok_or_else(|| (key.to_string(), format!("is {v}; it must be at least 1")))
+    };
+    Ok(AttackArm {
+        attacks,
+        candidates: positive("candidates", r.candidates)?,
+        steps: positive("steps", r.steps)?,
+        k: k_subset(r.k, arm_k)?,
+        seeds: seed_subset(r.seeds, seeds)?,
+    })
 }
 
 fn seed_value(seed: u64) -> Result<Value> {

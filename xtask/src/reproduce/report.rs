@@ -85,6 +85,7 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
     let mut rows = Vec::new();
     let mut evals: Vec<EvalRow> = Vec::new();
     let mut costs: BTreeMap<(usize, usize, String), Cost> = BTreeMap::new();
+    let mut attacks: Vec<AttackRow> = Vec::new();
     let mut counts: BTreeMap<(usize, usize, Option<u64>), Counts> = BTreeMap::new();
     for s in &plan.steps {
         let dir = cache.dir(s.kind, &s.key);
@@ -115,6 +116,15 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
             }
             // Its effect shows in the size of the mined scope, which the unlearn steps report.
             Kind::Mine => {}
+            Kind::Attack => {
+                let path = dir.join("attack/scores.csv");
+                let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                let rows = parse_scores(&text)
+                    .with_context(|| format!("{}; delete {} to rebuild it", path.display(), dir.display()))?;
+                for ((model, attack), v) in rows {
+                    attacks.push(AttackRow { arm: s.coords.arm, k: s.coords.k, model, attack, values: v });
+                }
+            }
             Kind::Unlearn => {
                 let path = dir.join("model/report.json");
                 let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -155,7 +165,12 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
     write_atomic(&tables.join("reference_models_per_seed.csv"), per_seed_csv(&rows).as_bytes())?;
     write_atomic(&tables.join("datasets.csv"), datasets_csv(preset, &counts).as_bytes())?;
     write_atomic(&tables.join("evaluation.csv"), eval_csv(&evals, &costs).as_bytes())?;
-    write_atomic(&out.join("report.md"), markdown(preset, info, &summary, &counts, &evals, &costs).as_bytes())?;
+    let attack_cells = summarise_attacks(&attacks);
+    if !attack_cells.is_empty() {
+        write_atomic(&tables.join("reconstruction.csv"), attack_csv(preset, &attack_cells).as_bytes())?;
+    }
+    let md = markdown(preset, info, &summary, &counts, &evals, &costs, &attack_cells);
+    write_atomic(&out.join("report.md"), md.as_bytes())?;
     write_atomic(&out.join("timing.md"), timing_markdown(preset, &costs).as_bytes())?;
     let manifest = manifest(preset, plan, &records, info);
     let text = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;
@@ -376,6 +391,7 @@ fn markdown(
     counts: &BTreeMap<(usize, usize, Option<u64>), Counts>,
     evals: &[EvalRow],
     costs: &BTreeMap<(usize, usize, String), Cost>,
+    attacks: &[AttackCell],
 ) -> String {
     let mut s = String::new();
     let _ = writeln!(s, "# doppel reproduce: `{}`\n", preset.name);
@@ -434,14 +450,15 @@ fn markdown(
             let _ = writeln!(s, "| {} | {} | {} |", c.k, model_name(c.role), vals.join(" | "));
         }
         s.push_str(&eval_markdown(evals, costs, a));
+        s.push_str(&attack_markdown(attacks, a));
     }
     let _ = writeln!(
         s,
         "\nThe cost of each unlearning method (RTE, relative to training M0) is in `timing.md`: wall times vary \
          from run to run, so they stay out of this file and `tables/`, which one preset reproduces byte for byte.\n\n\
          ## Not in this report yet\n\nThe budgeted hyperparameter search of the unlearning methods (each runs \
-         with its paper's settings, scaled as its settings file says) and reconstruction SSIM arrive with their \
-         stages."
+         with its paper's settings, scaled as its settings file says) arrives with its stage; the KKT attack \
+         covers MLPs only."
     );
     s
 }
@@ -460,6 +477,145 @@ impl EvalRow {
     fn get(&self, column: &str) -> Option<f64> {
         self.values.get(column).copied().filter(|v| v.is_finite())
     }
+}
+
+/// One seed's reconstruction scores of one model under one attack: means over the targets.
+pub struct AttackRow {
+    arm: usize,
+    k: usize,
+    model: String,
+    attack: String,
+    /// Mean over targets of [best SSIM in class, class-mean control, nearest non-target control].
+    values: [f64; 3],
+}
+
+/// A model under one attack at one k: mean and std over seeds of the per-seed means.
+pub struct AttackCell {
+    arm: usize,
+    k: usize,
+    model: String,
+    attack: String,
+    seeds: usize,
+    /// (mean, std) of [best SSIM, class-mean control, nearest control].
+    stats: [(Option<f64>, Option<f64>); 3],
+}
+
+/// Per (model, attack): the means over targets of `best_ssim`, `class_mean_ssim` and `nearest_ssim` in
+/// `doppel attack`'s `scores.csv`.
+pub fn parse_scores(text: &str) -> Result<BTreeMap<(String, String), [f64; 3]>> {
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().context("scores.csv is empty")?.split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).with_context(|| format!("no `{name}` column"));
+    let (m, a) = (col("model")?, col("attack")?);
+    let cols = [col("best_ssim")?, col("class_mean_ssim")?, col("nearest_ssim")?];
+    let mut sums: BTreeMap<(String, String), ([f64; 3], [usize; 3])> = BTreeMap::new();
+    for (i, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells.len() != header.len() {
+            bail!("row {} has {} cells for {} columns", i + 1, cells.len(), header.len());
+        }
+        let e = sums.entry((cells[m].to_string(), cells[a].to_string())).or_default();
+        for (j, &c) in cols.iter().enumerate() {
+            if !cells[c].is_empty() {
+                e.0[j] += cells[c].parse::<f64>().with_context(|| format!("row {}: {:?}", i + 1, cells[c]))?;
+                e.1[j] += 1;
+            }
+        }
+    }
+    Ok(sums
+        .into_iter()
+        .map(|(key, (sum, n))| (key, [0, 1, 2].map(|j| if n[j] == 0 { f64::NAN } else { sum[j] / n[j] as f64 })))
+        .collect())
+}
+
+/// The attack rows reduced over seeds, ordered by arm, k, model (references first) and attack.
+fn summarise_attacks(rows: &[AttackRow]) -> Vec<AttackCell> {
+    let order = |m: &str| ROLES.iter().position(|r| *r == m).unwrap_or(ROLES.len());
+    let mut groups: BTreeMap<(usize, usize, usize, String, String), Vec<&AttackRow>> = BTreeMap::new();
+    for r in rows {
+        groups.entry((r.arm, r.k, order(&r.model), r.model.clone(), r.attack.clone())).or_default().push(r);
+    }
+    groups
+        .into_iter()
+        .map(|((arm, k, _, model, attack), g)| AttackCell {
+            arm,
+            k,
+            model,
+            attack,
+            seeds: g.len(),
+            stats: [0, 1, 2]
+                .map(|j| mean_std(&g.iter().map(|r| Some(r.values[j]).filter(|v| v.is_finite())).collect::<Vec<_>>())),
+        })
+        .collect()
+}
+
+fn attack_csv(preset: &Preset, cells: &[AttackCell]) -> String {
+    let mut s = String::from(
+        "dataset,k,model,attack,seeds,best_ssim_mean,best_ssim_std,class_mean_ssim_mean,class_mean_ssim_std,\
+         nearest_ssim_mean,nearest_ssim_std\n",
+    );
+    for c in cells {
+        let label = preset.datasets.get(c.arm).map_or("?", |a| a.label.as_str());
+        let _ = write!(s, "{label},{},{},{},{}", c.k, c.model, c.attack, c.seeds);
+        for (m, sd) in &c.stats {
+            let _ = write!(s, ",{},{}", num(*m, 6), num(*sd, 6));
+        }
+        s.push('\n');
+    }
+    s
+}
+
+/// Arm `arm`'s reconstruction table, and per k and attack where `retrain_exact` sits between M0 and
+/// `retrain_clean`. Empty when the arm has no attack.
+fn attack_markdown(cells: &[AttackCell], arm: usize) -> String {
+    let cells: Vec<&AttackCell> = cells.iter().filter(|c| c.arm == arm).collect();
+    if cells.is_empty() {
+        return String::new();
+    }
+    let mut s = String::from(
+        "\nReconstruction (`doppel attack`): for each target, the best SSIM between it and any reconstruction of \
+         its class; mean over targets, then mean ± std over seeds. `kkt` reconstructs training samples from the \
+         parameters (Haim et al. 2022, Buzaglo et al. 2023); `inversion` is class-conditional model inversion, \
+         the weak baseline. Controls: SSIM of the target to its class's mean image and to the nearest retain \
+         image of its class (L2).\n\n| k | model | attack | best SSIM | control: class mean | control: nearest |\n\
+         |---:|---|---|---:|---:|---:|\n",
+    );
+    let pm3 = |(m, sd): (Option<f64>, Option<f64>)| match (m, sd) {
+        (None, _) => "–".to_string(),
+        (Some(m), None) => format!("{m:.3}"),
+        (Some(m), Some(sd)) => format!("{m:.3} ± {sd:.3}"),
+    };
+    for c in &cells {
+        let _ = writeln!(
+            s,
+            "| {} | {} | {} | {} | {} | {} |",
+            c.k,
+            model_name(&c.model),
+            c.attack,
+            pm3(c.stats[0]),
+            pm3(c.stats[1]),
+            pm3(c.stats[2])
+        );
+    }
+    s.push('\n');
+    let mut keys: Vec<(usize, &str)> = cells.iter().map(|c| (c.k, c.attack.as_str())).collect();
+    keys.sort_unstable();
+    keys.dedup();
+    for (k, attack) in keys {
+        let get =
+            |m: &str| cells.iter().find(|c| c.k == k && c.attack == attack && c.model == m).and_then(|c| c.stats[0].0);
+        let (Some(m0), Some(exact), Some(clean)) = (get("m0"), get("retrain_exact"), get("retrain_clean")) else {
+            continue;
+        };
+        let nearer = if (exact - m0).abs() < (exact - clean).abs() { "M0" } else { "retrain_clean" };
+        let _ = writeln!(
+            s,
+            "- k = {k}, {attack}: best SSIM M0 {m0:.3}, retrain_exact {exact:.3}, retrain_clean {clean:.3}; \
+             retrain_exact sits nearer **{nearer}** (M0 − retrain_clean = {:+.3}).",
+            m0 - clean
+        );
+    }
+    s
 }
 
 /// `timing.md`: the RTE of each unlearning method (its wall time over M0's training time, on the same device),
