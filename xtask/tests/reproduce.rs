@@ -95,8 +95,8 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     let (built, reused) = counts(&first);
     assert_eq!(
         (built, reused),
-        (44, 0),
-        "3 datasets + 3 k × 3 seeds × 3 models + 1 mining + 9 unlearned + 1 attack + 3 evaluations:\n{first}"
+        (46, 0),
+        "3 datasets + 3 k × 3 seeds × 3 models + 1 mining + 9 unlearned + 3 attacks + 3 evaluations:\n{first}"
     );
     for f in ["report.md", "manifest.json", "reproduce.log", "tables/reference_models.csv"] {
         assert!(out.join(f).is_file(), "{f} is missing");
@@ -119,19 +119,23 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     assert!(report.contains("- k = 21: rows each scope forgets: exact 8, mined "), "{report}");
     assert!(report.contains("| 21 | salun-lineage |"), "{report}");
     assert!(report.contains("- k = 21, forget accuracy toward retrain_exact"), "{report}");
-    let timing = std::fs::read_to_string(out.join("timing.md")).unwrap();
-    assert!(timing.contains("| smoke | 21 | scrub | lineage |"), "{timing}");
+    // The last eval step ran doppel eval with every seed's attack: its table has the reconstruction columns.
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
+    let last_eval = manifest["steps"][45]["key"].as_str().unwrap();
+    let eval_out = std::fs::read_to_string(out.join("cache/eval").join(last_eval).join("stdout.txt")).unwrap();
+    assert!(eval_out.contains("| SSIM kkt | SSIM inversion | SSIM class mean | SSIM nearest |"), "{eval_out}");
+    let timing = std::fs::read_to_string(out.join("timing.md")).unwrap();
+    assert!(timing.contains("| smoke | 21 | scrub | lineage |"), "{timing}");
     assert_eq!(manifest["preset"], "smoke");
-    assert_eq!(manifest["steps"].as_array().unwrap().len(), 44);
+    assert_eq!(manifest["steps"].as_array().unwrap().len(), 46);
     assert!(manifest["steps"][0]["wall_seconds"].as_f64().is_some());
     let derived = std::fs::read_to_string(out.join("configs/dataset/smoke-k21.toml")).unwrap();
     assert!(derived.contains("per_target = 15") && derived.contains("per_target = 6"), "{derived}");
     let saved = report_files(&out);
 
     let second = smoke(&out, &[]);
-    assert_eq!(counts(&second), (0, 44), "{second}");
+    assert_eq!(counts(&second), (0, 46), "{second}");
     assert_eq!(report_files(&out), saved, "a rerun changed the report");
     let log = std::fs::read_to_string(out.join("reproduce.log")).unwrap();
     assert!(log.contains("reused") && log.contains("doppel train"), "the log holds both runs");
@@ -165,7 +169,7 @@ fn a_killed_run_resumes_and_ends_with_the_same_report() {
     // before, as a kill in the middle of training it would have.
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(whole.join("manifest.json")).unwrap()).unwrap();
-    // Steps 41 and 42 are the last model and the last evaluation.
+    // Step 41 is the last model (the attacks and the last evaluation follow).
     assert_eq!(manifest["steps"][41]["kind"], "model", "{}", manifest["steps"][41]);
     let last = manifest["steps"][41]["key"].as_str().unwrap().to_string();
     let stale = killed.join(format!("cache/model/.tmp-{last}-1"));
@@ -174,10 +178,10 @@ fn a_killed_run_resumes_and_ends_with_the_same_report() {
 
     let resumed = smoke(&killed, &[]);
     let (built, reused) = counts(&resumed);
-    assert_eq!(built + reused, 44, "{resumed}");
+    assert_eq!(built + reused, 46, "{resumed}");
     assert!(reused >= 4, "the steps finished before the kill are reused:\n{resumed}");
     assert!(built > 0, "the kill came before the end of the run:\n{resumed}");
-    assert!(!stale.exists() || reused == 44, "the stale build folder is cleared");
+    assert!(!stale.exists() || reused == 46, "the stale build folder is cleared");
     assert_same_report(&whole, &killed);
 }
 
@@ -192,7 +196,7 @@ fn three_shards_and_a_merge_equal_an_unsharded_run() {
         total_built += counts(&smoke(&sharded, &["--shard", &shard])).0;
         assert!(!sharded.join("report.md").exists(), "a shard writes no report");
     }
-    assert_eq!(total_built, 44, "every step is built by exactly one shard when they run one after another");
+    assert_eq!(total_built, 46, "every step is built by exactly one shard when they run one after another");
 
     // A merge with a step missing (as when a shard has not run) refuses and says what to do.
     let evals: Vec<_> = std::fs::read_dir(sharded.join("cache/eval")).unwrap().map(|e| e.unwrap().path()).collect();
@@ -201,7 +205,7 @@ fn three_shards_and_a_merge_equal_an_unsharded_run() {
     let early = xtask(&["--preset", "smoke", "--out", sharded.to_str().unwrap(), "--merge"]);
     let stderr = String::from_utf8_lossy(&early.stderr);
     assert!(!early.status.success());
-    assert!(stderr.contains("1 of 44 steps are not in") && stderr.contains("run the missing shards"), "{stderr}");
+    assert!(stderr.contains("1 of 46 steps are not in") && stderr.contains("run the missing shards"), "{stderr}");
 
     let rebuilt: usize = (0..3).map(|i| counts(&smoke(&sharded, &["--shard", &format!("{i}/3")])).0).sum();
     assert_eq!(rebuilt, 1, "only the missing step is built again");

@@ -37,6 +37,11 @@ pub struct EvalArgs {
     /// space-separated, so a shell glob works: `--runs ROOT/seed-*`.
     #[arg(long, required = true, num_args = 1.., value_delimiter = ',')]
     runs: Vec<PathBuf>,
+    /// `doppel attack` output directories, one per run in --runs order: the reconstruction SSIM of each model
+    /// (mean over targets of the best SSIM per attack) and its controls join the tables as `recon_kkt`,
+    /// `recon_inversion`, `recon_class_mean` and `recon_nearest`.
+    #[arg(long, num_args = 1.., value_delimiter = ',')]
+    attacks: Vec<PathBuf>,
     /// Output directory: per_sample.parquet, summary.{parquet,csv} (one row per run and model) and
     /// aggregate.{parquet,csv} (mean and std over runs, one row per model). It must not exist unless --force.
     #[arg(long)]
@@ -108,9 +113,17 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         bail!("{} already exists; choose another --out or pass --force", a.out.display());
     }
     let data = Data::open(&a.dataset)?;
-    let mut runs = a.runs.clone();
+    if !a.attacks.is_empty() && a.attacks.len() != a.runs.len() {
+        bail!(
+            "--attacks names {} directories for {} --runs; give one per run, in the same order",
+            a.attacks.len(),
+            a.runs.len()
+        );
+    }
+    let mut runs: Vec<(PathBuf, Option<PathBuf>)> =
+        a.runs.iter().enumerate().map(|(i, r)| (r.clone(), a.attacks.get(i).cloned())).collect();
     runs.sort();
-    runs.dedup();
+    runs.dedup_by(|x, y| x.0 == y.0);
     let config = EvalConfig { mia: LogisticMiaConfig::STARTING_KIT, seed: a.seed };
     let choice: DeviceChoice = a.device.into();
     // The device is opened only when some checkpoint has to be run again.
@@ -130,14 +143,17 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         Ok(logits)
     };
     let mut results = Vec::with_capacity(runs.len());
-    for run in &runs {
+    for (run, attack) in &runs {
         let name = run_name(run);
         if results.iter().any(|r: &RunResult| r.name == name) {
             bail!("--runs: two run directories are named {name:?}; give each seed its own directory name");
         }
         tracing::info!(run = %run.display(), "evaluating");
-        let result = evaluate_run(run, &name, &data, &config, a.recompute, &mut run_checkpoint)
+        let mut result = evaluate_run(run, &name, &data, &config, a.recompute, &mut run_checkpoint)
             .with_context(|| format!("evaluating run {}", run.display()))?;
+        if let Some(dir) = attack {
+            add_reconstruction(&mut result.table, dir)?;
+        }
         results.push(result);
     }
     let tables: Vec<SummaryTable> = results.iter().map(|r| r.table.clone()).collect();
@@ -415,8 +431,61 @@ fn aggregate_frame(agg: &AggregateTable) -> anyhow::Result<DataFrame> {
 }
 
 /// The compact Markdown table: mean ± std over runs of the columns the study reads first.
+/// The reconstruction columns `--attacks` adds: (column, attack in scores.csv or `None` for a control, the
+/// scores.csv column it averages).
+const RECON: [(&str, Option<&str>, &str); 4] = [
+    ("recon_kkt", Some("kkt"), "best_ssim"),
+    ("recon_inversion", Some("inversion"), "best_ssim"),
+    ("recon_class_mean", None, "class_mean_ssim"),
+    ("recon_nearest", None, "nearest_ssim"),
+];
+
+/// Adds the [`RECON`] columns to a run's summary from `DIR/scores.csv` of `doppel attack`: per model the mean over
+/// targets; a model the attack did not score gets empty cells.
+fn add_reconstruction(table: &mut SummaryTable, dir: &Path) -> anyhow::Result<()> {
+    let path = dir.join("scores.csv");
+    let text = std::fs::read_to_string(&path)
+        .with_context(|| format!("reading {} (is --attacks a `doppel attack --out` directory?)", path.display()))?;
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
+    let col = |name: &str| {
+        header.iter().position(|h| *h == name).with_context(|| format!("{} has no `{name}` column", path.display()))
+    };
+    let (model_col, attack_col) = (col("model")?, col("attack")?);
+    // (model, scores.csv column, attack for the attack columns) → (sum, count)
+    let mut sums: std::collections::HashMap<(String, &str, Option<String>), (f64, usize)> = Default::default();
+    for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
+        let cells: Vec<&str> = line.split(',').collect();
+        if cells.len() != header.len() {
+            bail!("{}:{}: {} cells for {} columns", path.display(), n + 2, cells.len(), header.len());
+        }
+        for (_, attack, source) in RECON {
+            let v: f64 = match cells[col(source)?] {
+                "" => continue,
+                c => c.parse().with_context(|| format!("{}:{}: `{source}` is {c:?}", path.display(), n + 2))?,
+            };
+            let key_attack = attack.map(|_| cells[attack_col].to_string());
+            let e = sums.entry((cells[model_col].to_string(), source, key_attack)).or_default();
+            e.0 += v;
+            e.1 += 1;
+        }
+    }
+    for (name, attack, source) in RECON {
+        let values = table
+            .models
+            .iter()
+            .map(|m| {
+                let key = (m.clone(), source, attack.map(str::to_string));
+                sums.get(&key).map(|(sum, count)| sum / *count as f64)
+            })
+            .collect();
+        table.columns.push((name.to_string(), values));
+    }
+    Ok(())
+}
+
 fn print_markdown(data: &Data, dataset: &Path, runs: usize, agg: &AggregateTable) {
-    const SHOWN: [(&str, &str); 14] = [
+    const SHOWN: [(&str, &str); 18] = [
         ("f_acc", "F acc"),
         ("f_conf", "F conf"),
         ("f_lsc", "F lsc"),
@@ -431,7 +500,14 @@ fn print_markdown(data: &Data, dataset: &Path, runs: usize, agg: &AggregateTable
         ("conf_gap_f_clean", "Δconf F→clean"),
         ("avg_gap_exact", "Avg.Gap exact"),
         ("avg_gap_clean", "Avg.Gap clean"),
+        ("recon_kkt", "SSIM kkt"),
+        ("recon_inversion", "SSIM inversion"),
+        ("recon_class_mean", "SSIM class mean"),
+        ("recon_nearest", "SSIM nearest"),
     ];
+    // The reconstruction columns only when --attacks gave them.
+    let shown: Vec<&(&str, &str)> =
+        SHOWN.iter().filter(|(k, _)| !k.starts_with("recon_") || agg.columns.iter().any(|c| c.name == *k)).collect();
     println!(
         "dataset {} ({}): |F| = {}, |S| = {}, |R| = {}, |test| = {}; {runs} run(s), mean ± std over runs",
         data.dir.manifest.name,
@@ -442,11 +518,11 @@ fn print_markdown(data: &Data, dataset: &Path, runs: usize, agg: &AggregateTable
         data.count(SampleSet::Test),
     );
     println!();
-    let header: Vec<&str> = SHOWN.iter().map(|(_, h)| *h).collect();
+    let header: Vec<&str> = shown.iter().map(|(_, h)| *h).collect();
     println!("| model | runs | {} |", header.join(" | "));
-    println!("|---|---:|{}", "---:|".repeat(SHOWN.len()));
+    println!("|---|---:|{}", "---:|".repeat(shown.len()));
     for (m, model) in agg.models.iter().enumerate() {
-        let cells: Vec<String> = SHOWN
+        let cells: Vec<String> = shown
             .iter()
             .map(|(key, _)| match agg.columns.iter().find(|c| c.name == *key) {
                 Some(c) => cell(c.mean[m], c.std[m]),

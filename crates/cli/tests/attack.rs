@@ -229,3 +229,30 @@ fn attack_bad_input_names_the_flag_or_file() {
     // Nothing was written by any failing run.
     assert!(!dir.join("at").exists());
 }
+
+/// `doppel eval --attacks` puts each model's reconstruction SSIM and the controls beside its other metrics, and
+/// refuses a count of attack directories that does not match the runs.
+#[test]
+fn eval_takes_the_reconstruction_scores_of_each_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fixture(dir);
+    ok(&doppel(&["train", "--dataset", "ds", "--config", "t.toml", "--which", "retrain_exact", "--out", "run"], dir));
+    let models = "m0=run/m0,retrain_exact=run/retrain_exact,retrain_clean=run/retrain_clean";
+    let args = ["attack", "--dataset", "ds", "--model", models, "--attack", "kkt,inversion"];
+    ok(&doppel(&[&args[..], &["--candidates", "8", "--steps", "10", "--out", "at"]].concat(), dir));
+    let stdout = ok(&doppel(&["eval", "--dataset", "ds", "--runs", "run", "--attacks", "at", "--out", "ev"], dir));
+    assert!(stdout.contains("| SSIM kkt | SSIM inversion | SSIM class mean | SSIM nearest |"), "{stdout}");
+    let summary = std::fs::read_to_string(dir.join("ev/summary.csv")).unwrap();
+    let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();
+    let kkt = header.iter().position(|h| *h == "recon_kkt").expect("a recon_kkt column");
+    for line in summary.lines().skip(1) {
+        let cell = line.split(',').nth(kkt).unwrap();
+        let v: f64 = cell.parse().unwrap_or_else(|_| panic!("recon_kkt {cell:?} in {line}"));
+        assert!((-1.0..=1.0).contains(&v), "{line}");
+    }
+
+    let bad = doppel(&["eval", "--dataset", "ds", "--runs", "run", "--attacks", "at,at", "--out", "ev2"], dir);
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--attacks names 2 directories for 1 --runs"));
+}

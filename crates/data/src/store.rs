@@ -90,21 +90,15 @@ pub struct DatasetDir {
 /// Writes `built` to `out`. An existing `out` is an error unless `force`, in which case it is replaced only once
 /// the new directory is complete.
 pub fn write(built: &Built, out: &Path, force: bool) -> Result<Manifest> {
-    if out.exists() && !force {
-        return Err(DataError::OutputExists { path: out.to_path_buf() });
-    }
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(DataError::io("creating", parent))?;
-    let tmp = TempDir::new(parent.join(format!(".{name}.partial-{}", std::process::id())))?;
+    let tmp = StagedDir::begin(out, force)?;
 
     let mut files = BTreeMap::new();
     for (file, part) in [("train.parquet", &built.train), ("test.parquet", &built.test)] {
-        let path = tmp.path.join(file);
+        let path = tmp.path().join(file);
         write_parquet(part, &path)?;
         files.insert(file.to_string(), sha256_file(&path)?);
     }
-    let sheet_path = tmp.path.join("contact_sheet.png");
+    let sheet_path = tmp.path().join("contact_sheet.png");
     let mut png = Vec::new();
     contact_sheet(&built.train, built.config.sheet)
         .write_to(&mut std::io::Cursor::new(&mut png), image::ImageFormat::Png)
@@ -133,18 +127,10 @@ pub fn write(built: &Built, out: &Path, force: bool) -> Result<Manifest> {
         name: manifest.name.clone(),
         what: format!("manifest does not serialise: {e}"),
     })? + "\n";
-    let mpath = tmp.path.join("manifest.json");
+    let mpath = tmp.path().join("manifest.json");
     std::fs::write(&mpath, json).map_err(DataError::io("writing", &mpath))?;
 
-    // Swap into place: the old directory (with --force) goes only after the new one is complete.
-    if out.exists() {
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        std::fs::rename(out, &old).map_err(DataError::io("moving aside", out))?;
-        tmp.commit(out)?;
-        std::fs::remove_dir_all(&old).map_err(DataError::io("removing", &old))?;
-    } else {
-        tmp.commit(out)?;
-    }
+    tmp.commit()?;
     Ok(manifest)
 }
 
@@ -295,29 +281,60 @@ fn read_parquet(path: &Path, manifest: &Manifest, split: Split) -> Result<Part> 
     Ok(Part { data, samples })
 }
 
-/// A directory removed on drop unless committed by renaming it into place.
-struct TempDir {
+/// A directory written beside its destination and swapped into place when complete, so an interrupted write
+/// leaves the destination as it was: the new directory is built in `.<name>.partial-<pid>/`, and [`commit`]
+/// renames it to the destination, moving an existing one aside first and removing it only afterwards. Dropped
+/// without a commit, the partial directory is removed.
+///
+/// [`commit`]: StagedDir::commit
+#[derive(Debug)]
+pub struct StagedDir {
     path: PathBuf,
+    out: PathBuf,
     committed: bool,
 }
 
-impl TempDir {
-    fn new(path: PathBuf) -> Result<Self> {
+impl StagedDir {
+    /// Starts a directory that will become `out`; an existing `out` is an error unless `force`.
+    pub fn begin(out: &Path, force: bool) -> Result<Self> {
+        if out.exists() && !force {
+            return Err(DataError::OutputExists { path: out.to_path_buf() });
+        }
+        let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(DataError::io("creating", parent))?;
+        let path = parent.join(format!(".{name}.partial-{}", std::process::id()));
         if path.exists() {
             std::fs::remove_dir_all(&path).map_err(DataError::io("removing stale", &path))?;
         }
         std::fs::create_dir(&path).map_err(DataError::io("creating", &path))?;
-        Ok(TempDir { path, committed: false })
+        Ok(StagedDir { path, out: out.to_path_buf(), committed: false })
     }
 
-    fn commit(mut self, to: &Path) -> Result<()> {
-        std::fs::rename(&self.path, to).map_err(DataError::io("renaming into place", to))?;
-        self.committed = true;
+    /// The directory to write into.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Renames the directory into place; an existing destination goes only after the new one is there.
+    pub fn commit(mut self) -> Result<()> {
+        let out = self.out.clone();
+        if out.exists() {
+            let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+            let old = out.with_file_name(format!(".{name}.old-{}", std::process::id()));
+            std::fs::rename(&out, &old).map_err(DataError::io("moving aside", &out))?;
+            std::fs::rename(&self.path, &out).map_err(DataError::io("renaming into place", &out))?;
+            self.committed = true;
+            std::fs::remove_dir_all(&old).map_err(DataError::io("removing", &old))?;
+        } else {
+            std::fs::rename(&self.path, &out).map_err(DataError::io("renaming into place", &out))?;
+            self.committed = true;
+        }
         Ok(())
     }
 }
 
-impl Drop for TempDir {
+impl Drop for StagedDir {
     fn drop(&mut self) {
         if !self.committed {
             let _ = std::fs::remove_dir_all(&self.path);

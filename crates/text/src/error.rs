@@ -145,6 +145,7 @@ impl From<doppel_data::DataError> for TextError {
     fn from(e: doppel_data::DataError) -> Self {
         match e {
             doppel_data::DataError::Io { action, path, source } => TextError::Io { action, path, source },
+            doppel_data::DataError::OutputExists { path } => TextError::OutputExists { path },
             other => TextError::Format { path: PathBuf::new(), what: other.to_string() },
         }
     }

@@ -14,7 +14,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use doppel_data::Split;
 use doppel_data::hash::{sha256_bytes, sha256_file};
@@ -171,18 +171,15 @@ pub fn write(built: &BuiltQa, out: &Path, force: bool) -> Result<Manifest> {
     if out.exists() && !force {
         return Err(TextError::OutputExists { path: out.to_path_buf() });
     }
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(TextError::io("creating", parent))?;
-    let tmp = TempDir::new(parent.join(format!(".{name}.partial-{}", std::process::id())))?;
+    let tmp = doppel_data::store::StagedDir::begin(out, force)?;
 
     let mut files = BTreeMap::new();
-    let path = tmp.path.join("samples.parquet");
+    let path = tmp.path().join("samples.parquet");
     let rows: Vec<&QaSample> = built.train.iter().chain(&built.test).collect();
     write_parquet(&rows, &path)?;
     files.insert("samples.parquet".to_string(), sha256_file(&path)?);
     let sheet = sheet(built);
-    let path = tmp.path.join("sheet.md");
+    let path = tmp.path().join("sheet.md");
     std::fs::write(&path, &sheet).map_err(TextError::io("writing", &path))?;
     files.insert("sheet.md".to_string(), sha256_bytes(sheet.as_bytes()));
 
@@ -203,17 +200,10 @@ pub fn write(built: &BuiltQa, out: &Path, force: bool) -> Result<Manifest> {
     let json = serde_json::to_string_pretty(&manifest)
         .map_err(|e| TextError::format(out, format!("manifest does not serialise: {e}")))?
         + "\n";
-    let mpath = tmp.path.join("manifest.json");
+    let mpath = tmp.path().join("manifest.json");
     std::fs::write(&mpath, json).map_err(TextError::io("writing", &mpath))?;
 
-    if out.exists() {
-        let old = parent.join(format!(".{name}.old-{}", std::process::id()));
-        std::fs::rename(out, &old).map_err(TextError::io("moving aside", out))?;
-        tmp.commit(out)?;
-        std::fs::remove_dir_all(&old).map_err(TextError::io("removing", &old))?;
-    } else {
-        tmp.commit(out)?;
-    }
+    tmp.commit()?;
     Ok(manifest)
 }
 
@@ -388,36 +378,6 @@ pub fn sheet(built: &BuiltQa) -> String {
         md.push('\n');
     }
     md
-}
-
-/// A directory removed on drop unless committed by renaming it into place.
-struct TempDir {
-    path: PathBuf,
-    committed: bool,
-}
-
-impl TempDir {
-    fn new(path: PathBuf) -> Result<Self> {
-        if path.exists() {
-            std::fs::remove_dir_all(&path).map_err(TextError::io("removing stale", &path))?;
-        }
-        std::fs::create_dir(&path).map_err(TextError::io("creating", &path))?;
-        Ok(TempDir { path, committed: false })
-    }
-
-    fn commit(mut self, to: &Path) -> Result<()> {
-        std::fs::rename(&self.path, to).map_err(TextError::io("renaming into place", to))?;
-        self.committed = true;
-        Ok(())
-    }
-}
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
 }
 
 #[cfg(test)]

@@ -177,12 +177,13 @@ impl Runner<'_> {
                 cmd.arg("--out").arg(tmp.join("model"));
                 self.call(cmd, tmp, &step.label)?;
             }
-            Action::Eval { seeds, unlearned, attack_seed } => {
+            Action::Eval { seeds, unlearned, attacks, attack_seed } => {
                 let Some((dataset, rest)) = deps.split_first() else {
                     bail!("{}: an eval step needs its dataset", step.label)
                 };
                 let n_models = seeds.len() * ROLES.len();
-                if rest.len() != n_models + unlearned.len() {
+                let n_attacks = if *attacks { seeds.len() } else { 0 };
+                if rest.len() != n_models + unlearned.len() + n_attacks {
                     bail!(
                         "{}: {} dependency folders for {} seeds and {} unlearned models",
                         step.label,
@@ -191,7 +192,8 @@ impl Runner<'_> {
                         unlearned.len()
                     );
                 }
-                let (models, unlearned_dirs) = rest.split_at(n_models);
+                let (models, rest) = rest.split_at(n_models);
+                let (unlearned_dirs, attack_dirs) = rest.split_at(unlearned.len());
                 // doppel eval reads one folder per seed holding m0/, retrain_exact/ and retrain_clean/; the
                 // models sit in one cache folder each, so the run folders are links, removed afterwards.
                 let runs = tmp.join("runs");
@@ -213,6 +215,9 @@ impl Runner<'_> {
                 }
                 let mut cmd = Command::new(self.doppel);
                 cmd.arg("eval").arg("--dataset").arg(dataset.join("dataset")).arg("--runs").args(&run_dirs);
+                if !attack_dirs.is_empty() {
+                    cmd.arg("--attacks").args(attack_dirs.iter().map(|d| d.join("attack")));
+                }
                 cmd.args(["--device", self.device, "--seed", &attack_seed.to_string()])
                     .arg("--out")
                     .arg(tmp.join("eval"));

@@ -127,12 +127,15 @@ pub enum Action {
     },
     /// `doppel eval --dataset <dep 0>/dataset --runs <one folder per seed> --out <artifact>/eval`, where the run
     /// folder of seed `seeds[i]` holds the models of deps `1 + 3i ..= 3 + 3i` ([`ROLES`] order), and after the
-    /// `3 · seeds.len()` model deps come the unlearned models, `unlearned[j]` naming dep `1 + 3 · seeds.len() + j`.
+    /// `3 · seeds.len()` model deps come the unlearned models, `unlearned[j]` naming dep `1 + 3 · seeds.len() + j`,
+    /// then, when `attacks`, each seed's attack step in seed order.
     Eval {
         /// The training seeds, in dependency order.
         seeds: Vec<u64>,
         /// (seed, folder name `<method>-<scope>`) of each unlearned model dep, in dependency order.
         unlearned: Vec<(u64, String)>,
+        /// Whether the last `seeds.len()` deps are each seed's attack step (`doppel eval --attacks`).
+        attacks: bool,
         /// The seed of the logistic-regression attack's folds.
         attack_seed: u64,
     },
@@ -277,59 +280,53 @@ impl Plan {
                         Action::BuildDataset { config: config.clone() },
                         Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
                     )?;
-                    let mine_step =
-                        match arm.unlearn.as_ref().filter(|u| u.k.contains(&k)).and_then(|u| u.mine.as_ref()) {
-                            None => None,
-                            Some((_, text)) => {
-                                let key = steps[ds].key.clone();
-                                let material = Material {
-                                    kind: Kind::Mine,
-                                    schema: SCHEMA,
-                                    code: ctx.code(Kind::Mine),
-                                    config: text,
-                                    inputs: vec![&key],
-                                    source_files: None,
-                                    device: Some(&ctx.device),
-                                    role: None,
-                                };
-                                Some(push(
-                                    &mut steps,
-                                    Kind::Mine,
-                                    &material,
-                                    format!("{} k={k}{seed_part} mine", arm.label),
-                                    format!("{}-k{k}{slug_part}-mine", arm.label),
-                                    vec![ds],
-                                    Action::Mine { config: text.clone() },
-                                    Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
-                                )?)
-                            }
-                        };
+                    let mine_step = match arm
+                        .unlearn
+                        .as_ref()
+                        .filter(|u| u.k.contains(&k))
+                        .and_then(|u| u.mine.as_ref())
+                    {
+                        None => None,
+                        Some((_, text)) => Some(push_derived(
+                            &mut steps,
+                            ctx,
+                            Derived {
+                                kind: Kind::Mine,
+                                config: text,
+                                role: None,
+                                deps: vec![ds],
+                                label: format!("{} k={k}{seed_part} mine", arm.label),
+                                slug: format!("{}-k{k}{slug_part}-mine", arm.label),
+                                action: Action::Mine { config: text.clone() },
+                                coords: Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
+                            },
+                        )?),
+                    };
                     let seeds: Vec<u64> = data_seed.map_or_else(|| preset.seeds.clone(), |s| vec![s]);
                     let mut models = Vec::new();
                     let mut unlearned: Vec<(u64, String, usize)> = Vec::new();
                     for &seed in &seeds {
                         let train = preset.train_toml(arm, seed)?;
                         for role in ROLES {
-                            let ds_key = steps[ds].key.clone();
-                            let material = Material {
-                                kind: Kind::Model,
-                                schema: SCHEMA,
-                                code: ctx.code(Kind::Model),
-                                config: &train,
-                                inputs: vec![&ds_key],
-                                source_files: None,
-                                device: Some(&ctx.device),
-                                role: Some(role),
-                            };
-                            let m = push(
+                            let m = push_derived(
                                 &mut steps,
-                                Kind::Model,
-                                &material,
-                                format!("{} k={k} seed={seed} {role}", arm.label),
-                                format!("{}-k{k}-seed{seed}-{role}", arm.label),
-                                vec![ds],
-                                Action::Train { config: train.clone(), role },
-                                Coords { arm: a, dataset: arm.label.clone(), k, seed: Some(seed), role: Some(role) },
+                                ctx,
+                                Derived {
+                                    kind: Kind::Model,
+                                    config: &train,
+                                    role: Some(role),
+                                    deps: vec![ds],
+                                    label: format!("{} k={k} seed={seed} {role}", arm.label),
+                                    slug: format!("{}-k{k}-seed{seed}-{role}", arm.label),
+                                    action: Action::Train { config: train.clone(), role },
+                                    coords: Coords {
+                                        arm: a,
+                                        dataset: arm.label.clone(),
+                                        k,
+                                        seed: Some(seed),
+                                        role: Some(role),
+                                    },
+                                },
                             )?;
                             models.push(m);
                         }
@@ -344,39 +341,33 @@ impl Plan {
                                 if scope == "mined" {
                                     deps.extend(mine_step);
                                 }
-                                let keys: Vec<String> = deps.iter().map(|&d| steps[d].key.clone()).collect();
-                                let material = Material {
-                                    kind: Kind::Unlearn,
-                                    schema: SCHEMA,
-                                    code: ctx.code(Kind::Unlearn),
-                                    config: &u.config,
-                                    inputs: keys.iter().map(String::as_str).collect(),
-                                    source_files: None,
-                                    device: Some(&ctx.device),
-                                    role: Some(method),
-                                };
                                 let name = format!("{method}-{scope}");
-                                let material = UnlearnMaterial { base: material, scope };
-                                let i = push(
+                                let role = format!("{method} {scope}");
+                                let i = push_derived(
                                     &mut steps,
-                                    Kind::Unlearn,
-                                    &material,
-                                    format!("{} k={k} seed={seed} {method} {scope}", arm.label),
-                                    format!("{}-k{k}-seed{seed}-{name}", arm.label),
-                                    deps,
-                                    Action::Unlearn { config: u.config.clone(), method, scope },
-                                    Coords {
-                                        arm: a,
-                                        dataset: arm.label.clone(),
-                                        k,
-                                        seed: Some(seed),
-                                        role: Some(method),
+                                    ctx,
+                                    Derived {
+                                        kind: Kind::Unlearn,
+                                        config: &u.config,
+                                        role: Some(&role),
+                                        deps,
+                                        label: format!("{} k={k} seed={seed} {method} {scope}", arm.label),
+                                        slug: format!("{}-k{k}-seed{seed}-{name}", arm.label),
+                                        action: Action::Unlearn { config: u.config.clone(), method, scope },
+                                        coords: Coords {
+                                            arm: a,
+                                            dataset: arm.label.clone(),
+                                            k,
+                                            seed: Some(seed),
+                                            role: Some(method),
+                                        },
                                     },
                                 )?;
                                 unlearned.push((seed, name, i));
                             }
                         }
                     }
+                    let mut attack_steps: Vec<usize> = Vec::new();
                     if let Some(at) = arm.attack.as_ref().filter(|t| t.k.contains(&k)) {
                         for (n, &seed) in seeds.iter().enumerate() {
                             if !at.seeds.contains(&seed) {
@@ -405,27 +396,27 @@ impl Plan {
                                 action.steps,
                                 action.models.join(",")
                             );
-                            let keys: Vec<String> = deps.iter().map(|&d| steps[d].key.clone()).collect();
-                            let material = Material {
-                                kind: Kind::Attack,
-                                schema: SCHEMA,
-                                code: ctx.code(Kind::Attack),
-                                config: &config,
-                                inputs: keys.iter().map(String::as_str).collect(),
-                                source_files: None,
-                                device: Some(&ctx.device),
-                                role: None,
-                            };
-                            push(
+                            let i = push_derived(
                                 &mut steps,
-                                Kind::Attack,
-                                &material,
-                                format!("{} k={k} seed={seed} attack", arm.label),
-                                format!("{}-k{k}-seed{seed}-attack", arm.label),
-                                deps,
-                                Action::Attack(action),
-                                Coords { arm: a, dataset: arm.label.clone(), k, seed: Some(seed), role: None },
+                                ctx,
+                                Derived {
+                                    kind: Kind::Attack,
+                                    config: &config,
+                                    role: None,
+                                    deps,
+                                    label: format!("{} k={k} seed={seed} attack", arm.label),
+                                    slug: format!("{}-k{k}-seed{seed}-attack", arm.label),
+                                    action: Action::Attack(action),
+                                    coords: Coords {
+                                        arm: a,
+                                        dataset: arm.label.clone(),
+                                        k,
+                                        seed: Some(seed),
+                                        role: None,
+                                    },
+                                },
                             )?;
+                            attack_steps.push(i);
                         }
                     }
                     let config = format!(
@@ -435,30 +426,29 @@ impl Plan {
                     let mut deps = vec![ds];
                     deps.extend(&models);
                     deps.extend(unlearned.iter().map(|(_, _, i)| *i));
-                    let keys: Vec<String> = deps.iter().map(|&d| steps[d].key.clone()).collect();
-                    let material = Material {
-                        kind: Kind::Eval,
-                        schema: SCHEMA,
-                        code: ctx.code(Kind::Eval),
-                        config: &config,
-                        inputs: keys.iter().map(String::as_str).collect(),
-                        source_files: None,
-                        device: Some(&ctx.device),
-                        role: None,
-                    };
-                    push(
+                    // doppel eval adds the reconstruction columns when every run has its attack.
+                    if attack_steps.len() != seeds.len() {
+                        attack_steps.clear();
+                    }
+                    deps.extend(&attack_steps);
+                    push_derived(
                         &mut steps,
-                        Kind::Eval,
-                        &material,
-                        format!("{} k={k}{seed_part} eval", arm.label),
-                        format!("{}-k{k}{slug_part}-eval", arm.label),
-                        deps,
-                        Action::Eval {
-                            seeds: seeds.clone(),
-                            unlearned: unlearned.iter().map(|(seed, name, _)| (*seed, name.clone())).collect(),
-                            attack_seed: EVAL_ATTACK_SEED,
+                        ctx,
+                        Derived {
+                            kind: Kind::Eval,
+                            config: &config,
+                            role: None,
+                            deps,
+                            label: format!("{} k={k}{seed_part} eval", arm.label),
+                            slug: format!("{}-k{k}{slug_part}-eval", arm.label),
+                            action: Action::Eval {
+                                seeds: seeds.clone(),
+                                unlearned: unlearned.iter().map(|(seed, name, _)| (*seed, name.clone())).collect(),
+                                attacks: !attack_steps.is_empty(),
+                                attack_seed: EVAL_ATTACK_SEED,
+                            },
+                            coords: Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
                         },
-                        Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
                     )?;
                 }
             }
@@ -484,19 +474,42 @@ impl Plan {
     }
 }
 
-/// An unlearn step's key material: the common fields and its scope.
-#[derive(Serialize)]
-struct UnlearnMaterial<'a> {
-    #[serde(flatten)]
-    base: Material<'a>,
-    scope: &'a str,
+/// A step that runs on the device and reads the artifacts of `deps`: everything but a dataset build.
+struct Derived<'a> {
+    kind: Kind,
+    /// The config text (or command line) that, with the dependencies' keys, decides the artifact.
+    config: &'a str,
+    /// The model role, or method and scope, when the config alone does not say which artifact it is.
+    role: Option<&'a str>,
+    deps: Vec<usize>,
+    label: String,
+    slug: String,
+    action: Action,
+    coords: Coords,
+}
+
+/// Pushes `d` with its key material: kind, schema, code fingerprint, config, the keys of its dependencies, device
+/// and role.
+fn push_derived(steps: &mut Vec<Step>, ctx: &KeyContext, d: Derived<'_>) -> Result<usize> {
+    let keys: Vec<String> = d.deps.iter().map(|&i| steps[i].key.clone()).collect();
+    let material = Material {
+        kind: d.kind,
+        schema: SCHEMA,
+        code: ctx.code(d.kind),
+        config: d.config,
+        inputs: keys.iter().map(String::as_str).collect(),
+        source_files: None,
+        device: Some(&ctx.device),
+        role: d.role,
+    };
+    push(steps, d.kind, &material, d.label, d.slug, d.deps, d.action, d.coords)
 }
 
 #[allow(clippy::too_many_arguments)]
 fn push(
     steps: &mut Vec<Step>,
     kind: Kind,
-    material: &impl Serialize,
+    material: &Material<'_>,
     label: String,
     slug: String,
     deps: Vec<usize>,
