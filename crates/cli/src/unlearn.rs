@@ -10,7 +10,7 @@ use doppel_models::DeviceChoice;
 use doppel_models::checkpoint::{self, Sidecar};
 use doppel_models::infer::{self, Predictions};
 use doppel_models::train::TrainReport;
-use doppel_unlearn::{MethodConfigs, MethodName, Original, RunContext, Scope, UnlearnReport, View};
+use doppel_unlearn::{MethodConfigs, MethodName, Original, RunContext, Scope, SearchSpace, UnlearnReport, View};
 
 use crate::train::DeviceArg;
 
@@ -49,6 +49,14 @@ pub struct UnlearnArgs {
     /// Where to run: flex (CPU) or wgpu (GPU; needs the wgpu feature).
     #[arg(long, value_enum, default_value_t = DeviceArg::Flex)]
     device: DeviceArg,
+    /// Run the budgeted hyperparameter search: the method's lr × {0.1, 1, 10} and epochs × {1, 2} (the same grid
+    /// for every method), each scored by Avg.Gap to --reference over forget, retain and test accuracy and MIA AUC;
+    /// the best is written, every candidate goes into report.json.
+    #[arg(long, requires = "reference")]
+    search: bool,
+    /// For --search: the `retrain_exact` checkpoint directory (or .safetensors) the gap is measured to.
+    #[arg(long)]
+    reference: Option<PathBuf>,
 }
 
 /// The methods the command line offers.
@@ -126,6 +134,9 @@ struct ReportFile<'a> {
     checkpoint: String,
     /// The device.
     device: String,
+    /// The hyperparameter search, when --search ran one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    search: Option<SearchRecord>,
 }
 
 /// Runs `doppel unlearn`.
@@ -161,8 +172,55 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
     let view = View { data: &ds.train.data, samples: &ds.train.samples };
     let ctx =
         RunContext { device: device.clone(), seed: a.seed.unwrap_or(seed::derive(side.seeds.order, "unlearn", 0)) };
-    tracing::info!(method = method.name(), scope = scope.name(), "unlearning");
-    let out = method.unlearn(&original, &view, &scope, &ctx, &mut |_| {})?;
+    let bs = 512;
+    let all_train: Vec<usize> = (0..ds.train.data.len()).collect();
+    let test_rows: Vec<usize> = (0..ds.test.data.len()).collect();
+    let (out, search) = if a.search {
+        let reference = a.reference.as_ref().context("--search needs --reference")?;
+        let ref_weights = if reference.is_dir() { reference.join("model.safetensors") } else { reference.clone() };
+        let ref_side = checkpoint::read_sidecar(&ref_weights)?;
+        let ref_net = checkpoint::load(&ref_weights, &ref_side.spec, &device)?;
+        let ref_train = infer::predict(&ref_net, &ref_side.spec, &ds.train.data, &all_train, bs, &device)?;
+        let ref_test = infer::predict(&ref_net, &ref_side.spec, &ds.test.data, &test_rows, bs, &device)?;
+        let ref_terms = gap_terms(&ref_train, &ref_test, &ds.train.samples)?;
+        let space = SearchSpace::default();
+        let grid = doppel_unlearn::candidates(&configs, a.method.into(), &space)?;
+        let started = std::time::Instant::now();
+        let (mut entries, mut best): (Vec<SearchEntry>, Option<(usize, doppel_unlearn::Unlearned)>) =
+            (Vec::new(), None);
+        for (i, c) in grid.iter().enumerate() {
+            let m = c.configs.build(a.method.into())?;
+            tracing::info!(method = m.name(), scope = scope.name(), candidate = i + 1, of = grid.len(), lr = ?c.lr, epochs = ?c.epochs, "search");
+            let run = m.unlearn(&original, &view, &scope, &ctx, &mut |_| {})?;
+            let train = infer::predict(&run.net, &run.spec, &ds.train.data, &all_train, bs, &device)?;
+            let test = infer::predict(&run.net, &run.spec, &ds.test.data, &test_rows, bs, &device)?;
+            let gap = doppel_eval::avg_gap(&gap_terms(&train, &test, &ds.train.samples)?, &ref_terms)?;
+            entries.push(SearchEntry {
+                lr: c.lr,
+                epochs: c.epochs,
+                avg_gap: gap,
+                status: run.report.status.clone(),
+                wall_seconds: run.report.wall_seconds,
+            });
+            if best.as_ref().is_none_or(|(b, _)| gap < entries[*b].avg_gap) {
+                best = Some((i, run));
+            }
+        }
+        let (chosen, out) = best.context("the search grid is empty")?;
+        let seconds = started.elapsed().as_secs_f64();
+        let record = SearchRecord {
+            space,
+            reference: ref_weights.display().to_string(),
+            candidates: entries,
+            chosen,
+            seconds,
+            rte: seconds / side.report.seconds.max(1e-9),
+        };
+        (out, Some(record))
+    } else {
+        tracing::info!(method = method.name(), scope = scope.name(), "unlearning");
+        (method.unlearn(&original, &view, &scope, &ctx, &mut |_| {})?, None)
+    };
 
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let rte = out.report.wall_seconds / side.report.seconds.max(1e-9);
@@ -189,20 +247,61 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
         dataset_manifest_sha256: manifest_sha,
         checkpoint: weights.display().to_string(),
         device: choice.name().into(),
+        search,
     };
     let report_path = a.out.join("report.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&file)? + "\n")
         .with_context(|| format!("writing {}", report_path.display()))?;
 
-    let bs = 512;
-    let all_train: Vec<usize> = (0..ds.train.data.len()).collect();
-    let test_rows: Vec<usize> = (0..ds.test.data.len()).collect();
     let train_pred = infer::predict(&out.net, &out.spec, &ds.train.data, &all_train, bs, &device)?;
     let test_pred = infer::predict(&out.net, &out.spec, &ds.test.data, &test_rows, bs, &device)?;
     write_outputs(&train_pred, &ds.train.samples, &a.out.join("outputs_train.parquet"))?;
     write_outputs(&test_pred, &ds.test.samples, &a.out.join("outputs_test.parquet"))?;
     print_summary(&out.report, rte, &train_pred, &test_pred, &ds.train.samples);
     Ok(())
+}
+
+/// One point of `--search`: the values it set, its Avg.Gap to the reference, and how the run ended.
+#[derive(Debug, serde::Serialize)]
+struct SearchEntry {
+    lr: Option<f64>,
+    epochs: Option<usize>,
+    avg_gap: f64,
+    status: doppel_unlearn::Status,
+    wall_seconds: f64,
+}
+
+/// `report.json`'s `search` field.
+#[derive(Debug, serde::Serialize)]
+struct SearchRecord {
+    /// The grid's factors.
+    space: SearchSpace,
+    /// The reference checkpoint the gap is measured to.
+    reference: String,
+    /// Every candidate, in grid order.
+    candidates: Vec<SearchEntry>,
+    /// Index of the chosen candidate (lowest Avg.Gap; the earlier on ties).
+    chosen: usize,
+    /// Wall seconds of the whole search, and that over the original's training time.
+    seconds: f64,
+    rte: f64,
+}
+
+/// UA (1 − forget accuracy), RA, TA and MIA AUC of a model's outputs: the terms of Avg.Gap (Jia et al. 2023).
+fn gap_terms(
+    train: &Predictions,
+    test: &Predictions,
+    samples: &[SampleInfo],
+) -> anyhow::Result<[(&'static str, f64); 4]> {
+    let (f, r) = (forget_rows(samples), retain_rows(samples));
+    let forget_losses: Vec<f64> = f.iter().map(|&i| train.loss[i]).collect();
+    let mia = doppel_eval::loss_threshold_auc(&forget_losses, &test.loss)?;
+    Ok([
+        ("ua", 1.0 - train.accuracy(Some(&f))),
+        ("ra", train.accuracy(Some(&r))),
+        ("ta", test.accuracy(None)),
+        ("mia", mia),
+    ])
 }
 
 /// Reads the mined sample ids — the `neighbour_id` column of a `doppel mine neighbours` Parquet table, or a text

@@ -178,3 +178,42 @@ fn salun_with_the_mined_scope_runs_from_doppel_mine_output() {
     assert!(!bad.status.success());
     assert!(String::from_utf8_lossy(&bad.stderr).contains("has no `neighbour_id` column"), "{:?}", bad);
 }
+
+/// `--search`: six candidates (lr × {0.1, 1, 10}, epochs × {1, 2}) scored by Avg.Gap to the reference; the written
+/// model is the lowest-gap candidate, and report.json holds them all.
+#[test]
+fn the_search_runs_the_grid_and_keeps_the_lowest_gap() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("d.toml"), DATASET).unwrap();
+    std::fs::write(dir.join("t.toml"), TRAIN).unwrap();
+    std::fs::write(dir.join("u.toml"), METHODS).unwrap();
+    ok(&doppel(&["data", "build", "--config", "d.toml", "--out", "ds"], dir));
+    ok(&doppel(&["train", "--dataset", "ds", "--config", "t.toml", "--which", "m0,retrain_exact", "--out", "m"], dir));
+    let args = ["unlearn", "--dataset", "ds", "--checkpoint", "m/m0", "--method", "ft", "--scope", "exact"];
+    ok(&doppel(
+        &[&args[..], &["--config", "u.toml", "--search", "--reference", "m/retrain_exact", "--out", "s"]].concat(),
+        dir,
+    ));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("s/report.json")).unwrap()).unwrap();
+    let candidates = report["search"]["candidates"].as_array().unwrap();
+    assert_eq!(candidates.len(), 6, "{report}");
+    let gaps: Vec<f64> = candidates.iter().map(|c| c["avg_gap"].as_f64().unwrap()).collect();
+    assert!(gaps.iter().all(|g| (0.0..=1.0).contains(g)), "{gaps:?}");
+    let chosen = report["search"]["chosen"].as_u64().unwrap() as usize;
+    let min = gaps.iter().copied().fold(f64::INFINITY, f64::min);
+    assert_eq!(gaps[chosen], min, "the chosen candidate has the lowest gap");
+    assert_eq!(gaps.iter().position(|&g| g == min), Some(chosen), "the earliest on ties");
+    // The written settings are the chosen candidate's (u.toml's [ft] has epochs = 1, lr the default 0.01).
+    assert_eq!(report["settings"]["lr"], candidates[chosen]["lr"]);
+    assert_eq!(report["settings"]["epochs"], candidates[chosen]["epochs"]);
+    let lrs: Vec<f64> = candidates.iter().map(|c| c["lr"].as_f64().unwrap()).collect();
+    assert!((lrs[0] - 0.001).abs() < 1e-12 && (lrs[4] - 0.1).abs() < 1e-12, "{lrs:?}");
+    let epochs: Vec<u64> = candidates.iter().map(|c| c["epochs"].as_u64().unwrap()).collect();
+    assert_eq!(epochs, [1, 2, 1, 2, 1, 2]);
+
+    let no_ref = doppel(&[&args[..], &["--search", "--out", "bad"]].concat(), dir);
+    assert!(!no_ref.status.success());
+    assert!(String::from_utf8_lossy(&no_ref.stderr).contains("--reference"), "{no_ref:?}");
+}

@@ -33,6 +33,7 @@ pub mod error;
 pub mod methods;
 pub mod params;
 pub mod scope;
+pub mod search;
 pub mod sgd;
 pub mod unlearner;
 
@@ -41,4 +42,5 @@ mod engine;
 pub use config::{MethodConfigs, MethodName};
 pub use error::{Result, UnlearnError};
 pub use scope::Scope;
+pub use search::{Candidate, SearchSpace, candidates};
 pub use unlearner::{Original, RunContext, Status, UnlearnReport, Unlearned, Unlearner, View};
