@@ -194,19 +194,33 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
             let run = m.unlearn(&original, &view, &scope, &ctx, &mut |_| {})?;
             let train = infer::predict(&run.net, &run.spec, &ds.train.data, &all_train, bs, &device)?;
             let test = infer::predict(&run.net, &run.spec, &ds.test.data, &test_rows, bs, &device)?;
-            let gap = doppel_eval::avg_gap(&gap_terms(&train, &test, &ds.train.samples)?, &ref_terms)?;
+            // A candidate whose outputs are not finite (a learning rate too large for the method) cannot be
+            // scored; it is recorded with the reason and never chosen.
+            let scored =
+                gap_terms(&train, &test, &ds.train.samples).and_then(|t| Ok(doppel_eval::avg_gap(&t, &ref_terms)?));
+            let (gap, problem) = match scored {
+                Ok(g) => (Some(g), None),
+                Err(e) => (None, Some(format!("{e:#}"))),
+            };
             entries.push(SearchEntry {
                 lr: c.lr,
                 epochs: c.epochs,
                 avg_gap: gap,
+                problem,
                 status: run.report.status.clone(),
                 wall_seconds: run.report.wall_seconds,
             });
-            if best.as_ref().is_none_or(|(b, _)| gap < entries[*b].avg_gap) {
+            let better = |b: &usize| entries[*b].avg_gap.is_none_or(|bg| gap.is_some_and(|g| g < bg));
+            if gap.is_some() && best.as_ref().is_none_or(|(b, _)| better(b)) {
                 best = Some((i, run));
             }
         }
-        let (chosen, out) = best.context("the search grid is empty")?;
+        let (chosen, out) = best.with_context(|| {
+            format!(
+                "no candidate of the search could be scored: {:?}",
+                entries.iter().map(|e| &e.problem).collect::<Vec<_>>()
+            )
+        })?;
         let seconds = started.elapsed().as_secs_f64();
         let record = SearchRecord {
             space,
@@ -266,7 +280,10 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
 struct SearchEntry {
     lr: Option<f64>,
     epochs: Option<usize>,
-    avg_gap: f64,
+    /// `None` when the candidate's outputs could not be scored (see `problem`).
+    avg_gap: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    problem: Option<String>,
     status: doppel_unlearn::Status,
     wall_seconds: f64,
 }
@@ -280,7 +297,7 @@ struct SearchRecord {
     reference: String,
     /// Every candidate, in grid order.
     candidates: Vec<SearchEntry>,
-    /// Index of the chosen candidate (lowest Avg.Gap; the earlier on ties).
+    /// Index of the chosen candidate (lowest Avg.Gap among the scored; the earlier on ties).
     chosen: usize,
     /// Wall seconds of the whole search, and that over the original's training time.
     seconds: f64,
