@@ -369,6 +369,14 @@ pub(crate) fn build_dataset_from(root: &Path, doppel: &Path, config: &str, dir_n
     Ok(dir)
 }
 
+/// The bench venv: `--venv` (or `$DOPPEL_BENCH_VENV`) made absolute, else `target/bench-venv` at the root.
+pub(crate) fn venv_dir(root: &Path, given: Option<&Path>) -> Result<PathBuf> {
+    match given {
+        Some(v) => std::path::absolute(v).with_context(|| format!("cannot resolve --venv {}", v.display())),
+        None => Ok(root.join("target/bench-venv")),
+    }
+}
+
 /// The venv's Python interpreter.
 pub(crate) fn venv_python(venv: &Path) -> PathBuf {
     venv.join("bin").join("python")
@@ -582,11 +590,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
 
     let doppel = build_doppel(&root)?;
     build_dataset(&root, &doppel)?;
-    let venv = match &args.venv {
-        Some(v) => std::path::absolute(v).with_context(|| format!("cannot resolve --venv {}", v.display()))?,
-        None => root.join("target/bench-venv"),
-    };
-    let python = ensure_venv(&venv)?;
+    let python = ensure_venv(&venv_dir(&root, args.venv.as_deref())?)?;
 
     let mut configs = Vec::new();
     for model in Model::ALL {

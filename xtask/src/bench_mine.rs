@@ -29,7 +29,7 @@ use serde::Deserialize;
 
 use crate::bench::{
     TORCH_SPEC, build_dataset_from, build_doppel, busy_cores, ensure_venv_with, machine, revision, run_capturing,
-    shell_quote, thousands, utc_date, workspace_root,
+    shell_quote, thousands, utc_date, venv_dir, workspace_root,
 };
 
 /// The dataset's build config, from the workspace root.
@@ -196,10 +196,7 @@ pub fn mine(args: &MineArgs) -> Result<()> {
 
     let doppel = build_doppel(&root)?;
     build_dataset_from(&root, &doppel, DATASET_CONFIG, DATASET_DIR)?;
-    let venv = match &args.venv {
-        Some(v) => std::path::absolute(v).with_context(|| format!("cannot resolve --venv {}", v.display()))?,
-        None => root.join("target/bench-venv"),
-    };
+    let venv = venv_dir(&root, args.venv.as_deref())?;
     let python = ensure_venv_with(&venv, &PIP_PACKAGES, "torch, numpy, pyarrow, faiss, sentence_transformers")?;
     let noun = root.join("data/wordnet/data.noun");
     let text = fs::read_to_string(&noun).with_context(|| {

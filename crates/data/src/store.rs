@@ -152,16 +152,7 @@ pub fn open(dir: &Path) -> Result<DatasetDir> {
             format!("format is {:?}; this doppel reads {FORMAT:?}", manifest.format),
         ));
     }
-    for (file, want) in &manifest.files {
-        let path = dir.join(file);
-        if !path.exists() {
-            return Err(DataError::format(&path, "is listed in manifest.json but missing; rebuild the dataset"));
-        }
-        let got = sha256_file(&path)?;
-        if &got != want {
-            return Err(DataError::ShaMismatch { path, expected: want.clone(), got });
-        }
-    }
+    verify_files(dir, &manifest.files)?;
     let train = read_parquet(&dir.join("train.parquet"), &manifest, Split::Train)?;
     let test = read_parquet(&dir.join("test.parquet"), &manifest, Split::Test)?;
     for (part, counts, split) in [(&train, &manifest.train, "train"), (&test, &manifest.test, "test")] {
@@ -279,6 +270,21 @@ fn read_parquet(path: &Path, manifest: &Manifest, split: Split) -> Result<Part> 
         manifest.class_names.clone(),
     )?;
     Ok(Part { data, samples })
+}
+
+/// Checks that every file a manifest lists (name → sha256) exists in `dir` with that sha256.
+pub fn verify_files(dir: &Path, files: &BTreeMap<String, String>) -> Result<()> {
+    for (file, want) in files {
+        let path = dir.join(file);
+        if !path.exists() {
+            return Err(DataError::format(&path, "is listed in manifest.json but missing; rebuild the dataset"));
+        }
+        let got = sha256_file(&path)?;
+        if &got != want {
+            return Err(DataError::ShaMismatch { path, expected: want.clone(), got });
+        }
+    }
+    Ok(())
 }
 
 /// A directory written beside its destination and swapped into place when complete, so an interrupted write

@@ -146,6 +146,9 @@ impl From<doppel_data::DataError> for TextError {
         match e {
             doppel_data::DataError::Io { action, path, source } => TextError::Io { action, path, source },
             doppel_data::DataError::OutputExists { path } => TextError::OutputExists { path },
+            doppel_data::DataError::ShaMismatch { path, expected, got } => {
+                TextError::ShaMismatch { path, expected, got }
+            }
             other => TextError::Format { path: PathBuf::new(), what: other.to_string() },
         }
     }

@@ -222,16 +222,7 @@ pub fn open(dir: &Path) -> Result<QaDir> {
             format!("format is {:?}; this doppel reads {FORMAT:?}", manifest.format),
         ));
     }
-    for (file, want) in &manifest.files {
-        let path = dir.join(file);
-        if !path.exists() {
-            return Err(TextError::format(&path, "is listed in manifest.json but missing; rebuild the dataset"));
-        }
-        let got = sha256_file(&path)?;
-        if &got != want {
-            return Err(TextError::ShaMismatch { path, expected: want.clone(), got });
-        }
-    }
+    doppel_data::store::verify_files(dir, &manifest.files)?;
     let samples = read_parquet(&dir.join("samples.parquet"))?;
     if samples.len() != manifest.train.total + manifest.test.total {
         return Err(TextError::format(
