@@ -95,8 +95,8 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     let (built, reused) = counts(&first);
     assert_eq!(
         (built, reused),
-        (46, 0),
-        "3 datasets + 3 k × 3 seeds × 3 models + 1 mining + 9 unlearned + 3 attacks + 3 evaluations:\n{first}"
+        (49, 0),
+        "3 datasets + 3 k × 3 seeds × 3 models + 1 mining + 9 unlearned + 3 searched + 3 attacks + 3 evaluations:\n{first}"
     );
     for f in ["report.md", "manifest.json", "reproduce.log", "tables/reference_models.csv"] {
         assert!(out.join(f).is_file(), "{f} is missing");
@@ -108,34 +108,38 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     assert!(report.contains("- k = 21: on the targets retrain_exact sits nearer **"), "{report}");
     assert!(report.contains("- k = 0: retrain_exact and retrain_clean trained on the same rows"), "{report}");
     let eval_csv = std::fs::read_to_string(out.join("tables/evaluation.csv")).unwrap();
-    assert_eq!(eval_csv.lines().count(), 1 + 3 * 3 + 9, "a header, 3 k × 3 models, 9 unlearned:\n{eval_csv}");
+    assert_eq!(eval_csv.lines().count(), 1 + 3 * 3 + 12, "a header, 3 k × 3 models, 12 unlearned:\n{eval_csv}");
     assert!(report.contains("| 21 | ft-mined |"), "{report}");
     assert!(
         report.contains("| 21 | retrain_clean | kkt |") && report.contains("- k = 21, kkt: best SSIM M0 "),
         "{report}"
     );
     let recon = std::fs::read_to_string(out.join("tables/reconstruction.csv")).unwrap();
-    assert_eq!(recon.lines().count(), 1 + 12 * 2, "3 references + 9 unlearned, 2 attacks:\n{recon}");
+    assert_eq!(recon.lines().count(), 1 + 15 * 2, "3 references + 12 unlearned, 2 attacks:\n{recon}");
     assert!(report.contains("- k = 21: rows each scope forgets: exact 8, mined "), "{report}");
     assert!(report.contains("| 21 | salun-lineage |"), "{report}");
     assert!(report.contains("- k = 21, forget accuracy toward retrain_exact"), "{report}");
+    // The searched rows sit beside the configured ones, with the settings the search chose.
+    assert!(report.contains("| 21 | scrub+search-exact |"), "{report}");
+    assert!(report.contains("- k = 21, ft+search-exact: searched settings — seed 1: lr "), "{report}");
     // The last eval step ran doppel eval with every seed's attack: its table has the reconstruction columns.
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
-    let last_eval = manifest["steps"][45]["key"].as_str().unwrap();
+    let last_eval = manifest["steps"][48]["key"].as_str().unwrap();
     let eval_out = std::fs::read_to_string(out.join("cache/eval").join(last_eval).join("stdout.txt")).unwrap();
     assert!(eval_out.contains("| SSIM kkt | SSIM inversion | SSIM class mean | SSIM nearest |"), "{eval_out}");
     let timing = std::fs::read_to_string(out.join("timing.md")).unwrap();
     assert!(timing.contains("| smoke | 21 | scrub | lineage |"), "{timing}");
+    assert!(timing.contains("| smoke | 21 | salun+search | exact |"), "{timing}");
     assert_eq!(manifest["preset"], "smoke");
-    assert_eq!(manifest["steps"].as_array().unwrap().len(), 46);
+    assert_eq!(manifest["steps"].as_array().unwrap().len(), 49);
     assert!(manifest["steps"][0]["wall_seconds"].as_f64().is_some());
     let derived = std::fs::read_to_string(out.join("configs/dataset/smoke-k21.toml")).unwrap();
     assert!(derived.contains("per_target = 15") && derived.contains("per_target = 6"), "{derived}");
     let saved = report_files(&out);
 
     let second = smoke(&out, &[]);
-    assert_eq!(counts(&second), (0, 46), "{second}");
+    assert_eq!(counts(&second), (0, 49), "{second}");
     assert_eq!(report_files(&out), saved, "a rerun changed the report");
     let log = std::fs::read_to_string(out.join("reproduce.log")).unwrap();
     assert!(log.contains("reused") && log.contains("doppel train"), "the log holds both runs");
@@ -178,10 +182,10 @@ fn a_killed_run_resumes_and_ends_with_the_same_report() {
 
     let resumed = smoke(&killed, &[]);
     let (built, reused) = counts(&resumed);
-    assert_eq!(built + reused, 46, "{resumed}");
+    assert_eq!(built + reused, 49, "{resumed}");
     assert!(reused >= 4, "the steps finished before the kill are reused:\n{resumed}");
     assert!(built > 0, "the kill came before the end of the run:\n{resumed}");
-    assert!(!stale.exists() || reused == 46, "the stale build folder is cleared");
+    assert!(!stale.exists() || reused == 49, "the stale build folder is cleared");
     assert_same_report(&whole, &killed);
 }
 
@@ -196,7 +200,7 @@ fn three_shards_and_a_merge_equal_an_unsharded_run() {
         total_built += counts(&smoke(&sharded, &["--shard", &shard])).0;
         assert!(!sharded.join("report.md").exists(), "a shard writes no report");
     }
-    assert_eq!(total_built, 46, "every step is built by exactly one shard when they run one after another");
+    assert_eq!(total_built, 49, "every step is built by exactly one shard when they run one after another");
 
     // A merge with a step missing (as when a shard has not run) refuses and says what to do.
     let evals: Vec<_> = std::fs::read_dir(sharded.join("cache/eval")).unwrap().map(|e| e.unwrap().path()).collect();
@@ -205,7 +209,7 @@ fn three_shards_and_a_merge_equal_an_unsharded_run() {
     let early = xtask(&["--preset", "smoke", "--out", sharded.to_str().unwrap(), "--merge"]);
     let stderr = String::from_utf8_lossy(&early.stderr);
     assert!(!early.status.success());
-    assert!(stderr.contains("1 of 46 steps are not in") && stderr.contains("run the missing shards"), "{stderr}");
+    assert!(stderr.contains("1 of 49 steps are not in") && stderr.contains("run the missing shards"), "{stderr}");
 
     let rebuilt: usize = (0..3).map(|i| counts(&smoke(&sharded, &["--shard", &format!("{i}/3")])).0).sum();
     assert_eq!(rebuilt, 1, "only the missing step is built again");

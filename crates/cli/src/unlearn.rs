@@ -191,7 +191,21 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
         for (i, c) in grid.iter().enumerate() {
             let m = c.configs.build(a.method.into())?;
             tracing::info!(method = m.name(), scope = scope.name(), candidate = i + 1, of = grid.len(), lr = ?c.lr, epochs = ?c.epochs, "search");
-            let run = m.unlearn(&original, &view, &scope, &ctx, &mut |_| {})?;
+            let run = match m.unlearn(&original, &view, &scope, &ctx, &mut |_| {}) {
+                Ok(run) => run,
+                // No sound weights at all (every step blew up): recorded, never chosen.
+                Err(e) => {
+                    entries.push(SearchEntry {
+                        lr: c.lr,
+                        epochs: c.epochs,
+                        avg_gap: None,
+                        problem: Some(e.to_string()),
+                        status: None,
+                        wall_seconds: None,
+                    });
+                    continue;
+                }
+            };
             let train = infer::predict(&run.net, &run.spec, &ds.train.data, &all_train, bs, &device)?;
             let test = infer::predict(&run.net, &run.spec, &ds.test.data, &test_rows, bs, &device)?;
             // A candidate whose outputs are not finite (a learning rate too large for the method) cannot be
@@ -207,8 +221,8 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
                 epochs: c.epochs,
                 avg_gap: gap,
                 problem,
-                status: run.report.status.clone(),
-                wall_seconds: run.report.wall_seconds,
+                status: Some(run.report.status.clone()),
+                wall_seconds: Some(run.report.wall_seconds),
             });
             let better = |b: &usize| entries[*b].avg_gap.is_none_or(|bg| gap.is_some_and(|g| g < bg));
             if gap.is_some() && best.as_ref().is_none_or(|(b, _)| better(b)) {
@@ -284,8 +298,11 @@ struct SearchEntry {
     avg_gap: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
-    status: doppel_unlearn::Status,
-    wall_seconds: f64,
+    /// How the run ended; `None` when it returned no weights (see `problem`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status: Option<doppel_unlearn::Status>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    wall_seconds: Option<f64>,
 }
 
 /// `report.json`'s `search` field.

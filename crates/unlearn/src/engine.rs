@@ -185,26 +185,48 @@ impl<'a> Engine<'a> {
         true
     }
 
-    /// The result on the plain device: the current weights when they are finite, else the ones they were
-    /// stepped from. A run that ends with non-finite weights but a finite last loss is reported as diverged at
-    /// its last step.
+    /// The result on the plain device: the current weights when they are sound, else the ones they were stepped
+    /// from. Sound means every weight is finite **and** the network's logits on a probe of the training rows are
+    /// finite: weights can stay finite yet grow until the logits overflow (NegGrad+ at a large learning rate), and
+    /// such a network would write NaN rows into the tables. A run that ends unsound with a finite last loss is
+    /// reported as diverged at its last step.
     pub fn finish(self) -> Result<(Net, usize, Status)> {
         let mut status = match self.diverged {
             Some((step, loss)) => Status::Diverged { step, loss: loss.to_string() },
             None => Status::Completed,
         };
+        let plain = self.ad.clone().without_autodiff();
         let net = self.net.valid();
-        if params::all_finite(&net)? {
+        if sound(&net, self.spec, self.data, &plain)? {
             return Ok((net, self.steps, status));
         }
         if status == Status::Completed {
-            status = Status::Diverged { step: self.steps, loss: "finite (weights are not)".into() };
+            status = Status::Diverged { step: self.steps, loss: "finite (weights or logits are not)".into() };
         }
         match self.prev.map(|p| p.valid()) {
-            Some(prev) if params::all_finite(&prev)? => Ok((prev, self.steps, status)),
+            Some(prev) if sound(&prev, self.spec, self.data, &plain)? => Ok((prev, self.steps, status)),
             _ => Err(UnlearnError::NonFinite { method: self.method, step: self.steps }),
         }
     }
+}
+
+/// Rows a finished network is probed on: up to [`PROBE_ROWS`] spread evenly over the dataset.
+const PROBE_ROWS: usize = 512;
+
+/// True when every weight of `net` (on the plain `device`) is finite and so are its logits on the probe rows.
+pub(crate) fn sound(net: &Net, spec: &ModelSpec, data: &Dataset, device: &Device) -> Result<bool> {
+    if !params::all_finite(net)? {
+        return Ok(false);
+    }
+    let n = data.len();
+    if n == 0 {
+        return Ok(true);
+    }
+    let stride = n.div_ceil(PROBE_ROWS);
+    let rows: Vec<usize> = (0..n).step_by(stride).collect();
+    let logits = net.forward(spec.input_tensor(&pixels(data, &rows), rows.len(), device));
+    let values = logits.into_data().try_to_vec::<f32>().map_err(|e| UnlearnError::TensorData(format!("{e:?}")))?;
+    Ok(values.iter().all(|v| v.is_finite()))
 }
 
 /// The raw pixels of `rows`, concatenated.
@@ -278,4 +300,42 @@ pub(crate) fn unlearned(
         "unlearned"
     );
     Unlearned { net, spec: original.spec.clone(), report }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)] // A panic is the test failing.
+
+    use super::*;
+    use doppel_data::Split;
+    use doppel_data::dataset::ImageShape;
+    use doppel_models::Arch;
+
+    /// Weights that stay finite but are large enough for the logits to overflow are not sound; the same network
+    /// at its initial scale is.
+    #[test]
+    fn finite_weights_with_overflowing_logits_are_not_sound() {
+        let device = Device::flex();
+        let shape = ImageShape::grey(4, 4);
+        let pixels: Vec<u8> = (0..6 * shape.len()).map(|i| (i * 37 % 251) as u8).collect();
+        let data = Dataset::new("t", Split::Train, shape, pixels, vec![0, 1, 0, 1, 0, 1], vec!["a".into(), "b".into()])
+            .unwrap();
+        let spec = ModelSpec {
+            arch: Arch::Mlp { hidden: [8, 4] },
+            input: shape,
+            classes: 2,
+            mean: vec![0.5],
+            std: vec![0.25],
+        };
+        let net = spec.init(&device);
+        assert!(sound(&net, &spec, &data, &device).unwrap());
+        let huge: Vec<Vec<f32>> = params::values(&net)
+            .unwrap()
+            .into_iter()
+            .map(|p| p.into_iter().map(|v| v.signum() * 1e30).collect())
+            .collect();
+        let blown = params::write(net, huge);
+        assert!(params::all_finite(&blown).unwrap(), "the weights themselves stay finite");
+        assert!(!sound(&blown, &spec, &data, &device).unwrap(), "but the logits overflow");
+    }
 }

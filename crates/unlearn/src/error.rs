@@ -31,9 +31,11 @@ pub enum UnlearnError {
         /// What is wrong.
         problem: String,
     },
-    /// Every candidate set of weights holds a non-finite value.
+    /// Neither the last weights nor the ones before them are sound: a weight, or the logits on the probe rows,
+    /// are not finite.
     #[error(
-        "{method}: the weights became non-finite at step {step} and no finite weights remain; lower the learning rate"
+        "{method}: the weights or their logits became non-finite by step {step} and no sound weights remain; lower \
+         the learning rate"
     )]
     NonFinite {
         /// The method.

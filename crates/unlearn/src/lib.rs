@@ -24,8 +24,9 @@
 //!   returns it without that class, in the original's shape.
 //!
 //! Divergence: a gradient method whose loss turns non-finite stops at that step and reports
-//! [`Status::Diverged`]; it returns the last weights that are all finite (the ones the failing step started from,
-//! or the step before), never NaN weights. Retraining that diverges is an error ([`UnlearnError::Model`]).
+//! [`Status::Diverged`]; it returns the last sound weights (the ones the failing step started from, or the step
+//! before), never NaN weights. Sound means finite weights *and* finite logits on a probe of the training rows, so
+//! weights that grew until the logits overflow count as diverged too, and no NaN row reaches a table. Retraining that diverges is an error ([`UnlearnError::Model`]).
 
 pub mod adam;
 pub mod config;

@@ -300,6 +300,9 @@ fn a_diverging_method_stops_reports_the_step_and_returns_finite_weights() {
         Status::Completed => panic!("GA at lr 1e6 should diverge"),
     }
     assert!(params::all_finite(&out.net).unwrap());
+    let rows: Vec<usize> = (0..fx.data().len()).collect();
+    let outputs = predict(&out.net, &out.spec, fx.data(), &rows, 64, &Device::flex()).unwrap();
+    assert!(outputs.loss.iter().all(|l| l.is_finite()), "no NaN row can reach a table");
     let json = serde_json::to_string(&out.report).unwrap();
     assert!(json.contains(r#""status":"diverged""#), "{json}");
     // SCRUB's max-steps ascend an unbounded objective: the same guard stops them.

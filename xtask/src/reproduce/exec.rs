@@ -157,12 +157,15 @@ impl Runner<'_> {
                         .with_context(|| format!("cannot remove {}", embeddings.display()))?;
                 }
             }
-            Action::Unlearn { config, method, scope } => {
-                let (dataset, m0, mine) = match deps {
-                    [d, m] => (d, m, None),
-                    [d, m, n] => (d, m, Some(n)),
+            Action::Unlearn { config, method, scope, search } => {
+                let (dataset, m0, mine, reference) = match (deps, *scope == "mined", *search) {
+                    ([d, m], false, false) => (d, m, None, None),
+                    ([d, m, n], true, false) => (d, m, Some(n), None),
+                    ([d, m, r], false, true) => (d, m, None, Some(r)),
+                    ([d, m, n, r], true, true) => (d, m, Some(n), Some(r)),
                     _ => bail!(
-                        "{}: an unlearn step needs its dataset and M0 (and the mining for scope mined)",
+                        "{}: an unlearn step needs its dataset and M0 (then the mining for scope mined, then \
+                         retrain_exact for a search)",
                         step.label
                     ),
                 };
@@ -173,6 +176,9 @@ impl Runner<'_> {
                 cmd.args(["--method", method, "--scope", scope, "--device", self.device]).arg("--config").arg(&cfg);
                 if let Some(mine) = mine {
                     cmd.arg("--mined-rows").arg(mine.join("mine/neighbours.parquet"));
+                }
+                if let Some(reference) = reference {
+                    cmd.arg("--search").arg("--reference").arg(reference.join("retrain_exact"));
                 }
                 cmd.arg("--out").arg(tmp.join("model"));
                 self.call(cmd, tmp, &step.label)?;

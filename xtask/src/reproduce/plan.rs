@@ -116,14 +116,17 @@ pub enum Action {
         config: String,
     },
     /// `doppel unlearn --dataset <dep 0>/dataset --checkpoint <dep 1>/m0 --method <method> --scope <scope>
-    /// --config <config> --out <artifact>/model`; for scope mined, `--mined-rows <dep 2>/mine/neighbours.parquet`.
+    /// --config <config> --out <artifact>/model`; for scope mined, `--mined-rows <dep 2>/mine/neighbours.parquet`;
+    /// when `search`, `--search --reference <last dep>/retrain_exact`.
     Unlearn {
         /// The method settings file's text.
         config: String,
         /// The method, as `doppel unlearn --method` names it.
         method: &'static str,
-        /// exact or lineage.
+        /// exact, mined or lineage.
         scope: &'static str,
+        /// Whether the budgeted hyperparameter search picks the settings (the last dep is retrain_exact).
+        search: bool,
     },
     /// `doppel eval --dataset <dep 0>/dataset --runs <one folder per seed> --out <artifact>/eval`, where the run
     /// folder of seed `seeds[i]` holds the models of deps `1 + 3i ..= 3 + 3i` ([`ROLES`] order), and after the
@@ -157,6 +160,9 @@ pub struct AttackAction {
     /// The attack's seed (the training seed of the models).
     pub seed: u64,
 }
+
+/// What a searched run's model name adds to its method: `ga+search-exact` beside `ga-exact`.
+pub const SEARCH_SUFFIX: &str = "+search";
 
 /// The seed of `doppel eval`'s logistic-regression attack (balancing and folds) in every eval step.
 pub const EVAL_ATTACK_SEED: u64 = 0;
@@ -335,35 +341,43 @@ impl Plan {
                             continue;
                         };
                         let m0 = models[models.len() - ROLES.len()];
+                        let retrain_exact = models[models.len() - ROLES.len() + 1];
                         for &method in &u.methods {
                             for &scope in &u.scopes {
-                                let mut deps = vec![ds, m0];
-                                if scope == "mined" {
-                                    deps.extend(mine_step);
-                                }
-                                let name = format!("{method}-{scope}");
-                                let role = format!("{method} {scope}");
-                                let i = push_derived(
-                                    &mut steps,
-                                    ctx,
-                                    Derived {
-                                        kind: Kind::Unlearn,
-                                        config: &u.config,
-                                        role: Some(&role),
-                                        deps,
-                                        label: format!("{} k={k} seed={seed} {method} {scope}", arm.label),
-                                        slug: format!("{}-k{k}-seed{seed}-{name}", arm.label),
-                                        action: Action::Unlearn { config: u.config.clone(), method, scope },
-                                        coords: Coords {
-                                            arm: a,
-                                            dataset: arm.label.clone(),
-                                            k,
-                                            seed: Some(seed),
-                                            role: Some(method),
+                                let searched = u.search.as_ref().is_some_and(|s| s.covers(k, scope));
+                                for search in [false, true].into_iter().filter(|&x| !x || searched) {
+                                    let mut deps = vec![ds, m0];
+                                    if scope == "mined" {
+                                        deps.extend(mine_step);
+                                    }
+                                    if search {
+                                        deps.push(retrain_exact);
+                                    }
+                                    let shown = if search { format!("{method}{SEARCH_SUFFIX}") } else { method.into() };
+                                    let name = format!("{shown}-{scope}");
+                                    let role = format!("{shown} {scope}");
+                                    let i = push_derived(
+                                        &mut steps,
+                                        ctx,
+                                        Derived {
+                                            kind: Kind::Unlearn,
+                                            config: &u.config,
+                                            role: Some(&role),
+                                            deps,
+                                            label: format!("{} k={k} seed={seed} {shown} {scope}", arm.label),
+                                            slug: format!("{}-k{k}-seed{seed}-{name}", arm.label),
+                                            action: Action::Unlearn { config: u.config.clone(), method, scope, search },
+                                            coords: Coords {
+                                                arm: a,
+                                                dataset: arm.label.clone(),
+                                                k,
+                                                seed: Some(seed),
+                                                role: Some(method),
+                                            },
                                         },
-                                    },
-                                )?;
-                                unlearned.push((seed, name, i));
+                                    )?;
+                                    unlearned.push((seed, name, i));
+                                }
                             }
                         }
                     }

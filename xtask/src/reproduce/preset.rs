@@ -12,6 +12,7 @@
 //! k = [0, 7, 21]                          # variants per target to sweep (see `scale_groups`)
 //! label = "smoke"                         # optional; default: the dataset config's `name`
 //! set = { "source.train_per_class" = 500 }   # optional: dotted keys set in the dataset config
+//!                                            # ("variants.0.ratio" = 0.5: a number picks a [[variants]] group)
 //! train_set = { epochs = 2 }                 # optional: dotted keys set in the train config
 //!
 //! [datasets.unlearn]                      # optional: unlearn each seed's M0 with these methods and scopes
@@ -19,6 +20,9 @@
 //! methods = ["ft", "salun"]               # names as `doppel unlearn --method` takes them, or ["all"]
 //! scopes = ["exact", "lineage"]           # exact, mined and/or lineage
 //! mine = "configs/mine/patch.toml"        # for scope mined: a `doppel mine` config (exact search is used)
+//! search = { k = [0], scopes = ["exact"] } # optional: also run each method with the budgeted hyperparameter
+//!                                         # search (`doppel unlearn --search`, scored against that seed's
+//!                                         # retrain_exact) at these k and scopes; rows `<method>+search`
 //!
 //! [datasets.attack]                       # optional: reconstruct the targets from each seed's models (MLP only)
 //! attacks = ["kkt", "inversion"]          # `doppel attack --attack`
@@ -135,6 +139,25 @@ pub struct UnlearnArm {
     pub seeds: Vec<u64>,
     /// For scope `mined`: the mining config file as written in the preset, and its text.
     pub mine: Option<(String, String)>,
+    /// Where each method also runs with the budgeted hyperparameter search.
+    pub search: Option<SearchArm>,
+}
+
+/// An `unlearn` table's `search` table, checked: the k and scopes (subsets of the unlearn table's) at which every
+/// method also runs `doppel unlearn --search` against that seed's `retrain_exact`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SearchArm {
+    /// The k values.
+    pub k: Vec<usize>,
+    /// The scopes, in [`SCOPES`] order.
+    pub scopes: Vec<&'static str>,
+}
+
+impl SearchArm {
+    /// Whether the runs at `k` under `scope` are searched too.
+    pub fn covers(&self, k: usize, scope: &str) -> bool {
+        self.k.contains(&k) && self.scopes.contains(&scope)
+    }
 }
 
 #[derive(Deserialize)]
@@ -179,6 +202,14 @@ struct RawUnlearn {
     k: Option<Vec<i64>>,
     seeds: Option<Vec<i64>>,
     mine: Option<String>,
+    search: Option<RawSearch>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSearch {
+    k: Option<Vec<i64>>,
+    scopes: Vec<String>,
 }
 
 /// A preset error: `file: \`key\` problem`.
@@ -423,7 +454,19 @@ fn check_unlearn(
         }
         (None, false) => None,
     };
-    Ok(UnlearnArm { config_path: u.config, config, methods, scopes, k, seeds: chosen_seeds, mine })
+    let search = match u.search {
+        None => None,
+        Some(r) => {
+            let at = |key: &str| format!("search.{key}");
+            let search_k = k_subset(r.k, &k).map_err(|(key, p)| (at(&key), p))?;
+            let search_scopes = pick("search.scopes", &r.scopes, &SCOPES, false)?;
+            if let Some(s) = search_scopes.iter().find(|s| !scopes.contains(s)) {
+                return Err((at("scopes"), format!("holds {s:?}, which is not one of the unlearn table's scopes")));
+            }
+            Some(SearchArm { k: search_k, scopes: search_scopes })
+        }
+    };
+    Ok(UnlearnArm { config_path: u.config, config, methods, scopes, k, seeds: chosen_seeds, mine, search })
 }
 
 /// The `k` subset of an `unlearn` or `attack` table: every value one of the arm's; all of them when absent.
@@ -510,7 +553,8 @@ fn variant_groups(config: &Table, file: &str) -> Result<Vec<usize>> {
         .collect()
 }
 
-/// Sets dotted keys (`"source.train_per_class" = 500`) in `table`, creating missing tables on the way.
+/// Sets dotted keys (`"source.train_per_class" = 500`) in `table`, creating missing tables on the way. A number
+/// picks an element of an array of tables: `"variants.0.ratio" = 0.5` sets the first `[[variants]]` group's ratio.
 fn apply_set(table: &mut Table, set: &Table) -> std::result::Result<(), (String, String)> {
     for (key, value) in set {
         let parts: Vec<&str> = key.split('.').collect();
@@ -518,12 +562,27 @@ fn apply_set(table: &mut Table, set: &Table) -> std::result::Result<(), (String,
             return Err((key.clone(), "is not a dotted key like \"source.train_per_class\"".into()));
         }
         let mut at = &mut *table;
-        for part in &parts[..parts.len() - 1] {
-            let entry = at.entry((*part).to_string()).or_insert_with(|| Value::Table(Table::new()));
+        let mut i = 0;
+        while i + 1 < parts.len() {
+            let part = parts[i];
+            let entry = at.entry(part.to_string()).or_insert_with(|| Value::Table(Table::new()));
             at = match entry {
                 Value::Table(t) => t,
+                Value::Array(items) if i + 2 < parts.len() => {
+                    let index = parts[i + 1];
+                    let n = items.len();
+                    let item = index.parse::<usize>().ok().and_then(|j| items.get_mut(j)).ok_or_else(|| {
+                        (key.clone(), format!("indexes `{part}` with `{index}`; it has {n} elements (0-based)"))
+                    })?;
+                    i += 1;
+                    match item {
+                        Value::Table(t) => t,
+                        _ => return Err((key.clone(), format!("goes through `{part}.{index}`, which is not a table"))),
+                    }
+                }
                 _ => return Err((key.clone(), format!("goes through `{part}`, which is not a table"))),
             };
+            i += 1;
         }
         if let Some(last) = parts.last() {
             at.insert((*last).to_string(), value.clone());
@@ -625,6 +684,37 @@ train_set = { epochs = 2 }
     }
 
     #[test]
+    fn a_search_table_picks_k_and_scopes_of_the_unlearn_table() {
+        let with = |search: &str| {
+            Preset::from_toml(
+                &format!(
+                    "{GOOD}\nunlearn = {{ config = \"configs/unlearn/smoke-mlp.toml\", methods = [\"ft\"], scopes = \
+                     [\"exact\", \"lineage\"], k = [0, 7], search = {search} }}"
+                ),
+                "good.toml",
+                &root(),
+            )
+        };
+        let p = with("{ k = [0], scopes = [\"lineage\", \"exact\"] }").unwrap();
+        let s = p.datasets[0].unlearn.as_ref().unwrap().search.clone().unwrap();
+        assert_eq!(s, SearchArm { k: vec![0], scopes: vec!["exact", "lineage"] });
+        assert!(s.covers(0, "exact") && !s.covers(7, "exact") && !s.covers(0, "mined"));
+        let all_k = with("{ scopes = [\"exact\"] }").unwrap();
+        assert_eq!(all_k.datasets[0].unlearn.as_ref().unwrap().search.as_ref().unwrap().k, vec![0, 7]);
+        let err = with("{ scopes = [\"mined\"] }").unwrap_err().to_string();
+        assert!(
+            err.contains(
+                "`datasets[0].unlearn.search.scopes` holds \"mined\", which is not one of the unlearn table's"
+            ),
+            "{err}"
+        );
+        let err = with("{ k = [3], scopes = [\"exact\"] }").unwrap_err().to_string();
+        assert!(err.contains("`datasets[0].unlearn.search.k` holds 3"), "{err}");
+        let err = with("{ scopes = [\"exact\"], lr = 1 }").unwrap_err().to_string();
+        assert!(err.contains("unknown field `lr`"), "{err}");
+    }
+
+    #[test]
     fn errors_name_the_file_and_the_key() {
         let cases: &[(&str, &str)] = &[
             ("seeds = [1]", "bad.toml:1: missing field `name`"),
@@ -652,6 +742,10 @@ train_set = { epochs = 2 }
             (arm("k = [1]\nkk = 2"), "bad.toml:7: unknown field `kk`"),
             (arm("k = [1]\nlabel = \"A B\""), "bad.toml: `datasets[0].label` is \"A B\""),
             (arm("k = [1]\nset = { \"name.x\" = 1 }"), "bad.toml: `datasets[0].set.\"name.x\"` goes through `name`"),
+            (
+                arm("k = [1]\nset = { \"variants.2.ratio\" = 0.5 }"),
+                "bad.toml: `datasets[0].set.\"variants.2.ratio\"` indexes `variants` with `2`; it has 2 elements",
+            ),
             (
                 "name = \"t\"\nseeds = [1]\n[[datasets]]\nconfig = \"configs/none.toml\"\ntrain = \"x\"\nk = [0]"
                     .into(),
@@ -702,8 +796,20 @@ train_set = { epochs = 2 }
     }
 
     #[test]
+    fn a_number_in_a_set_key_picks_a_variant_group() {
+        let p =
+            Preset::from_toml(&GOOD.replace("set = {", "set = { \"variants.0.ratio\" = 0.5, "), "good.toml", &root())
+                .unwrap();
+        let ds = parse_table(&p.dataset_toml(&p.datasets[0], 7, None).unwrap(), "derived").unwrap();
+        let groups = ds["variants"].as_array().unwrap();
+        assert_eq!(groups[0]["ratio"].as_float(), Some(0.5));
+        assert_eq!(groups.len(), 2, "the other group stays");
+        assert!(groups[1].get("ratio").is_none_or(|r| r.as_float() != Some(0.5)));
+    }
+
+    #[test]
     fn the_shipped_presets_load() {
-        for name in ["smoke", "cpu"] {
+        for name in ["smoke", "cpu", "paper"] {
             let path = Preset::locate(&root(), name).unwrap();
             let p = Preset::load(&path, &root()).unwrap();
             assert_eq!(p.name, name);

@@ -13,7 +13,7 @@ use serde_json::json;
 
 use super::cache::{Cache, Record, write_atomic};
 use super::exec::Metrics;
-use super::plan::{Kind, Plan, ROLES};
+use super::plan::{Action, Kind, Plan, ROLES, SEARCH_SUFFIX};
 use super::preset::{Preset, SCOPES};
 
 /// What the manifest records beyond the artifacts.
@@ -131,11 +131,31 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
                 let v: serde_json::Value = serde_json::from_slice(&text).with_context(|| {
                     format!("{} is not JSON; delete {} to rebuild it", path.display(), dir.display())
                 })?;
-                let name = format!("{}-{}", v["method"].as_str().unwrap_or("?"), v["scope"].as_str().unwrap_or("?"));
+                let searched = matches!(s.action, Action::Unlearn { search: true, .. });
+                let name = format!(
+                    "{}{}-{}",
+                    v["method"].as_str().unwrap_or("?"),
+                    if searched { SEARCH_SUFFIX } else { "" },
+                    v["scope"].as_str().unwrap_or("?")
+                );
                 let diverged = v["status"]["status"].as_str() == Some("diverged");
                 let cost = costs.entry((s.coords.arm, s.coords.k, name)).or_default();
-                if let Some(rte) = v["rte"].as_f64() {
+                // A searched run costs the whole search, not just the chosen candidate.
+                let rte = if searched { v["search"]["rte"].as_f64() } else { v["rte"].as_f64() };
+                if let Some(rte) = rte {
                     cost.rte.push(rte);
+                }
+                if searched {
+                    let search = &v["search"];
+                    let chosen = &search["candidates"][search["chosen"].as_u64().unwrap_or(u64::MAX) as usize];
+                    let setting = match (chosen["lr"].as_f64(), chosen["epochs"].as_u64()) {
+                        (Some(lr), Some(e)) => format!("lr {lr:e}, {e} epochs"),
+                        (Some(lr), None) => format!("lr {lr:e}"),
+                        (None, Some(e)) => format!("{e} epochs"),
+                        (None, None) => "its only setting".to_string(),
+                    };
+                    let gap = chosen["avg_gap"].as_f64().map_or("–".to_string(), |g| format!("{g:.4}"));
+                    cost.chosen.push((s.coords.seed.unwrap_or(0), format!("{setting} (Avg.Gap {gap})")));
                 }
                 cost.diverged += usize::from(diverged);
                 if let Some(n) = v["scope_size"].as_u64() {
@@ -384,6 +404,61 @@ fn headline(preset: &Preset, cells: &[Cell], counts: &BTreeMap<(usize, usize, Op
     s
 }
 
+/// The second half of the headline: per arm and k with look-alikes, whether forgetting the mined look-alikes too
+/// closes the gap to retrain_clean — the mean KL on the targets to retrain_clean of retrain_exact (the gap), of the
+/// `retrain` method under the mined and lineage scopes, and of the closest approximate method under the mined
+/// scope. Empty when no arm retrains under the mined scope.
+fn scope_headline(preset: &Preset, evals: &[EvalRow]) -> String {
+    let mut s = String::new();
+    for (a, arm) in preset.datasets.iter().enumerate() {
+        for &k in arm.k.iter().filter(|&&k| k > 0) {
+            let kl = |model: &str| {
+                evals.iter().find(|r| r.arm == a && r.k == k && r.model == model).and_then(|r| r.get("kl_f_clean_mean"))
+            };
+            let (Some(gap), Some(mined)) = (kl("retrain_exact"), kl("retrain-mined")) else { continue };
+            let closed = |v: f64| if gap > 0.0 { 100.0 * (gap - v) / gap } else { f64::NAN };
+            let lineage = kl("retrain-lineage")
+                .map(|l| format!("; the lineage scope (every variant) {l:.4}, {:.0} %", closed(l)))
+                .unwrap_or_default();
+            let best = evals
+                .iter()
+                .filter(|r| {
+                    r.arm == a
+                        && r.k == k
+                        && r.model.ends_with("-mined")
+                        && !r.model.starts_with("retrain")
+                        && r.get("kl_f_clean_mean").is_some()
+                })
+                .min_by(|x, y| {
+                    x.get("kl_f_clean_mean").partial_cmp(&y.get("kl_f_clean_mean")).unwrap_or(std::cmp::Ordering::Equal)
+                });
+            let best = best
+                .and_then(|r| Some((r, r.get("kl_f_clean_mean")?)))
+                .map(|(r, v)| {
+                    format!(
+                        " The closest approximate method under the mined scope is {} at {v:.4} ({:.0} % of the gap closed{}).",
+                        r.model,
+                        closed(v),
+                        r.get("test_acc_mean").map(|t| format!(", test accuracy {t:.3}")).unwrap_or_default()
+                    )
+                })
+                .unwrap_or_default();
+            let _ = writeln!(
+                s,
+                "- **{}**, k = {k}: on the targets retrain_exact sits at mean KL {gap:.4} from retrain_clean. \
+                 Retraining without the mined look-alikes too (retrain under the mined scope) lands at {mined:.4}, \
+                 closing {:.0} % of that gap{lineage}.{best}",
+                arm.label,
+                closed(mined),
+            );
+        }
+    }
+    if s.is_empty() {
+        return s;
+    }
+    format!("\nDoes mining the look-alikes and forgetting them too close the gap?\n\n{s}")
+}
+
 fn markdown(
     preset: &Preset,
     info: &RunInfo,
@@ -416,6 +491,7 @@ fn markdown(
          with their look-alikes) and retrain_clean (without both).\n"
     );
     s.push_str(&headline(preset, cells, counts));
+    s.push_str(&scope_headline(preset, evals));
     for (a, arm) in preset.datasets.iter().enumerate() {
         let _ = writeln!(s, "\n## {}\n", arm.label);
         let _ = writeln!(s, "Dataset config `{}`, train config `{}`.\n", arm.config_path, arm.train_path);
@@ -655,6 +731,8 @@ pub struct Cost {
     diverged: usize,
     /// Rows the scope held, per seed.
     scope_size: Vec<u64>,
+    /// For searched runs: (seed, the chosen setting and its Avg.Gap), per seed.
+    chosen: Vec<(u64, String)>,
 }
 
 /// The columns the report shows from `doppel eval`, as (column stem, title, decimals).
@@ -688,6 +766,22 @@ fn scope_sizes(costs: &BTreeMap<(usize, usize, String), Cost>, arm: usize) -> St
     for (k, scopes) in by_k {
         let parts: Vec<String> = scopes.values().map(|(name, n)| format!("{name} {n}")).collect();
         let _ = writeln!(s, "- k = {k}: rows each scope forgets: {}.", parts.join(", "));
+    }
+    s
+}
+
+/// Per k, the settings the budgeted search chose for each `<method>+search` row, per seed, with their Avg.Gap to
+/// that seed's retrain_exact.
+fn searched_settings(costs: &BTreeMap<(usize, usize, String), Cost>, arm: usize) -> String {
+    let mut s = String::new();
+    for ((a, k, name), c) in costs {
+        if *a != arm || c.chosen.is_empty() {
+            continue;
+        }
+        let mut chosen = c.chosen.clone();
+        chosen.sort();
+        let parts: Vec<String> = chosen.iter().map(|(seed, what)| format!("seed {seed}: {what}")).collect();
+        let _ = writeln!(s, "- k = {k}, {name}: searched settings — {}.", parts.join("; "));
     }
     s
 }
@@ -821,6 +915,7 @@ fn eval_markdown(rows: &[EvalRow], costs: &BTreeMap<(usize, usize, String), Cost
     s.push('\n');
     s.push_str(&scope_sizes(costs, arm));
     s.push_str(&method_verdicts(&rows));
+    s.push_str(&searched_settings(costs, arm));
     for r in rows.iter().filter(|r| r.model == "retrain_exact") {
         if let (Some(to_m0), Some(to_clean)) = (r.get("kl_f_m0_mean"), r.get("kl_f_clean_mean")) {
             if to_clean == 0.0 {
@@ -920,6 +1015,46 @@ mod tests {
         assert!(parse_aggregate("name,x\na,1\n").is_err(), "the first column must be model");
         assert!(parse_aggregate("model,x\na,1,2\n").unwrap_err().to_string().contains("3 cells for 2 columns"));
         assert!(parse_aggregate("model,x\na,abc\n").is_err());
+    }
+
+    #[test]
+    fn the_scope_headline_says_how_much_of_the_gap_mining_closes() {
+        let preset = Preset::from_toml(
+            "name = \"t\"\nseeds = [1]\n[[datasets]]\nconfig = \"configs/smoke.toml\"\n\
+             train = \"configs/train/smoke-mlp.toml\"\nk = [0, 10]\nlabel = \"d\"",
+            "t.toml",
+            Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap(),
+        )
+        .unwrap();
+        let row = |k: usize, model: &str, kl: f64, test: f64| EvalRow {
+            arm: 0,
+            dataset: "d".into(),
+            k,
+            model: model.into(),
+            values: BTreeMap::from([("kl_f_clean_mean".to_string(), kl), ("test_acc_mean".to_string(), test)]),
+        };
+        let mut rows = vec![
+            row(10, "retrain_exact", 0.08, 0.98),
+            row(10, "retrain-mined", 0.02, 0.98),
+            row(10, "retrain-lineage", 0.0, 0.98),
+            row(10, "rl-mined", 0.06, 0.97),
+            row(10, "salun-mined", 0.3, 0.96),
+            row(10, "ft-exact", 0.01, 0.98),
+            row(0, "retrain_exact", 0.0, 0.98),
+        ];
+        let h = scope_headline(&preset, &rows);
+        assert!(
+            h.contains("- **d**, k = 10: on the targets retrain_exact sits at mean KL 0.0800 from retrain_clean."),
+            "{h}"
+        );
+        assert!(
+            h.contains("lands at 0.0200, closing 75 % of that gap; the lineage scope (every variant) 0.0000, 100 %."),
+            "{h}"
+        );
+        assert!(h.contains("closest approximate method under the mined scope is rl-mined at 0.0600 (25 % of the gap closed, test accuracy 0.970)"), "{h}");
+        assert!(!h.contains("k = 0"), "k = 0 has no look-alikes: {h}");
+        rows.retain(|r| r.model != "retrain-mined");
+        assert!(scope_headline(&preset, &rows).is_empty(), "no mined retraining, no claim");
     }
 
     #[test]
