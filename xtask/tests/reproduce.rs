@@ -64,7 +64,14 @@ fn report_files(out: &Path) -> Vec<(String, Vec<u8>)> {
     let mut tables: Vec<_> = std::fs::read_dir(out.join("tables")).unwrap().map(|e| e.unwrap().path()).collect();
     tables.sort();
     assert!(tables.len() >= 3, "{tables:?}");
-    for t in tables {
+    assert!(
+        tables.iter().any(|t| t.extension().is_some_and(|e| e == "parquet")),
+        "every table has a Parquet twin: {tables:?}"
+    );
+    let mut figures: Vec<_> = std::fs::read_dir(out.join("figures")).unwrap().map(|e| e.unwrap().path()).collect();
+    figures.sort();
+    assert!(figures.iter().any(|f| f.extension().is_some_and(|e| e == "png")), "{figures:?}");
+    for t in tables.into_iter().chain(figures) {
         files.push((t.file_name().unwrap().to_string_lossy().into_owned(), std::fs::read(&t).unwrap()));
     }
     files
@@ -98,7 +105,15 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
         (49, 0),
         "3 datasets + 3 k × 3 seeds × 3 models + 1 mining + 9 unlearned + 3 searched + 3 attacks + 3 evaluations:\n{first}"
     );
-    for f in ["report.md", "manifest.json", "reproduce.log", "tables/reference_models.csv"] {
+    for f in [
+        "report.md",
+        "manifest.json",
+        "reproduce.log",
+        "tables/reference_models.csv",
+        "tables/evaluation.parquet",
+        "figures/index.md",
+        "figures/forget_acc_vs_k-smoke.png",
+    ] {
         assert!(out.join(f).is_file(), "{f} is missing");
     }
     let report = std::fs::read_to_string(out.join("report.md")).unwrap();

@@ -11,7 +11,10 @@ use doppel_data::{BuildConfig, store};
 
 mod attack;
 mod eval;
+mod lm;
 mod mine;
+mod report;
+mod spam;
 mod train;
 mod unlearn;
 
@@ -51,6 +54,13 @@ enum Cmd {
     /// Reconstruct the targets from models (KKT training-set reconstruction, model inversion) and score them by
     /// SSIM with controls; tables, PNG grids and a Markdown summary.
     Attack(attack::AttackArgs),
+    /// The language arm's causal LM: train on a QA dataset's rows of one role, evaluate (perplexity, answer NLL,
+    /// ROUGE-L, Min-K% MIA), generate.
+    #[command(subcommand)]
+    Lm(lm::LmCmd),
+    /// Parquet twins of a report's CSV tables and its figures (PNG): metrics against k per method and scope,
+    /// with the oracles as references (e.g. `--tables results/cpu/tables --out results/cpu`).
+    Report(report::ReportArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -62,6 +72,9 @@ enum DataCmd {
     /// Build the paraphrase-entailed QA dataset of the language arm from WordNet glosses (e.g.
     /// configs/qa-wordnet.toml): targets, paraphrases kept by MiniLM cosine, lineage, a sample sheet.
     BuildQa(BuildQaArgs),
+    /// Build the SpamAssassin dataset (e.g. configs/spam-assassin.toml): binary bag-of-words features, natural
+    /// look-alike groups (cosine threshold, identical bodies) as lineage, targets with or without look-alikes.
+    BuildSpam(spam::BuildSpamArgs),
 }
 
 #[derive(Debug, Args)]
@@ -141,11 +154,14 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Cmd::Data(DataCmd::Build(a)) => build(a),
         Cmd::Data(DataCmd::Info(a)) => info(a),
         Cmd::Data(DataCmd::BuildQa(a)) => build_qa(a),
+        Cmd::Data(DataCmd::BuildSpam(a)) => spam::run(a),
         Cmd::Train(a) => train::run(a),
         Cmd::Mine(c) => mine::run(c),
         Cmd::Unlearn(a) => unlearn::run(a),
         Cmd::Eval(a) => eval::run(a),
         Cmd::Attack(a) => attack::run(a),
+        Cmd::Lm(c) => lm::run(c),
+        Cmd::Report(a) => report::run(a),
     }
 }
 

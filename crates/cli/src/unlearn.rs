@@ -250,6 +250,15 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
         (method.unlearn(&original, &view, &scope, &ctx, &mut |_| {})?, None)
     };
 
+    // Outputs first: a network whose logits overflow somewhere (weights grown too large, though finite) would put
+    // NaN rows into every table downstream, so it is refused before anything is written.
+    let train_pred = infer::predict(&out.net, &out.spec, &ds.train.data, &all_train, bs, &device)?;
+    let test_pred = infer::predict(&out.net, &out.spec, &ds.test.data, &test_rows, bs, &device)?;
+    finite_outputs(
+        &format!("{} ({})", method.name(), scope.name()),
+        &[("train", &train_pred), ("test", &test_pred)],
+        &a.out,
+    )?;
     std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
     let rte = out.report.wall_seconds / side.report.seconds.max(1e-9);
     let sidecar = Sidecar {
@@ -281,11 +290,24 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
     std::fs::write(&report_path, serde_json::to_string_pretty(&file)? + "\n")
         .with_context(|| format!("writing {}", report_path.display()))?;
 
-    let train_pred = infer::predict(&out.net, &out.spec, &ds.train.data, &all_train, bs, &device)?;
-    let test_pred = infer::predict(&out.net, &out.spec, &ds.test.data, &test_rows, bs, &device)?;
     write_outputs(&train_pred, &ds.train.samples, &a.out.join("outputs_train.parquet"))?;
     write_outputs(&test_pred, &ds.test.samples, &a.out.join("outputs_test.parquet"))?;
     print_summary(&out.report, rte, &train_pred, &test_pred, &ds.train.samples);
+    Ok(())
+}
+
+/// Refuses outputs with a non-finite loss, naming the run, the split, how many rows and the first.
+fn finite_outputs(run: &str, splits: &[(&str, &Predictions)], out: &Path) -> anyhow::Result<()> {
+    for (split, p) in splits {
+        if let Some(row) = p.loss.iter().position(|l| !l.is_finite()) {
+            let bad = p.loss.iter().filter(|l| !l.is_finite()).count();
+            anyhow::bail!(
+                "{run}: the unlearned model's outputs are not finite on {bad} {split} rows (first: row {row}); its \
+                 weights grew too large. Nothing was written to {}; lower the method's learning rate in --config",
+                out.display()
+            );
+        }
+    }
     Ok(())
 }
 
@@ -431,6 +453,26 @@ fn print_summary(r: &UnlearnReport, rte: f64, train: &Predictions, test: &Predic
 mod tests {
     use super::*;
     use clap::ValueEnum;
+
+    #[test]
+    fn outputs_with_a_nan_loss_are_refused_with_the_split_and_row() {
+        let p = |loss: Vec<f64>| Predictions {
+            classes: 2,
+            logits: vec![0.0; 2 * loss.len()],
+            labels: vec![0; loss.len()],
+            confidence: vec![0.5; loss.len()],
+            prediction: vec![0; loss.len()],
+            loss,
+        };
+        let (good, bad) = (p(vec![0.1, 0.2]), p(vec![0.1, f64::NAN, f64::INFINITY]));
+        assert!(finite_outputs("ga (exact)", &[("train", &good)], Path::new("o")).is_ok());
+        let e = finite_outputs("ga (exact)", &[("train", &good), ("test", &bad)], Path::new("o")).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "ga (exact): the unlearned model's outputs are not finite on 2 test rows (first: row 1); its weights grew \
+             too large. Nothing was written to o; lower the method's learning rate in --config"
+        );
+    }
 
     #[test]
     fn every_library_method_is_offered_under_its_name() {

@@ -168,7 +168,9 @@ pub fn open(dir: &Path) -> Result<DatasetDir> {
     Ok(DatasetDir { manifest, train, test })
 }
 
-fn write_parquet(part: &Part, path: &Path) -> Result<()> {
+/// Writes one split's table (the `train.parquet` / `test.parquet` layout [`open`] reads). Public so that builders
+/// of other sources (doppel-text's SpamAssassin build) write dataset directories the image pipeline takes as is.
+pub fn write_parquet(part: &Part, path: &Path) -> Result<()> {
     let s = &part.samples;
     let variant = |f: &dyn Fn(&str, u32, &str) -> Option<String>| -> Vec<Option<String>> {
         s.iter()

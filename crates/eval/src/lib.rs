@@ -19,8 +19,14 @@
 //!   ([`ModelOutputs`]) and per-sample [`Samples`] and returns an [`Evaluation`] (one [`SummaryRow`] per model,
 //!   the influence residual among them); [`Evaluation::table`] and [`aggregate`] make the named-column tables
 //!   (oracle values in dedicated columns, mean ± std over seeds) that the CLI writes.
+//! - [`lm`] scores language models from per-token log-probabilities: [`lm::mean_nll`], [`lm::perplexity`], the
+//!   Min-K% Prob membership score [`lm::min_k_prob`] with its AUC [`lm::min_k_auc`], and the add-one
+//!   [`lm::Unigram`] baseline perplexity.
 //! - [`rouge::rouge_l`] scores text answers ([`RougeL`]); [`ssim::ssim`] scores images ([`ImageShape`]), matching
 //!   scikit-image.
+//! - [`figures::render_png`] draws a [`figures::Figure`] (panels of labelled `(x, mean, std)` series, references,
+//!   caption) as PNG bytes with plotters (no file I/O; its errors are [`figures::FigureError`]); the CLI's
+//!   `doppel report` turns the report's tables into figures.
 //!
 //! Every error is an [`EvalError`] naming the argument, row or index at fault; no metric panics on user input.
 //! Reductions over samples are left to the caller, with [`mean`] for the common case.
@@ -32,7 +38,9 @@ pub mod classify;
 pub mod divergence;
 pub mod epsilon;
 pub mod error;
+pub mod figures;
 pub mod gap;
+pub mod lm;
 pub mod mia;
 pub mod modelset;
 pub mod rouge;

@@ -14,6 +14,8 @@
 //!   gives them.
 //! - [`FeaturesEmbedder`] and [`MiniLmEmbedder`] implement doppel-mine's `Embedder` with those models
 //!   (classifier penultimate features; MiniLM sentence embeddings), so mining can use them.
+//! - [`lm`] is the language arm's model: [`CausalLm`] (a small GPT-style decoder) with its compact WordPiece
+//!   [`LmTokenizer`], the deterministic training loop, checkpoints with the vocabulary beside them, and generation.
 
 pub mod arch;
 pub mod checkpoint;
@@ -21,6 +23,7 @@ pub mod device;
 pub mod embedders;
 pub mod error;
 pub mod infer;
+pub mod lm;
 pub mod minilm;
 pub mod oracle;
 pub mod train;
@@ -30,6 +33,7 @@ pub use arch::{Arch, ModelSpec, Net};
 pub use device::DeviceChoice;
 pub use embedders::{FeaturesEmbedder, MiniLmEmbedder};
 pub use error::{ModelError, Result};
+pub use lm::{CausalLm, LmConfig, LmTokenizer};
 pub use minilm::{Bert, BertConfig, MINILM_DIM, MiniLm};
 pub use oracle::Role;
 pub use train::{Recipe, TrainSeeds};

@@ -24,6 +24,9 @@
 //! `doppel data build-qa --config configs/qa-wordnet.toml --out OUT` builds a dataset directory with MiniLM
 //! (`--embedder bag-of-words` for the model-free scorer).
 //!
+//! [`spam`] turns the SpamAssassin corpus into an image-format dataset directory (binary bag-of-words rows) whose
+//! lineage records natural look-alikes: `doppel data build-spam --config configs/spam-assassin.toml --out OUT`.
+//!
 //! Errors are one [`TextError`] enum whose messages name the file (and line) or config key at fault.
 
 pub mod bow;
@@ -32,6 +35,7 @@ pub mod config;
 pub mod error;
 pub mod paraphrase;
 pub mod qa;
+pub mod spam;
 pub mod store;
 pub mod wordnet;
 

@@ -186,7 +186,11 @@ mod tests {
             let path = entry.unwrap().path();
             if path.extension().is_some_and(|e| e == "toml") {
                 let cfg = MethodConfigs::from_file(&path).unwrap();
-                assert_ne!(cfg, MethodConfigs::default(), "{}", path.display());
+                if path.file_stem().is_some_and(|s| s == "canonical") {
+                    assert_eq!(cfg, MethodConfigs::default(), "canonical.toml is every paper default");
+                } else {
+                    assert_ne!(cfg, MethodConfigs::default(), "{}", path.display());
+                }
                 n += 1;
             }
         }

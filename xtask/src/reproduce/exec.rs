@@ -253,6 +253,25 @@ impl Runner<'_> {
     }
 }
 
+/// `doppel report --tables OUT/tables --out OUT`: a Parquet twin of every table and the PNG figures with their
+/// index `OUT/figures/index.md`, from the tables alone (so they are byte-identical whenever the tables are).
+pub fn figures(doppel: &Path, out: &Path, log: &Log) -> Result<()> {
+    let mut cmd = Command::new(doppel);
+    cmd.arg("report").arg("--tables").arg(out.join("tables")).arg("--out").arg(out);
+    cmd.env("NO_COLOR", "1").stdin(Stdio::null());
+    let shown = display(&cmd);
+    log.file_only(&format!("$ {shown}"));
+    let run = cmd.output().with_context(|| format!("cannot start `{shown}`"))?;
+    log.file_only(String::from_utf8_lossy(&run.stdout).trim_end());
+    log.file_only(String::from_utf8_lossy(&run.stderr).trim_end());
+    if !run.status.success() {
+        let stderr = String::from_utf8_lossy(&run.stderr);
+        let tail: Vec<&str> = stderr.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
+        bail!("`{shown}` failed with {}; its stderr ended:\n    {}", run.status, tail.join("\n    "));
+    }
+    Ok(())
+}
+
 /// Makes `link` point at the folder `target`.
 fn link_dir(target: &Path, link: &Path) -> Result<()> {
     #[cfg(unix)]

@@ -199,6 +199,8 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     };
     if args.merge {
         report::write(&out, &preset, &plan, &cache, &info("merge", started.elapsed().as_secs_f64()))?;
+        let (bin, _, _) = locate_doppel(args, &root, device, &log)?;
+        exec::figures(&bin, &out, &log)?;
         log.line(&format!("merged {} steps; report in {}", plan.steps.len(), out.join("report.md").display()));
         return Ok(());
     }
@@ -272,6 +274,12 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         }
         None => {
             report::write(&out, &preset, &plan, &cache, &info("unsharded", started.elapsed().as_secs_f64()))?;
+            if doppel.is_none() {
+                doppel = Some(locate_doppel(args, &root, device, &log)?);
+            }
+            if let Some((bin, _, _)) = &doppel {
+                exec::figures(bin, &out, &log)?;
+            }
             log.line(&format!(
                 "done in {took}: {built} built, {reused} reused; report in {}",
                 out.join("report.md").display()

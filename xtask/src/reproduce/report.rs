@@ -477,8 +477,8 @@ fn markdown(
     let _ = writeln!(
         s,
         "Preset `{}`, device `{}`, seeds {} ({}). Values are percentages, mean ± sample standard deviation over \
-         seeds. Versions, the git revision and wall times are in `manifest.json`; the same numbers as CSV are in \
-         `tables/`.\n",
+         seeds. Versions, the git revision and wall times are in `manifest.json`; the same numbers as CSV and \
+         Parquet are in `tables/`, and the figures (PNG) are listed with their captions in `figures/index.md`.\n",
         info.preset_file,
         info.device,
         seeds.join(", "),
