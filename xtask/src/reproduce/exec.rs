@@ -16,6 +16,7 @@ use serde::{Deserialize, Serialize};
 use super::cache::write_atomic;
 use super::log::Log;
 use super::plan::{Action, ROLES, Step};
+use super::preset::Builder;
 
 /// What every step needs to run.
 #[derive(Debug)]
@@ -99,11 +100,15 @@ impl Runner<'_> {
     /// Runs `step` into the build folder `tmp`; `deps` are the finished artifact folders of its dependencies.
     pub fn run(&self, step: &Step, deps: &[PathBuf], tmp: &Path) -> Result<()> {
         match &step.action {
-            Action::BuildDataset { config } => {
+            Action::BuildDataset { config, builder } => {
                 let cfg = tmp.join("config.toml");
                 write_atomic(&cfg, config.as_bytes())?;
                 let mut cmd = Command::new(self.doppel);
-                cmd.arg("data").arg("build").arg("--config").arg(&cfg).arg("--out").arg(tmp.join("dataset"));
+                let sub = match builder {
+                    Builder::Images => "build",
+                    Builder::Spam => "build-spam",
+                };
+                cmd.arg("data").arg(sub).arg("--config").arg(&cfg).arg("--out").arg(tmp.join("dataset"));
                 cmd.arg("--data-dir").arg(self.data_dir);
                 self.call(cmd, tmp, &step.label)?;
             }

@@ -294,7 +294,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
 fn materialise_configs(out: &Path, plan: &Plan) -> Result<()> {
     for s in &plan.steps {
         let text = match &s.action {
-            Action::BuildDataset { config }
+            Action::BuildDataset { config, .. }
             | Action::Train { config, .. }
             | Action::Mine { config }
             | Action::Unlearn { config, .. } => config,

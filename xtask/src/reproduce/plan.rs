@@ -19,7 +19,7 @@ use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::preset::Preset;
+use super::preset::{Builder, Preset};
 
 /// Bump when the layout of an artifact or the meaning of its key changes; every key of that kind changes with it.
 const SCHEMA: u32 = 1;
@@ -63,7 +63,7 @@ impl Kind {
     /// (their `Cargo.toml` and `src/`), the workspace manifest and the lock file.
     pub fn code_paths(self) -> &'static [&'static str] {
         match self {
-            Kind::Dataset => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/cli"],
+            Kind::Dataset => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/mine", "crates/text", "crates/cli"],
             Kind::Model => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/models", "crates/cli"],
             Kind::Mine => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/mine", "crates/models", "crates/cli"],
             Kind::Unlearn => {
@@ -99,6 +99,8 @@ pub enum Action {
     BuildDataset {
         /// The derived build config.
         config: String,
+        /// `doppel data build` or `doppel data build-spam`.
+        builder: Builder,
     },
     /// `doppel train --dataset <dep>/dataset --config <config> --which <role> --out <artifact>`.
     Train {
@@ -283,7 +285,7 @@ impl Plan {
                         format!("{} k={k}{seed_part}", arm.label),
                         format!("{}-k{k}{slug_part}", arm.label),
                         vec![],
-                        Action::BuildDataset { config: config.clone() },
+                        Action::BuildDataset { config: config.clone(), builder: arm.builder },
                         Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
                     )?;
                     let mine_step = match arm

@@ -11,6 +11,8 @@
 //! train = "configs/train/smoke-mlp.toml"  # a `doppel train` config, from the workspace root
 //! k = [0, 7, 21]                          # variants per target to sweep (see `scale_groups`)
 //! label = "smoke"                         # optional; default: the dataset config's `name`
+//! builder = "spam"                       # optional: `images` (default, `doppel data build`) or `spam`
+//!                                         # (`doppel data build-spam`: natural look-alikes, so k = [0])
 //! set = { "source.train_per_class" = 500 }   # optional: dotted keys set in the dataset config
 //!                                            # ("variants.0.ratio" = 0.5: a number picks a [[variants]] group)
 //! train_set = { epochs = 2 }                 # optional: dotted keys set in the train config
@@ -62,9 +64,20 @@ pub struct Preset {
     pub datasets: Vec<DatasetArm>,
 }
 
+/// Which `doppel data` command builds an arm's datasets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Builder {
+    /// `doppel data build`: a fetched or synthetic image set with planted variants, swept over k.
+    Images,
+    /// `doppel data build-spam`: SpamAssassin, whose look-alikes are the corpus's own near-duplicates; k is 0.
+    Spam,
+}
+
 /// One `[[datasets]]` entry: a dataset build config, a train config and the `k` values to sweep.
 #[derive(Debug, Clone)]
 pub struct DatasetArm {
+    /// Which command builds its datasets.
+    pub builder: Builder,
     /// The name used in tables, file names and logs.
     pub label: String,
     /// The dataset build config, as written in the preset.
@@ -177,6 +190,7 @@ struct RawArm {
     train: String,
     k: Vec<i64>,
     label: Option<String>,
+    builder: Option<String>,
     set: Option<Table>,
     train_set: Option<Table>,
     unlearn: Option<RawUnlearn>,
@@ -313,11 +327,28 @@ impl Preset {
             if let Some(set) = &a.train_set {
                 apply_set(&mut train, set).map_err(|(k, p)| err(&format!("{}.\"{k}\"", at("train_set")), p))?;
             }
-            let source = match config.get("source").and_then(|s| s.get("dataset")).and_then(Value::as_str) {
-                Some(s) => s.to_string(),
-                None => bail!("{config_file}: `source.dataset` is missing (the config of {file} `{}`)", at("config")),
+            let builder = match a.builder.as_deref() {
+                None | Some("images") => Builder::Images,
+                Some("spam") => Builder::Spam,
+                Some(other) => {
+                    return Err(err(&at("builder"), format!("is {other:?}; use \"images\" or \"spam\"")).into());
+                }
+            };
+            let source = match (builder, config.get("source").and_then(|s| s.get("dataset")).and_then(Value::as_str)) {
+                (Builder::Spam, _) => "spam-assassin".to_string(),
+                (Builder::Images, Some(s)) => s.to_string(),
+                (Builder::Images, None) => {
+                    bail!("{config_file}: `source.dataset` is missing (the config of {file} `{}`)", at("config"))
+                }
             };
             let groups = variant_groups(&config, &config_file)?;
+            if builder == Builder::Spam && a.k != [0] {
+                return Err(err(
+                    &at("k"),
+                    format!("is {:?}; a spam arm's look-alikes are the corpus's own, not planted, so use k = [0]", a.k),
+                )
+                .into());
+            }
             let label = match a.label {
                 Some(l) => l,
                 None => match config.get("name").and_then(Value::as_str) {
@@ -365,6 +396,7 @@ impl Preset {
                 Some(r) => Some(check_attack(r, &k, &seeds).map_err(|(key, p)| err(&at(&format!("attack.{key}")), p))?),
             };
             datasets.push(DatasetArm {
+                builder,
                 label,
                 config_path: a.config,
                 config,
@@ -743,6 +775,14 @@ train_set = { epochs = 2 }
             (arm("k = [1]\nlabel = \"A B\""), "bad.toml: `datasets[0].label` is \"A B\""),
             (arm("k = [1]\nset = { \"name.x\" = 1 }"), "bad.toml: `datasets[0].set.\"name.x\"` goes through `name`"),
             (
+                arm("k = [0]\nbuilder = \"text\""),
+                "bad.toml: `datasets[0].builder` is \"text\"; use \"images\" or \"spam\"",
+            ),
+            (
+                arm("k = [0, 1]\nbuilder = \"spam\""),
+                "bad.toml: `datasets[0].k` is [0, 1]; a spam arm's look-alikes are the corpus's own",
+            ),
+            (
                 arm("k = [1]\nset = { \"variants.2.ratio\" = 0.5 }"),
                 "bad.toml: `datasets[0].set.\"variants.2.ratio\"` indexes `variants` with `2`; it has 2 elements",
             ),
@@ -805,6 +845,21 @@ train_set = { epochs = 2 }
         assert_eq!(groups[0]["ratio"].as_float(), Some(0.5));
         assert_eq!(groups.len(), 2, "the other group stays");
         assert!(groups[1].get("ratio").is_none_or(|r| r.as_float() != Some(0.5)));
+    }
+
+    #[test]
+    fn a_spam_arm_reads_the_spam_corpus_at_k_zero() {
+        let p = Preset::from_toml(
+            "name = \"t\"\nseeds = [1]\n[[datasets]]\nconfig = \"configs/spam-assassin.toml\"\n\
+             train = \"configs/train/spam-mlp.toml\"\nbuilder = \"spam\"\nk = [0]",
+            "t.toml",
+            &root(),
+        )
+        .unwrap();
+        let arm = &p.datasets[0];
+        assert_eq!((arm.builder, arm.source.as_str(), arm.k.as_slice()), (Builder::Spam, "spam-assassin", &[0][..]));
+        assert_eq!(arm.label, "spam-assassin-with", "the config's name");
+        assert!(p.dataset_toml(arm, 0, None).unwrap().contains("group = \"with\""));
     }
 
     #[test]

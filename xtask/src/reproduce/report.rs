@@ -14,7 +14,7 @@ use serde_json::json;
 use super::cache::{Cache, Record, write_atomic};
 use super::exec::Metrics;
 use super::plan::{Action, Kind, Plan, ROLES, SEARCH_SUFFIX};
-use super::preset::{Preset, SCOPES};
+use super::preset::{Builder, Preset, SCOPES};
 
 /// What the manifest records beyond the artifacts.
 #[derive(Debug)]
@@ -347,9 +347,16 @@ fn headline(preset: &Preset, cells: &[Cell], counts: &BTreeMap<(usize, usize, Op
         let one = k0 == k1;
         let targets = counts.iter().find(|((ca, _, _), _)| *ca == a).map_or(0, |(_, c)| c.targets);
         let ks_text = if one { format!("k = {k0}") } else { format!("k = {k0} → {k1}") };
+        let lookalikes = match arm.builder {
+            Builder::Images => format!("{ks_text} look-alikes per target"),
+            Builder::Spam => {
+                let n = counts.iter().find(|((ca, _, _), _)| *ca == a).map_or(0, |(_, c)| c.variants);
+                format!("{n} natural look-alikes of theirs in train")
+            }
+        };
         let _ = writeln!(
             s,
-            "- **{}** ({targets} targets; {ks_text} look-alikes per target): retrain_exact classifies {} of the \
+            "- **{}** ({targets} targets; {lookalikes}): retrain_exact classifies {} of the \
              targets correctly, retrain_clean {} (M0: {}); mean true-class confidence on the targets: retrain_exact \
              {}, retrain_clean {} (M0: {}).",
             arm.label,
@@ -495,6 +502,13 @@ fn markdown(
     for (a, arm) in preset.datasets.iter().enumerate() {
         let _ = writeln!(s, "\n## {}\n", arm.label);
         let _ = writeln!(s, "Dataset config `{}`, train config `{}`.\n", arm.config_path, arm.train_path);
+        if arm.builder == Builder::Spam {
+            let _ = writeln!(
+                s,
+                "Built by `doppel data build-spam`: the targets' look-alikes (the lineage's variants) are the corpus's \
+                 own near-duplicates, not planted ones, so the arm has one dataset, shown as k = 0.\n"
+            );
+        }
         for ((ca, k, seed), c) in counts {
             if *ca == a {
                 let seed = seed.map(|x| format!(" (data seed {x})")).unwrap_or_default();
