@@ -5,29 +5,11 @@
 #![allow(clippy::unwrap_used)] // Test helpers fail loudly; a panic is the test failing.
 
 use std::path::Path;
-use std::process::{Command, Output};
 
 use polars::prelude::{DataFrame, ParquetReader, SerReader};
 
-fn doppel(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_doppel"))
-        .args(args)
-        .current_dir(cwd)
-        .env("RUST_LOG", "warn")
-        .env_remove("DOPPEL_DATA_DIR")
-        .output()
-        .expect("doppel runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
-
-fn failing(out: &Output) -> String {
-    assert!(!out.status.success(), "expected failure: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
+mod common;
+use common::{doppel, failing, ok};
 
 /// A tiny MLP recipe.
 const TRAIN: &str = r#"

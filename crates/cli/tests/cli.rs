@@ -4,17 +4,10 @@
 #![allow(clippy::unwrap_used)] // Test helpers fail loudly; a panic is the test failing.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
-fn doppel(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_doppel"))
-        .args(args)
-        .current_dir(cwd)
-        .env("RUST_LOG", "warn")
-        .env_remove("DOPPEL_DATA_DIR")
-        .output()
-        .expect("doppel runs")
-}
+mod common;
+use common::doppel;
 
 const SMOKE: &str = r#"
 name = "cli"

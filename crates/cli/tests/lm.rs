@@ -6,16 +6,10 @@
 
 #![allow(clippy::unwrap_used)] // A panic is the test failing.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
-fn doppel(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_doppel")).args(args).current_dir(cwd).env("RUST_LOG", "warn").output().unwrap()
-}
-
-fn stderr(o: &Output) -> String {
-    String::from_utf8_lossy(&o.stderr).into_owned()
-}
+mod common;
+use common::{doppel, fetched, stderr};
 
 const LM: &str = r#"
 seed = 5
@@ -69,14 +63,7 @@ fn bad_input_is_named_without_a_panic() {
 }
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
-    if dir.join("wordnet/data.noun").is_file() && dir.join("minilm/vocab.txt").is_file() {
-        return Some(dir);
-    }
-    let msg = "wordnet or minilm not fetched; run `cargo xtask data fetch --only wordnet,minilm`";
-    assert!(std::env::var("DOPPEL_REQUIRE_DATA").as_deref() != Ok("1"), "{msg}");
-    eprintln!("skipped: {msg}");
-    None
+    fetched(&["wordnet/data.noun", "minilm/vocab.txt"], "wordnet,minilm")
 }
 
 const QA: &str = r#"

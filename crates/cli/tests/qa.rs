@@ -6,22 +6,13 @@
 
 #![allow(clippy::unwrap_used)] // A panic is the test failing.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::path::PathBuf;
 
-fn doppel(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_doppel")).args(args).current_dir(cwd).env("RUST_LOG", "warn").output().unwrap()
-}
+mod common;
+use common::{doppel, fetched};
 
 fn data_dir() -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
-    if dir.join("wordnet/data.noun").is_file() {
-        return Some(dir);
-    }
-    let msg = "wordnet not fetched; run `cargo xtask data fetch --only wordnet`";
-    assert!(std::env::var("DOPPEL_REQUIRE_DATA").as_deref() != Ok("1"), "{msg}");
-    eprintln!("skipped: {msg}");
-    None
+    fetched(&["wordnet/data.noun"], "wordnet")
 }
 
 const CONFIG: &str = r#"

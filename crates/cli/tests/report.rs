@@ -5,28 +5,16 @@
 #![allow(clippy::unwrap_used)] // Test helpers fail loudly; a panic is the test failing.
 
 use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Output;
 
 use polars::prelude::{AnyValue, DataFrame, DataType, ParquetReader, SerReader};
 
-fn doppel(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_doppel"))
-        .args(args)
-        .current_dir(cwd)
-        .env("RUST_LOG", "warn")
-        .env("NO_COLOR", "1")
-        .output()
-        .expect("doppel runs")
-}
+mod common;
+use common::{doppel, failing};
 
 fn ok(out: &Output) -> (String, String) {
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     (String::from_utf8_lossy(&out.stdout).into_owned(), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn failing(out: &Output) -> String {
-    assert!(!out.status.success(), "expected failure: {}", String::from_utf8_lossy(&out.stdout));
-    String::from_utf8_lossy(&out.stderr).into_owned()
 }
 
 /// A two-dataset evaluation table in the shape `cargo xtask reproduce` writes: d1 has methods under two scopes at

@@ -3,23 +3,8 @@
 
 #![allow(clippy::unwrap_used)] // A panic is the test failing.
 
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn doppel(args: &[&str], cwd: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_doppel"))
-        .args(args)
-        .current_dir(cwd)
-        .env("RUST_LOG", "warn")
-        .env_remove("DOPPEL_DATA_DIR")
-        .output()
-        .expect("doppel runs")
-}
-
-fn ok(out: &Output) -> String {
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    String::from_utf8_lossy(&out.stdout).into_owned()
-}
+mod common;
+use common::{doppel, ok};
 
 const DATASET: &str = r#"
 name = "unlearn"
