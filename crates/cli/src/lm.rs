@@ -33,6 +33,9 @@ pub enum LmCmd {
     Eval(EvalArgs),
     /// Continue a prompt with a trained LM (greedy, or sampled with --temperature / --top-k).
     Generate(GenerateArgs),
+    /// Unlearn a scope (exact, lineage) from a trained LM with one method (ga, grad_diff, kl_ga, npo, simnpo, ft,
+    /// retrain); writes the model folder and report.json.
+    Unlearn(crate::lm_unlearn::LmUnlearnArgs),
 }
 
 /// Arguments of `doppel lm train`.
@@ -117,6 +120,7 @@ pub fn run(cmd: LmCmd) -> anyhow::Result<()> {
         LmCmd::Train(a) => train(a),
         LmCmd::Eval(a) => eval(a),
         LmCmd::Generate(a) => generate(a),
+        LmCmd::Unlearn(a) => crate::lm_unlearn::run(a),
     }
 }
 

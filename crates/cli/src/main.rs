@@ -12,6 +12,7 @@ use doppel_data::{BuildConfig, store};
 mod attack;
 mod eval;
 mod lm;
+mod lm_unlearn;
 mod mine;
 mod report;
 mod spam;

@@ -22,6 +22,8 @@
 //! - Teacher–student methods (SCRUB, Bad Teacher) read frozen teachers' logits as constants; Boundary Expanding
 //!   trains a copy of the original with one extra "shadow" class ([`doppel_models::Net::with_extra_class`]) and
 //!   returns it without that class, in the original's shape.
+//! - [`lm`]: the language arm's methods for the causal LM (GA, GradDiff, KL-GA, NPO, SimNPO, FT, retrain) behind
+//!   [`lm::LmUnlearner`], with the same scopes, reports and divergence guard.
 //!
 //! Divergence: a gradient method whose loss turns non-finite stops at that step and reports
 //! [`Status::Diverged`]; it returns the last sound weights (the ones the failing step started from, or the step
@@ -31,6 +33,7 @@
 pub mod adam;
 pub mod config;
 pub mod error;
+pub mod lm;
 pub mod methods;
 pub mod params;
 pub mod scope;
