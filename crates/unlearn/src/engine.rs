@@ -280,11 +280,26 @@ pub(crate) fn unlearned(
     started: std::time::Instant,
     (net, steps, status): (Net, usize, Status),
 ) -> Unlearned {
+    let sizes = (sides.forget.len(), sides.retain.len());
+    let report = report(method, settings, scope, sizes, ctx, started, (steps, status));
+    Unlearned { net, spec: original.spec.clone(), report }
+}
+
+/// The report of a finished run of either arm (`sizes`: forget and retain rows), logged as it is made.
+pub(crate) fn report(
+    method: &'static str,
+    settings: serde_json::Value,
+    scope: &Scope,
+    (scope_size, retain_size): (usize, usize),
+    ctx: &RunContext,
+    started: std::time::Instant,
+    (steps, status): (usize, Status),
+) -> UnlearnReport {
     let report = UnlearnReport {
         method: method.into(),
         scope: scope.name().into(),
-        scope_size: sides.forget.len(),
-        retain_size: sides.retain.len(),
+        scope_size,
+        retain_size,
         steps,
         wall_seconds: started.elapsed().as_secs_f64(),
         status,
@@ -299,7 +314,7 @@ pub(crate) fn unlearned(
         status = ?report.status,
         "unlearned"
     );
-    Unlearned { net, spec: original.spec.clone(), report }
+    report
 }
 
 #[cfg(test)]

@@ -10,7 +10,7 @@ use crate::engine::batches;
 use crate::error::{Result, UnlearnError};
 use crate::lm::{LmOriginal, LmUnlearned, LmView};
 use crate::scope::{Scope, complement};
-use crate::unlearner::{RunContext, Status, UnlearnReport};
+use crate::unlearner::{RunContext, Status};
 
 /// The two sides of a run: rows to forget (the resolved scope) and rows to retain (the rest).
 pub(crate) struct Sides {
@@ -242,24 +242,7 @@ pub(crate) fn unlearned(
     started: std::time::Instant,
     (model, steps, status): (CausalLm, usize, Status),
 ) -> LmUnlearned {
-    let report = UnlearnReport {
-        method: method.into(),
-        scope: scope.name().into(),
-        scope_size: sides.forget.len(),
-        retain_size: sides.retain.len(),
-        steps,
-        wall_seconds: started.elapsed().as_secs_f64(),
-        status,
-        seed: ctx.seed,
-        settings,
-    };
-    tracing::info!(
-        method,
-        scope = scope.name(),
-        steps,
-        seconds = format!("{:.2}", report.wall_seconds),
-        status = ?report.status,
-        "unlearned"
-    );
+    let sizes = (sides.forget.len(), sides.retain.len());
+    let report = crate::engine::report(method, settings, scope, sizes, ctx, started, (steps, status));
     LmUnlearned { model, report, train_report: None }
 }
