@@ -113,6 +113,9 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
         "tables/evaluation.parquet",
         "figures/index.md",
         "figures/forget_acc_vs_k-smoke.png",
+        // The mine step's precision-recall sweep (k = 21), drawn as the PR curve.
+        "tables/mining_quality.csv",
+        "figures/mining_pr-mining_quality-smoke.png",
     ] {
         assert!(out.join(f).is_file(), "{f} is missing");
     }
@@ -151,6 +154,9 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     assert!(manifest["steps"][0]["wall_seconds"].as_f64().is_some());
     let derived = std::fs::read_to_string(out.join("configs/dataset/smoke-k21.toml")).unwrap();
     assert!(derived.contains("per_target = 15") && derived.contains("per_target = 6"), "{derived}");
+    let quality = std::fs::read_to_string(out.join("tables/mining_quality.csv")).unwrap();
+    assert!(quality.starts_with("dataset,k,rule,value,mined,correct,variants,precision,recall,"), "{quality}");
+    assert!(quality.lines().skip(1).all(|l| l.starts_with("smoke,21,")), "{quality}");
     let saved = report_files(&out);
 
     let second = smoke(&out, &[]);
@@ -279,4 +285,93 @@ fn a_bad_preset_names_the_file_and_the_key() {
     let stderr = String::from_utf8_lossy(&o.stderr);
     assert!(!o.status.success() && stderr.contains("there is no") && stderr.contains("smoke"), "{stderr}");
     assert!(root().join("configs/presets/smoke.toml").is_file());
+}
+
+/// The fetched data directory when WordNet and MiniLM are there; `None` (the test passes) when they are not,
+/// unless `DOPPEL_REQUIRE_DATA=1`, where it fails.
+fn qa_data() -> Option<PathBuf> {
+    let data = root().join("data");
+    let present = ["wordnet", "minilm"].iter().all(|d| data.join(d).join(".fetched.json").is_file());
+    if present {
+        return Some(data);
+    }
+    assert!(
+        std::env::var("DOPPEL_REQUIRE_DATA").as_deref() != Ok("1"),
+        "WordNet and MiniLM are not fetched; run `cargo xtask data fetch --only wordnet,minilm`"
+    );
+    eprintln!("skipping: run `cargo xtask data fetch --only wordnet,minilm` to run this test");
+    None
+}
+
+#[test]
+fn a_qa_arm_trains_unlearns_and_reports_the_language_models() {
+    let Some(_) = qa_data() else { return };
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    std::fs::write(
+        d.join("lm.toml"),
+        "seed = 1\nepochs = 2\nbatch_size = 16\nloss = \"sequence\"\n[model]\nd_model = 32\nlayers = 1\n\
+         heads = 2\nff = 64\nmax_len = 48\n[optimizer]\nlr = 3e-3\nweight_decay = 0.0\ngrad_clip = 1.0\n\
+         [schedule]\nkind = \"constant\"\n",
+    )
+    .unwrap();
+    std::fs::write(d.join("methods.toml"), "[ga]\nepochs = 1\n[npo]\nepochs = 1\n").unwrap();
+    let preset = format!(
+        "name = \"qa-test\"\nseeds = [1, 2]\n[[datasets]]\nconfig = \"configs/qa-wordnet.toml\"\n\
+         train = \"{lm}\"\nbuilder = \"qa\"\nk = [0, 3]\nlabel = \"qa\"\nseeds = [1]\n\
+         set = {{ \"pool.train\" = 120, \"pool.test\" = 30, \"targets.count\" = 4, \"paraphrases.candidates\" = 12, \
+         \"paraphrases.threshold\" = 0.5, pos = [\"noun\"] }}\n\
+         unlearn = {{ config = \"{methods}\", methods = [\"ga\", \"npo\"], scopes = [\"exact\", \"lineage\"] }}\n",
+        lm = d.join("lm.toml").display(),
+        methods = d.join("methods.toml").display()
+    );
+    std::fs::write(d.join("qa.toml"), preset).unwrap();
+    let out = d.join("out");
+    let run = || {
+        let o = xtask(&["--preset", d.join("qa.toml").to_str().unwrap(), "--out", out.to_str().unwrap()]);
+        let stderr = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert!(o.status.success(), "{stderr}");
+        stderr
+    };
+    let first = run();
+    // 2 datasets, 2 k × 3 reference LMs (seed 1 only), 2 methods × (exact at k = 0; exact and lineage at k = 3).
+    assert_eq!(counts(&first), (2 + 6 + 6, 0), "{first}");
+    let lm = std::fs::read_to_string(out.join("tables/lm.csv")).unwrap();
+    let models: Vec<String> = lm.lines().skip(1).map(|l| l.split(',').take(3).collect::<Vec<_>>().join(",")).collect();
+    assert_eq!(
+        models,
+        [
+            "qa,0,m0",
+            "qa,0,retrain_exact",
+            "qa,0,retrain_clean",
+            "qa,0,ga-exact",
+            "qa,0,npo-exact",
+            "qa,3,m0",
+            "qa,3,retrain_exact",
+            "qa,3,retrain_clean",
+            "qa,3,ga-exact",
+            "qa,3,ga-lineage",
+            "qa,3,npo-exact",
+            "qa,3,npo-lineage"
+        ],
+        "{lm}"
+    );
+    assert!(lm.starts_with("dataset,k,model,seeds,answer_nll_forget_mean,"), "{lm}");
+    let report = std::fs::read_to_string(out.join("report.md")).unwrap();
+    assert!(report.contains("- **qa** (4 QA targets; k = 0 → 3 paraphrases per target; a causal LM)"), "{report}");
+    assert!(report.contains("| k | model | F answer NLL | S answer NLL |"), "{report}");
+    assert!(report.contains("| 3 | npo-lineage |") && report.contains("This arm trains with seed 1 only."), "{report}");
+    assert!(report.contains("- k = 3: rows each scope forgets: exact 4, lineage "), "{report}");
+    // At k = 0 retrain_exact and retrain_clean train on the same rows with the same seed: the same model.
+    let row = |model: &str| {
+        lm.lines().find(|l| l.starts_with(model)).unwrap().split(',').skip(3).collect::<Vec<_>>().join(",")
+    };
+    assert_eq!(row("qa,0,retrain_exact"), row("qa,0,retrain_clean"));
+    assert!(out.join("tables/lm.parquet").is_file());
+    let timing = std::fs::read_to_string(out.join("timing.md")).unwrap();
+    assert!(timing.contains("| qa | 3 | npo | lineage |"), "{timing}");
+    let saved = report_files(&out);
+    let second = run();
+    assert_eq!(counts(&second), (0, 14), "{second}");
+    assert_eq!(report_files(&out), saved, "a rerun changed the report");
 }

@@ -1,6 +1,6 @@
 //! `doppel lm`: the language arm's causal LM — train M0 and the oracles on a QA dataset, evaluate a model
 //! (held-out perplexity against a unigram baseline, answer NLL on F / S / R / held-out, ROUGE-L of greedy answers
-//! to the targets, Min-K% Prob MIA AUC), and generate text.
+//! to the targets and their MiniLM cosine to the target answers, Min-K% Prob MIA AUC), and generate text.
 
 use std::path::{Path, PathBuf};
 
@@ -9,6 +9,7 @@ use clap::{Args, Subcommand};
 use doppel_data::Split;
 use doppel_data::lineage::Origin;
 use doppel_eval::lm::{Unigram, mean_nll, min_k_auc, perplexity};
+use doppel_mine::{Embedder, Samples};
 use doppel_models::lm::{
     self, Decoding, ExampleScores, LmExample, LmSidecar, LmTokenizer, LmTrainConfig, TokenizerInfo,
 };
@@ -82,6 +83,10 @@ pub struct EvalArgs {
     /// Where to run: flex (CPU) or wgpu (GPU; needs the wgpu feature).
     #[arg(long, value_enum, default_value_t = DeviceArg::Flex)]
     device: DeviceArg,
+    /// Where `cargo xtask data fetch` put MiniLM (minilm/), which embeds the greedy and the target answers for
+    /// their cosine (the semantic check beside ROUGE-L).
+    #[arg(long, env = "DOPPEL_DATA_DIR", default_value = "data")]
+    data_dir: PathBuf,
 }
 
 /// Arguments of `doppel lm generate`.
@@ -201,6 +206,8 @@ struct LmEval {
     answer_nll_retain: f64,
     answer_nll_heldout: f64,
     rouge_l_forget: f64,
+    /// Mean MiniLM cosine of the greedy answer to each target question against the target answer.
+    minilm_cosine_forget: f64,
     min_k_auc_forget_vs_heldout: f64,
     min_k: f64,
     forget: usize,
@@ -253,13 +260,20 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
 
     // Greedy answers to the target questions.
     let mut rouge = Vec::with_capacity(forget.len());
+    let mut generated = Vec::with_capacity(forget.len());
     for s in &forget {
         let prompt = tok.encode_prompt(&s.question, max_len);
         let out = lm::generate(&model, &prompt, max_len, tok.eos_id(), Decoding::Greedy, &device)?;
         let answer = tok.decode(&out);
         tracing::debug!(question = %s.question, target = %s.answer, generated = %answer, "greedy answer");
         rouge.push(doppel_eval::rouge_l(&s.answer, &answer).f_measure);
+        generated.push(answer);
     }
+    let targets: Vec<String> = forget.iter().map(|s| s.answer.clone()).collect();
+    let minilm = a.data_dir.join("minilm");
+    let embedder = doppel_models::MiniLmEmbedder::load(&minilm, 64, &device)
+        .with_context(|| format!("loading MiniLM from {} for the answers' cosine", minilm.display()))?;
+    let minilm_cosine_forget = answer_cosine(&embedder, &generated, &targets)?;
     let f_seq: Vec<Vec<f64>> = f_sc.iter().map(|s| s.logprobs.iter().map(|&l| f64::from(l)).collect()).collect();
     let h_seq: Vec<Vec<f64>> = h_sc.iter().map(|s| s.logprobs.iter().map(|&l| f64::from(l)).collect()).collect();
     let report = LmEval {
@@ -272,6 +286,7 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
         answer_nll_retain: answer_nll(&r_sc)?,
         answer_nll_heldout: answer_nll(&h_sc)?,
         rouge_l_forget: doppel_eval::mean(&rouge)?,
+        minilm_cosine_forget,
         min_k_auc_forget_vs_heldout: min_k_auc(&f_seq, &h_seq, MIN_K)?,
         min_k: MIN_K,
         forget: forget.len(),
@@ -299,6 +314,14 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Mean MiniLM (all-MiniLM-L6-v2, mean-pooled, unit-normalised) cosine of `generated[i]` to `targets[i]`.
+fn answer_cosine(embedder: &dyn Embedder, generated: &[String], targets: &[String]) -> anyhow::Result<f64> {
+    let g = embedder.embed(Samples::Texts(generated))?;
+    let t = embedder.embed(Samples::Texts(targets))?;
+    let cos: Vec<f64> = (0..g.rows()).map(|i| doppel_text::build::cosine(g.row(i), t.row(i))).collect();
+    Ok(doppel_eval::mean(&cos)?)
+}
+
 /// The metrics as `(name, value)` rows, in print order.
 fn table(r: &LmEval) -> Vec<(&'static str, String)> {
     let f = |v: f64| format!("{v:.4}");
@@ -310,6 +333,7 @@ fn table(r: &LmEval) -> Vec<(&'static str, String)> {
         ("answer_nll_retain", f(r.answer_nll_retain)),
         ("answer_nll_heldout", f(r.answer_nll_heldout)),
         ("rouge_l_forget", f(r.rouge_l_forget)),
+        ("minilm_cosine_forget", f(r.minilm_cosine_forget)),
         ("min_k_auc_forget_vs_heldout", f(r.min_k_auc_forget_vs_heldout)),
         ("min_k", f(r.min_k)),
         ("forget", r.forget.to_string()),

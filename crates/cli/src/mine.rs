@@ -30,7 +30,7 @@ pub enum MineCmd {
     Groups(GroupsArgs),
     /// Precision and recall of the mined look-alikes against the lineage over a threshold sweep, and HNSW
     /// recall@10 against exact search.
-    Quality(OutArgs),
+    Quality(QualityArgs),
     /// A Markdown report (OUT/audit.md) of duplicate groups, train↔test near-copies and look-alikes per target,
     /// with thumbnails of the closest pairs.
     Audit(AuditArgs),
@@ -100,6 +100,17 @@ pub struct GroupsArgs {
     #[arg(long)]
     test_threshold: Option<f32>,
     /// Exact search instead of the HNSW graph.
+    #[arg(long)]
+    exact: bool,
+}
+
+/// Arguments of `doppel mine quality`.
+#[derive(Debug, Args)]
+pub struct QualityArgs {
+    #[command(flatten)]
+    o: OutArgs,
+    /// Exact search instead of the HNSW graph: the sweep's neighbours come from a full scan, no graph is built,
+    /// and HNSW recall@10 is not measured (for large patch sketches, whose graph takes minutes to build).
     #[arg(long)]
     exact: bool,
 }
@@ -257,40 +268,64 @@ fn groups(a: GroupsArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn quality_cmd(a: OutArgs) -> anyhow::Result<()> {
+fn quality_cmd(q: QualityArgs) -> anyhow::Result<()> {
+    let a = &q.o;
     let (cfg, ds, emb, prov, embed_s) = load(&a.common)?;
     out_dir(&a.out)?;
-    let (index, build_s) = build_index(&cfg, &emb)?;
+    let mut params = cfg.quality.clone();
     let started = Instant::now();
-    let rows = quality::sweep(&index, &emb, &ds.train.samples, &cfg.quality)?;
+    let index = if q.exact {
+        params.search = Search::Exact;
+        index_for(&cfg, &emb, Search::Exact)?
+    } else {
+        build_index(&cfg, &emb)?.0
+    };
+    let build_s = started.elapsed().as_secs_f64();
+    let started = Instant::now();
+    let rows = quality::sweep(&index, &emb, &ds.train.samples, &params)?;
     let sweep_s = started.elapsed().as_secs_f64();
     let mut table = quality::quality_table(&rows)?;
     mine::write_table(&mut table, &a.out.join("quality.parquet"))?;
+    let csv = a.out.join("quality.csv");
+    let tmp = csv.with_extension("csv.tmp");
+    std::fs::write(&tmp, quality::quality_csv(&rows)).with_context(|| format!("writing {}", tmp.display()))?;
+    std::fs::rename(&tmp, &csv).with_context(|| format!("renaming {} into place", tmp.display()))?;
     quality::pr_curve_png(&rows, &a.out.join("pr_curve.png"))?;
-    let started = Instant::now();
-    let recall = quality::hnsw_recall(&index, cfg.quality.recall_queries, 10, cfg.quality.seed);
-    let recall_s = started.elapsed().as_secs_f64();
     println!(
-        "mining quality of {}-{} ({} train rows, dim {}, {} distance) against the lineage",
+        "mining quality of {}-{} ({} train rows, dim {}, {} distance, {} search) against the lineage",
         emb.embedder,
         emb.config_hash,
         emb.train.rows(),
         emb.train.dim(),
-        cfg.index.metric.name()
+        cfg.index.metric.name(),
+        if q.exact { "exact" } else { "hnsw" }
     );
     print_table(&table);
-    println!(
-        "hnsw recall@10 vs exact search: {recall:.4} over {} queries (M {}, ef_construction {}, ef_search {})",
-        cfg.quality.recall_queries.min(index.len()),
-        cfg.index.m,
-        cfg.index.ef_construction,
-        cfg.index.ef_search
-    );
+    let recall_s = if q.exact {
+        println!("hnsw recall@10: not measured (--exact builds no graph)");
+        0.0
+    } else {
+        let started = Instant::now();
+        let recall = quality::hnsw_recall(&index, cfg.quality.recall_queries, 10, cfg.quality.seed);
+        println!(
+            "hnsw recall@10 vs exact search: {recall:.4} over {} queries (M {}, ef_construction {}, ef_search {})",
+            cfg.quality.recall_queries.min(index.len()),
+            cfg.index.m,
+            cfg.index.ef_construction,
+            cfg.index.ef_search
+        );
+        started.elapsed().as_secs_f64()
+    };
     println!(
         "wall time: embed {embed_s:.2} s ({}), index build {build_s:.2} s, sweep {sweep_s:.2} s, recall@10 {recall_s:.2} s",
         if matches!(prov, Provenance::Reused(_)) { "reused" } else { "computed" }
     );
-    println!("wrote {} and {}", a.out.join("quality.parquet").display(), a.out.join("pr_curve.png").display());
+    println!(
+        "wrote {}, {} and {}",
+        a.out.join("quality.parquet").display(),
+        csv.display(),
+        a.out.join("pr_curve.png").display()
+    );
     Ok(())
 }
 

@@ -10,7 +10,8 @@
 //! - `OUT/figures/*.png` (drawn by [`doppel_eval::figures`]) and `OUT/figures/index.md`, which lists each figure
 //!   with its caption. From `evaluation.csv`: forget accuracy, test accuracy and loss-threshold MIA AUC against k,
 //!   one figure per dataset; from `reconstruction.csv`: the best reconstruction SSIM against k, one per dataset and
-//!   attack; from any table with `precision` and `recall` columns: the mining precision–recall curve. Methods are
+//!   attack; from `lm.csv` (the language arm): ROUGE-L of the answers to the targets and their answer NLL against
+//!   k; from any table with `precision` and `recall` columns: the mining precision–recall curve. Methods are
 //!   lines (mean over seeds, ± std error bars); M0 and the oracles `retrain_exact` and `retrain_clean` (and the
 //!   attack's controls) are reference lines; one panel per forget scope (`exact`, `mined`, `lineage`, from a
 //!   `scope` column or the model name's `-<scope>` suffix).
@@ -46,8 +47,29 @@ const SCOPES: [&str; 3] = ["exact", "mined", "lineage"];
 const REFERENCES: [(&str, &str); 3] =
     [("retrain_exact", "retrain_exact (oracle)"), ("retrain_clean", "retrain_clean (oracle)"), ("m0", "M0 (original)")];
 
-/// The `evaluation.csv` metrics drawn against k: column stem, figure file stem, title, y label, what it is.
-const EVAL_FIGURES: [(&str, &str, &str, &str, &str); 3] = [
+/// A metric drawn against k: column stem, figure file stem, title, y label, what it is.
+type FigureSpec = (&'static str, &'static str, &'static str, &'static str, &'static str);
+
+/// The `lm.csv` metrics (the language arm) drawn against k, the paraphrases per target.
+const LM_FIGURES: [FigureSpec; 2] = [
+    (
+        "rouge_l_forget",
+        "lm_rouge_l_vs_k",
+        "ROUGE-L of the answers to the targets vs k",
+        "ROUGE-L F (greedy answer vs target answer)",
+        "ROUGE-L of the greedy answer to each target question against the target answer, mean over the targets.",
+    ),
+    (
+        "answer_nll_forget",
+        "lm_answer_nll_vs_k",
+        "answer NLL on the targets vs k",
+        "answer NLL on F (nats per token)",
+        "Mean negative log-likelihood of the target answers (nats per answer token): high means forgotten.",
+    ),
+];
+
+/// The `evaluation.csv` metrics drawn against k.
+const EVAL_FIGURES: [FigureSpec; 3] = [
     (
         "f_acc",
         "forget_acc_vs_k",
@@ -368,9 +390,9 @@ struct Cell {
 
 /// The methods of every results table, sorted: every figure lists them in this order, so a method keeps its
 /// colour and marker across figures.
-fn all_methods(tables: &[Table]) -> Vec<String> {
+fn all_methods(tables: &[Table], names: &[&str]) -> Vec<String> {
     let mut methods = BTreeSet::new();
-    for t in tables.iter().filter(|t| t.name == "evaluation.csv" || t.name == "reconstruction.csv") {
+    for t in tables.iter().filter(|t| names.contains(&t.name.as_str())) {
         let (Some(m), s) = (t.col("model"), t.col("scope")) else { continue };
         for r in &t.rows {
             if let Role::Method { method, .. } = role(&r[m], s.map(|s| r[s].as_str())) {
@@ -498,13 +520,17 @@ fn sweep_caption(cells: &[Cell], panels: &[Panel], refs_extra: &str) -> String {
 
 /// Every figure the tables allow, as (file name, figure); what they do not allow is logged.
 fn figures(tables: &[Table]) -> Vec<(String, Figure)> {
-    let methods = all_methods(tables);
+    let methods = all_methods(tables, &["evaluation.csv", "reconstruction.csv"]);
     let mut out = Vec::new();
     match tables.iter().find(|t| t.name == "evaluation.csv") {
-        Some(t) => out.extend(eval_figures(t, &methods)),
+        Some(t) => out.extend(eval_figures(t, &methods, &EVAL_FIGURES)),
         None => tracing::warn!(
             "no evaluation.csv among the tables; skipping the forget-accuracy, test-accuracy and MIA figures"
         ),
+    }
+    // The language arm's table (`lm.csv`): its own methods, drawn against k (paraphrases per target).
+    if let Some(t) = tables.iter().find(|t| t.name == "lm.csv") {
+        out.extend(eval_figures(t, &all_methods(tables, &["lm.csv"]), &LM_FIGURES));
     }
     match tables.iter().find(|t| t.name == "reconstruction.csv") {
         Some(t) => out.extend(recon_figures(t, &methods)),
@@ -515,8 +541,8 @@ fn figures(tables: &[Table]) -> Vec<(String, Figure)> {
     let pr: Vec<&Table> = tables.iter().filter(|t| t.col("precision").is_some() && t.col("recall").is_some()).collect();
     if pr.is_empty() {
         tracing::warn!(
-            "no table with `precision` and `recall` columns (the reproduce mine stage writes neighbours, not a \
-             threshold sweep); skipping the mining precision-recall figure"
+            "no table with `precision` and `recall` columns (the preset mines no dataset with look-alikes, k > 0); \
+             skipping the mining precision-recall figure"
         );
     }
     for t in pr {
@@ -567,14 +593,14 @@ fn by_dataset(t: &Table) -> Vec<(String, Vec<&Vec<String>>)> {
     groups
 }
 
-fn eval_figures(t: &Table, methods: &[String]) -> Vec<(String, Figure)> {
+fn eval_figures(t: &Table, methods: &[String], specs: &[FigureSpec]) -> Vec<(String, Figure)> {
     let missing: Vec<&str> = ["k", "model"].into_iter().filter(|c| t.col(c).is_none()).collect();
     if !missing.is_empty() {
         tracing::warn!(table = %t.name, missing = ?missing, "no k or model column; skipping its figures");
         return Vec::new();
     }
     let mut out = Vec::new();
-    for (stem, file, title, y_label, what) in EVAL_FIGURES {
+    for &(stem, file, title, y_label, what) in specs {
         if t.col(&format!("{stem}_mean")).is_none() {
             tracing::warn!(table = %t.name, column = %format!("{stem}_mean"), "column missing; skipping the {title} figures");
             continue;
@@ -595,7 +621,7 @@ fn eval_figures(t: &Table, methods: &[String]) -> Vec<(String, Figure)> {
                     .into_iter()
                     .collect();
                 if !diverged.is_empty() {
-                    caption.push_str(&format!(" Runs diverged for: {} (see evaluation.csv).", diverged.join(", ")));
+                    caption.push_str(&format!(" Runs diverged for: {} (see {}).", diverged.join(", "), t.name));
                 }
             }
             let name = if dataset.is_empty() { file.to_string() } else { format!("{file}-{}", slug(&dataset)) };

@@ -115,7 +115,7 @@ fn trains_evaluates_and_generates_on_a_small_qa_dataset() {
     );
     assert!(!again.status.success() && stderr(&again).contains("--force"), "{}", stderr(&again));
 
-    let o = doppel(&["lm", "eval", "--data", "qa", "--model", "m0", "--out", "ev"], dir);
+    let o = doppel(&["lm", "eval", "--data", "qa", "--model", "m0", "--out", "ev", "--data-dir", data], dir);
     assert!(o.status.success(), "{}", stderr(&o));
     let stdout = String::from_utf8_lossy(&o.stdout);
     assert!(stdout.contains("heldout_ppl") && stdout.contains("unigram_ppl"), "{stdout}");
@@ -123,6 +123,8 @@ fn trains_evaluates_and_generates_on_a_small_qa_dataset() {
     for key in ["heldout_ppl", "unigram_ppl", "answer_nll_forget", "answer_nll_similar", "rouge_l_forget"] {
         assert!(json[key].as_f64().unwrap().is_finite(), "{key}: {json}");
     }
+    let cos = json["minilm_cosine_forget"].as_f64().unwrap();
+    assert!((-1.0..=1.0).contains(&cos), "MiniLM cosine of the greedy answers: {cos}");
     let auc = json["min_k_auc_forget_vs_heldout"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&auc), "{auc}");
     assert_eq!(json["forget"], 5);

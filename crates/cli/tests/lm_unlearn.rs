@@ -139,7 +139,7 @@ fn unlearns_under_both_scopes_into_a_model_folder_lm_eval_reads() {
         assert!(report["answer_nll_after"]["forget"].as_f64().unwrap().is_finite(), "{report}");
         assert!(report["settings"].is_object(), "{report}");
 
-        let o = doppel(&["lm", "eval", "--data", "qa", "--model", &out], dir);
+        let o = doppel(&["lm", "eval", "--data", "qa", "--model", &out, "--data-dir", data], dir);
         assert!(o.status.success(), "{}", stderr(&o));
     }
     // NPO's settings come from the file; the steps follow from them: 2 epochs × ⌈4 / 4⌉.

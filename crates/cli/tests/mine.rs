@@ -52,9 +52,16 @@ fn embed_then_reuse_then_mine() {
     let q = ok(&doppel(&["mine", "quality", "--dataset", "ds", "--config", "m.toml", "--out", "q"], dir));
     assert!(q.contains("hnsw recall@10 vs exact search: 1.0000 over 100 queries"), "{q}");
     assert!(q.contains("top_k  7.0000     56       28        56     0.5000  0.5000"), "{q}");
-    for f in ["q/quality.parquet", "q/pr_curve.png"] {
+    for f in ["q/quality.parquet", "q/quality.csv", "q/pr_curve.png"] {
         assert!(dir.join(f).exists(), "{f}");
     }
+    // Exact search builds no graph and, where the graph's recall is 1, finds the same rows.
+    let e = ok(&doppel(&["mine", "quality", "--dataset", "ds", "--config", "m.toml", "--out", "qe", "--exact"], dir));
+    assert!(e.contains("exact search) against the lineage") && e.contains("not measured (--exact"), "{e}");
+    let csv = std::fs::read_to_string(dir.join("q/quality.csv")).unwrap();
+    assert_eq!(std::fs::read_to_string(dir.join("qe/quality.csv")).unwrap(), csv);
+    assert!(csv.starts_with("rule,value,mined,correct,variants,precision,recall,"), "{csv}");
+    assert!(csv.contains("\ntop_k,7,56,28,56,0.5,0.5,"), "{csv}");
 
     let n = ok(&doppel(
         &["mine", "neighbours", "--dataset", "ds", "--config", "m.toml", "--out", "n", "--top-k", "3"],

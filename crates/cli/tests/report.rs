@@ -70,6 +70,21 @@ d1,0,,100,\"plain, quoted\"
 d1,10,,100,7
 ";
 
+/// The language arm's table: reference LMs and two methods under the exact and lineage scopes at k = 0 and 50.
+const LM: &str = "\
+dataset,k,model,seeds,answer_nll_forget_mean,answer_nll_forget_std,rouge_l_forget_mean,rouge_l_forget_std,diverged
+qa,0,m0,1,0.2,,0.97,,
+qa,0,retrain_exact,1,6.0,,0.11,,
+qa,0,retrain_clean,1,6.0,,0.11,,
+qa,0,ga-exact,1,30.0,,0.01,,0
+qa,50,m0,1,0.15,,0.97,,
+qa,50,retrain_exact,1,0.2,,0.95,,
+qa,50,retrain_clean,1,6.0,,0.11,,
+qa,50,ga-exact,1,2.5,,0.38,,0
+qa,50,ga-lineage,1,34.0,,0.01,,0
+qa,50,npo-lineage,1,7.2,,0.18,,0
+";
+
 fn write_tables(dir: &Path) {
     std::fs::create_dir_all(dir).unwrap();
     for (name, text) in [
@@ -77,6 +92,7 @@ fn write_tables(dir: &Path) {
         ("reconstruction.csv", RECONSTRUCTION),
         ("mining_quality.csv", MINING),
         ("datasets.csv", DATASETS),
+        ("lm.csv", LM),
     ] {
         std::fs::write(dir.join(name), text).unwrap();
     }
@@ -159,13 +175,17 @@ fn figures_are_pngs_of_their_size_listed_in_the_index() {
         ("mia_auc_vs_k-d2.png", 1200),
         ("recon_ssim_vs_k-kkt-d1.png", 1200),
         ("mining_pr-mining_quality-d1.png", 1200),
+        // The language arm: exact and lineage panels.
+        ("lm_rouge_l_vs_k-qa.png", 1500),
+        ("lm_answer_nll_vs_k-qa.png", 1500),
     ] {
         check_png(&figures.join(file), w, 800);
         assert!(stdout.contains(file), "{file} not reported: {stdout}");
     }
     assert!(!figures.join("stale.png").exists(), "a PNG this run did not draw is removed");
     let index = std::fs::read_to_string(figures.join("index.md")).unwrap();
-    assert_eq!(index.matches("](").count(), 8, "{index}");
+    assert_eq!(index.matches("](").count(), 10, "{index}");
+    assert!(index.contains("![qa: ROUGE-L of the answers to the targets vs k](lm_rouge_l_vs_k-qa.png)"), "{index}");
     assert!(index.contains("![d1: forget accuracy vs k](forget_acc_vs_k-d1.png)"), "{index}");
     assert!(index.contains("Runs diverged for: ga-exact"), "{index}");
     assert!(index.contains("No unlearning method ran on this dataset"), "{index}");

@@ -205,6 +205,30 @@ pub fn quality_table(rows: &[QualityRow]) -> Result<DataFrame> {
     .map_err(MineError::table("quality"))
 }
 
+/// The rows of [`quality_table`] as CSV text (a header line, then one line per row; NaN for an undefined
+/// precision or recall), for readers without a Parquet library.
+pub fn quality_csv(rows: &[QualityRow]) -> String {
+    let mut s =
+        String::from("rule,value,mined,correct,variants,precision,recall,set_precision,set_recall,complete,targets\n");
+    for r in rows {
+        s.push_str(&format!(
+            "{},{},{},{},{},{},{},{},{},{},{}\n",
+            r.rule,
+            r.value,
+            r.mined,
+            r.correct,
+            r.variants,
+            r.precision,
+            r.recall,
+            r.set_precision,
+            r.set_recall,
+            r.complete,
+            r.targets
+        ));
+    }
+    s
+}
+
 /// Draws the precision–recall curve of the threshold rows as a 400 × 400 PNG: recall on x, precision on y, both
 /// 0..1, grid lines every 0.25, the curve in blue with a dot per threshold (no text: the table has the numbers).
 pub fn pr_curve_png(rows: &[QualityRow], path: &Path) -> Result<()> {

@@ -104,12 +104,12 @@ impl Runner<'_> {
                 let cfg = tmp.join("config.toml");
                 write_atomic(&cfg, config.as_bytes())?;
                 let mut cmd = Command::new(self.doppel);
-                let sub = match builder {
-                    Builder::Images => "build",
-                    Builder::Spam => "build-spam",
-                };
-                cmd.arg("data").arg(sub).arg("--config").arg(&cfg).arg("--out").arg(tmp.join("dataset"));
+                cmd.arg("data").arg(builder.command()).arg("--config").arg(&cfg).arg("--out").arg(tmp.join("dataset"));
                 cmd.arg("--data-dir").arg(self.data_dir);
+                if *builder == Builder::Qa {
+                    // MiniLM scores the paraphrases.
+                    cmd.args(["--device", self.device]);
+                }
                 self.call(cmd, tmp, &step.label)?;
             }
             Action::Train { config, role } => {
@@ -123,6 +123,28 @@ impl Runner<'_> {
                 let metrics = parse_train_table(&stdout, role).with_context(|| step.label.clone())?;
                 let json = serde_json::to_vec_pretty(&metrics).context("cannot encode metrics")?;
                 write_atomic(&tmp.join("metrics.json"), &json)?;
+            }
+            Action::TrainLm { config, role } => {
+                let [dataset] = deps else { bail!("{}: an LM model step needs its dataset", step.label) };
+                let cfg = tmp.join("config.toml");
+                write_atomic(&cfg, config.as_bytes())?;
+                let mut cmd = Command::new(self.doppel);
+                cmd.args(["lm", "train", "--role", role, "--device", self.device]);
+                cmd.arg("--data").arg(dataset.join("dataset")).arg("--config").arg(&cfg);
+                cmd.arg("--data-dir").arg(self.data_dir).arg("--out").arg(tmp.join(role));
+                self.call(cmd, tmp, &step.label)?;
+                self.lm_eval(&dataset.join("dataset"), &tmp.join(role), tmp, &step.label)?;
+            }
+            Action::UnlearnLm { config, method, scope } => {
+                let [dataset, m0] = deps else { bail!("{}: an LM unlearn step needs its dataset and M0", step.label) };
+                let cfg = tmp.join("config.toml");
+                write_atomic(&cfg, config.as_bytes())?;
+                let mut cmd = Command::new(self.doppel);
+                cmd.args(["lm", "unlearn", "--method", method, "--scope", scope, "--device", self.device]);
+                cmd.arg("--data").arg(dataset.join("dataset")).arg("--model").arg(m0.join("m0"));
+                cmd.arg("--config").arg(&cfg).arg("--out").arg(tmp.join("model"));
+                self.call(cmd, tmp, &step.label)?;
+                self.lm_eval(&dataset.join("dataset"), &tmp.join("model"), tmp, &step.label)?;
             }
             Action::Attack(at) => {
                 let Some((dataset, models)) = deps.split_first() else {
@@ -156,6 +178,21 @@ impl Runner<'_> {
                     .arg(dataset.join("dataset"));
                 cmd.arg("--config").arg(&cfg).arg("--embeddings").arg(&embeddings).arg("--out").arg(tmp.join("mine"));
                 self.call(cmd, tmp, &step.label)?;
+                // Precision and recall against the lineage over the config's threshold sweep (the report's PR
+                // curve); meaningless without variants.
+                if step.coords.k > 0 {
+                    let mut cmd = Command::new(self.doppel);
+                    cmd.args(["mine", "quality", "--exact", "--device", self.device])
+                        .arg("--dataset")
+                        .arg(dataset.join("dataset"));
+                    cmd.arg("--config")
+                        .arg(&cfg)
+                        .arg("--embeddings")
+                        .arg(&embeddings)
+                        .arg("--out")
+                        .arg(tmp.join("quality"));
+                    self.call_to(cmd, &tmp.join("quality-stdout.txt"), &step.label)?;
+                }
                 // The embeddings are a cache (hundreds of MB for patch sketches of MNIST); the neighbours stay.
                 if embeddings.exists() {
                     fs::remove_dir_all(&embeddings)
@@ -239,9 +276,24 @@ impl Runner<'_> {
         Ok(())
     }
 
+    /// `doppel lm eval --data <dataset> --model <model> --out <out>`: writes `out/lm-eval.json`; its printout goes
+    /// to `out/lm-eval-stdout.txt`.
+    fn lm_eval(&self, dataset: &Path, model: &Path, out: &Path, label: &str) -> Result<()> {
+        let mut cmd = Command::new(self.doppel);
+        cmd.args(["lm", "eval", "--device", self.device]).arg("--data").arg(dataset).arg("--model").arg(model);
+        cmd.arg("--data-dir").arg(self.data_dir).arg("--out").arg(out);
+        self.call_to(cmd, &out.join("lm-eval-stdout.txt"), label)?;
+        Ok(())
+    }
+
     /// Runs `cmd` with stdout kept in `tmp/stdout.txt` and returned, stderr appended to the log; a failure names
     /// the command and shows the end of its stderr.
-    fn call(&self, mut cmd: Command, tmp: &Path, label: &str) -> Result<String> {
+    fn call(&self, cmd: Command, tmp: &Path, label: &str) -> Result<String> {
+        self.call_to(cmd, &tmp.join("stdout.txt"), label)
+    }
+
+    /// [`Runner::call`] with stdout kept in the file `stdout_file`.
+    fn call_to(&self, mut cmd: Command, stdout_file: &Path, label: &str) -> Result<String> {
         cmd.env("NO_COLOR", "1").stdin(Stdio::null());
         let shown = display(&cmd);
         self.log.file_only(&format!("$ {shown}"));
@@ -249,7 +301,7 @@ impl Runner<'_> {
         let stderr = String::from_utf8_lossy(&out.stderr);
         self.log.file_only(stderr.trim_end());
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-        fs::write(tmp.join("stdout.txt"), &stdout).with_context(|| format!("cannot write {}", tmp.display()))?;
+        fs::write(stdout_file, &stdout).with_context(|| format!("cannot write {}", stdout_file.display()))?;
         if !out.status.success() {
             let tail: Vec<&str> = stderr.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
             bail!("{label}: `{shown}` failed with {}; its stderr ended:\n    {}", out.status, tail.join("\n    "));

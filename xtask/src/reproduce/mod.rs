@@ -17,7 +17,8 @@
 
 pub mod cache;
 pub mod exec;
-pub mod log;
+pub mod lm_report;
+mod log;
 pub mod plan;
 pub mod preset;
 pub mod report;
@@ -296,8 +297,10 @@ fn materialise_configs(out: &Path, plan: &Plan) -> Result<()> {
         let text = match &s.action {
             Action::BuildDataset { config, .. }
             | Action::Train { config, .. }
+            | Action::TrainLm { config, .. }
             | Action::Mine { config }
-            | Action::Unlearn { config, .. } => config,
+            | Action::Unlearn { config, .. }
+            | Action::UnlearnLm { config, .. } => config,
             // Nothing to show: their command lines are in the log and the manifest.
             Action::Eval { .. } | Action::Attack(_) => continue,
         };
@@ -312,16 +315,16 @@ fn materialise_configs(out: &Path, plan: &Plan) -> Result<()> {
 /// The fetched sources the preset reads, each with the sha256 of its `.fetched.json` file list.
 fn source_digests(preset: &Preset, data_dir: &Path) -> Result<Vec<(String, String)>> {
     let mut out: Vec<(String, String)> = Vec::new();
-    for arm in &preset.datasets {
-        if arm.source == "synthetic" || out.iter().any(|(n, _)| *n == arm.source) {
+    for source in preset.datasets.iter().flat_map(|a| &a.sources) {
+        if out.iter().any(|(n, _)| n == source) {
             continue;
         }
-        let marker = data_dir.join(&arm.source).join(".fetched.json");
+        let marker = data_dir.join(source).join(".fetched.json");
         let Ok(text) = std::fs::read(&marker) else { continue };
         let v: serde_json::Value = serde_json::from_slice(&text)
             .with_context(|| format!("{} is not a fetch marker; delete it and fetch again", marker.display()))?;
         let files = serde_json::to_string(&v["files"]).context("cannot encode a file list")?;
-        out.push((arm.source.clone(), sha256_hex(files.as_bytes())));
+        out.push((source.clone(), sha256_hex(files.as_bytes())));
     }
     out.sort();
     Ok(out)
@@ -330,9 +333,8 @@ fn source_digests(preset: &Preset, data_dir: &Path) -> Result<Vec<(String, Strin
 /// Fetches the preset's datasets that have no `.fetched.json` yet, through `cargo xtask data fetch --only …`.
 fn fetch_missing(preset: &Preset, data_dir: &Path, log: &Log) -> Result<()> {
     let mut missing: Vec<&str> = Vec::new();
-    for arm in &preset.datasets {
-        let s = arm.source.as_str();
-        if s != "synthetic" && !missing.contains(&s) && !data_dir.join(s).join(".fetched.json").is_file() {
+    for s in preset.datasets.iter().flat_map(|a| &a.sources) {
+        if !missing.contains(&s.as_str()) && !data_dir.join(s).join(".fetched.json").is_file() {
             missing.push(s);
         }
     }

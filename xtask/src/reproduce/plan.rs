@@ -41,11 +41,25 @@ pub enum Kind {
     Eval,
     /// `doppel attack`: reconstruct the targets from one seed's models and score them by SSIM.
     Attack,
+    /// `doppel lm train --role <role>` then `doppel lm eval`: one reference causal LM of a QA arm with its
+    /// metrics.
+    LmModel,
+    /// `doppel lm unlearn` then `doppel lm eval`: one LM method under one scope from one seed's M0, with its metrics.
+    LmUnlearn,
 }
 
 impl Kind {
     /// Every kind, in pipeline order.
-    pub const ALL: [Kind; 6] = [Kind::Dataset, Kind::Model, Kind::Mine, Kind::Unlearn, Kind::Eval, Kind::Attack];
+    pub const ALL: [Kind; 8] = [
+        Kind::Dataset,
+        Kind::Model,
+        Kind::LmModel,
+        Kind::Mine,
+        Kind::Unlearn,
+        Kind::LmUnlearn,
+        Kind::Eval,
+        Kind::Attack,
+    ];
 
     /// The cache sub-folder and the name in logs.
     pub fn dir(self) -> &'static str {
@@ -56,6 +70,8 @@ impl Kind {
             Kind::Unlearn => "unlearn",
             Kind::Eval => "eval",
             Kind::Attack => "attack",
+            Kind::LmModel => "lm-model",
+            Kind::LmUnlearn => "lm-unlearn",
         }
     }
 
@@ -79,6 +95,29 @@ impl Kind {
                 "crates/attack",
                 "crates/cli",
             ],
+            // doppel lm eval scores the greedy answers with MiniLM (doppel-models behind doppel-mine's Embedder)
+            // and the metrics of doppel-eval.
+            Kind::LmModel => &[
+                "Cargo.toml",
+                "Cargo.lock",
+                "crates/data",
+                "crates/text",
+                "crates/mine",
+                "crates/models",
+                "crates/eval",
+                "crates/cli",
+            ],
+            Kind::LmUnlearn => &[
+                "Cargo.toml",
+                "Cargo.lock",
+                "crates/data",
+                "crates/text",
+                "crates/mine",
+                "crates/models",
+                "crates/unlearn",
+                "crates/eval",
+                "crates/cli",
+            ],
         }
     }
 }
@@ -95,12 +134,30 @@ pub const ROLES: [&str; 3] = ["m0", "retrain_exact", "retrain_clean"];
 /// What a step runs.
 #[derive(Debug, Clone)]
 pub enum Action {
-    /// `doppel data build --config <config> --out <artifact>/dataset`.
+    /// `doppel data <build|build-spam|build-qa> --config <config> --out <artifact>/dataset`.
     BuildDataset {
         /// The derived build config.
         config: String,
-        /// `doppel data build` or `doppel data build-spam`.
+        /// Which `doppel data` command.
         builder: Builder,
+    },
+    /// `doppel lm train --data <dep>/dataset --config <config> --role <role> --out <artifact>/<role>`, then
+    /// `doppel lm eval --model <artifact>/<role> --out <artifact>` (`lm-eval.json`).
+    TrainLm {
+        /// The derived LM train config.
+        config: String,
+        /// m0, retrain_exact or retrain_clean.
+        role: &'static str,
+    },
+    /// `doppel lm unlearn --data <dep 0>/dataset --model <dep 1>/m0 --method <method> --scope <scope> --config
+    /// <config> --out <artifact>/model`, then `doppel lm eval --model <artifact>/model --out <artifact>`.
+    UnlearnLm {
+        /// The method settings file's text.
+        config: String,
+        /// The method, as `doppel lm unlearn --method` names it.
+        method: &'static str,
+        /// exact or lineage.
+        scope: &'static str,
     },
     /// `doppel train --dataset <dep>/dataset --config <config> --which <role> --out <artifact>`.
     Train {
@@ -251,19 +308,20 @@ impl Plan {
     pub fn build(preset: &Preset, ctx: &KeyContext) -> Result<Plan> {
         let mut steps: Vec<Step> = Vec::new();
         for (a, arm) in preset.datasets.iter().enumerate() {
-            let source_files = if arm.source == "synthetic" {
-                None
-            } else {
-                Some(ctx.source(&arm.source).with_context(|| {
-                    format!(
-                        "the {} dataset is not fetched; run `cargo xtask data fetch --only {}`",
-                        arm.source, arm.source
-                    )
-                })?)
-            };
+            let digests = arm
+                .sources
+                .iter()
+                .map(|s| {
+                    ctx.source(s).with_context(|| {
+                        format!("the {s} dataset is not fetched; run `cargo xtask data fetch --only {s}`")
+                    })
+                })
+                .collect::<Result<Vec<&str>>>()?;
+            let joined = digests.join(",");
+            let source_files = if digests.is_empty() { None } else { Some(joined.as_str()) };
             for &k in &arm.k {
                 let data_seeds: Vec<Option<u64>> =
-                    if preset.reseed_data { preset.seeds.iter().map(|&s| Some(s)).collect() } else { vec![None] };
+                    if preset.reseed_data { arm.seeds.iter().map(|&s| Some(s)).collect() } else { vec![None] };
                 for data_seed in data_seeds {
                     let config = preset.dataset_toml(arm, k, data_seed)?;
                     let material = Material {
@@ -288,6 +346,11 @@ impl Plan {
                         Action::BuildDataset { config: config.clone(), builder: arm.builder },
                         Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
                     )?;
+                    if arm.builder.is_lm() {
+                        let seeds: Vec<u64> = data_seed.map_or_else(|| arm.seeds.clone(), |s| vec![s]);
+                        plan_lm(&mut steps, ctx, preset, a, k, ds, &seeds)?;
+                        continue;
+                    }
                     let mine_step = match arm
                         .unlearn
                         .as_ref()
@@ -310,7 +373,7 @@ impl Plan {
                             },
                         )?),
                     };
-                    let seeds: Vec<u64> = data_seed.map_or_else(|| preset.seeds.clone(), |s| vec![s]);
+                    let seeds: Vec<u64> = data_seed.map_or_else(|| arm.seeds.clone(), |s| vec![s]);
                     let mut models = Vec::new();
                     let mut unlearned: Vec<(u64, String, usize)> = Vec::new();
                     for &seed in &seeds {
@@ -490,6 +553,74 @@ impl Plan {
     }
 }
 
+/// The steps of a QA arm at `k` after its dataset `ds`: per seed the three reference LMs, then each method under
+/// each scope from that seed's M0; every step evaluates its model (`doppel lm eval`), so the arm needs no eval
+/// step.
+fn plan_lm(
+    steps: &mut Vec<Step>,
+    ctx: &KeyContext,
+    preset: &Preset,
+    a: usize,
+    k: usize,
+    ds: usize,
+    seeds: &[u64],
+) -> Result<()> {
+    let arm = &preset.datasets[a];
+    let coords = |seed: u64, role: &'static str| Coords {
+        arm: a,
+        dataset: arm.label.clone(),
+        k,
+        seed: Some(seed),
+        role: Some(role),
+    };
+    for &seed in seeds {
+        let train = preset.train_toml(arm, seed)?;
+        let mut m0 = None;
+        for role in ROLES {
+            let i = push_derived(
+                steps,
+                ctx,
+                Derived {
+                    kind: Kind::LmModel,
+                    config: &train,
+                    role: Some(role),
+                    deps: vec![ds],
+                    label: format!("{} k={k} seed={seed} {role}", arm.label),
+                    slug: format!("{}-k{k}-seed{seed}-{role}", arm.label),
+                    action: Action::TrainLm { config: train.clone(), role },
+                    coords: coords(seed, role),
+                },
+            )?;
+            m0 = m0.or(Some(i));
+        }
+        let (Some(m0), Some(u)) = (m0, arm.unlearn.as_ref().filter(|u| u.k.contains(&k) && u.seeds.contains(&seed)))
+        else {
+            continue;
+        };
+        for &method in &u.methods {
+            // Without paraphrases the lineage is the targets alone: the same run as the exact scope.
+            for &scope in u.scopes.iter().filter(|&&s| k > 0 || s == "exact") {
+                let role = format!("{method} {scope}");
+                push_derived(
+                    steps,
+                    ctx,
+                    Derived {
+                        kind: Kind::LmUnlearn,
+                        config: &u.config,
+                        role: Some(&role),
+                        deps: vec![ds, m0],
+                        label: format!("{} k={k} seed={seed} {method} {scope}", arm.label),
+                        slug: format!("{}-k{k}-seed{seed}-{method}-{scope}", arm.label),
+                        action: Action::UnlearnLm { config: u.config.clone(), method, scope },
+                        coords: coords(seed, method),
+                    },
+                )?;
+            }
+        }
+    }
+    Ok(())
+}
+
 /// A step that runs on the device and reads the artifacts of `deps`: everything but a dataset build.
 struct Derived<'a> {
     kind: Kind,
@@ -654,6 +785,56 @@ mod tests {
             assert_eq!(seen.len(), plan.steps.len(), "n = {n}");
         }
         assert_eq!(plan.shard(0, 1), (0..plan.steps.len()).collect::<Vec<_>>());
+    }
+
+    #[test]
+    fn a_qa_arm_plans_language_models_and_no_eval_step() {
+        let text = "name = \"t\"\nseeds = [1, 2]\n[[datasets]]\nconfig = \"configs/qa-wordnet.toml\"\n\
+                    train = \"configs/train/qa-lm.toml\"\nbuilder = \"qa\"\nk = [0, 10]\n\
+                    unlearn = { config = \"configs/unlearn/lm/qa-lm.toml\", methods = [\"ga\", \"npo\"], \
+                    scopes = [\"exact\", \"lineage\"], seeds = [1] }\n";
+        let preset = Preset::from_toml(text, "t.toml", &root()).unwrap();
+        let ctx = KeyContext {
+            device: "flex".into(),
+            code: Kind::ALL.iter().map(|k| (*k, format!("code-{k}"))).collect(),
+            sources: vec![("minilm".into(), "m".into()), ("wordnet".into(), "w".into())],
+        };
+        let plan = Plan::build(&preset, &ctx).unwrap();
+        let count = |kind: Kind, k: usize| plan.steps.iter().filter(|s| s.kind == kind && s.coords.k == k).count();
+        assert_eq!((count(Kind::Dataset, 0), count(Kind::LmModel, 0), count(Kind::LmUnlearn, 0)), (1, 6, 2));
+        assert_eq!((count(Kind::Dataset, 10), count(Kind::LmModel, 10), count(Kind::LmUnlearn, 10)), (1, 6, 4));
+        assert!(plan.steps.iter().all(|s| !matches!(s.kind, Kind::Model | Kind::Unlearn | Kind::Eval | Kind::Mine)));
+        // k sets the paraphrases kept per target; both fetched sources enter the dataset's key.
+        let ds = plan.steps.iter().find(|s| s.kind == Kind::Dataset && s.coords.k == 10).unwrap();
+        let Action::BuildDataset { config, builder } = &ds.action else { panic!("{:?}", ds.action) };
+        assert_eq!(*builder, Builder::Qa);
+        assert!(config.contains("per_target = 10"), "{config}");
+        assert!(ds.material.contains("\"source_files\":\"w,m\""), "{}", ds.material);
+        let labels: Vec<&str> =
+            plan.steps.iter().filter(|s| s.kind == Kind::LmUnlearn).map(|s| s.label.as_str()).collect();
+        assert_eq!(
+            labels,
+            [
+                "qa-wordnet k=0 seed=1 ga exact",
+                "qa-wordnet k=0 seed=1 npo exact",
+                "qa-wordnet k=10 seed=1 ga exact",
+                "qa-wordnet k=10 seed=1 ga lineage",
+                "qa-wordnet k=10 seed=1 npo exact",
+                "qa-wordnet k=10 seed=1 npo lineage"
+            ]
+        );
+        // Every unlearn step reads its dataset and that seed's M0.
+        for s in plan.steps.iter().filter(|s| s.kind == Kind::LmUnlearn) {
+            assert_eq!(plan.steps[s.deps[1]].coords.role, Some("m0"), "{}", s.label);
+            assert_eq!(plan.steps[s.deps[0]].kind, Kind::Dataset);
+        }
+        // An image method or scope is refused on a QA arm, with the key named.
+        let bad = text.replace("\"npo\"", "\"salun\"");
+        let e = format!("{:#}", Preset::from_toml(&bad, "t.toml", &root()).unwrap_err());
+        assert!(e.contains("`datasets[0].unlearn.methods` holds \"salun\"; use retrain, ft, ga, grad_diff"), "{e}");
+        let bad = text.replace("\"lineage\"", "\"mined\"");
+        let e = format!("{:#}", Preset::from_toml(&bad, "t.toml", &root()).unwrap_err());
+        assert!(e.contains("`datasets[0].unlearn.scopes` holds \"mined\"; use exact, lineage"), "{e}");
     }
 
     #[test]

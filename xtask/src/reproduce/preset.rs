@@ -11,8 +11,13 @@
 //! train = "configs/train/smoke-mlp.toml"  # a `doppel train` config, from the workspace root
 //! k = [0, 7, 21]                          # variants per target to sweep (see `scale_groups`)
 //! label = "smoke"                         # optional; default: the dataset config's `name`
-//! builder = "spam"                       # optional: `images` (default, `doppel data build`) or `spam`
-//!                                         # (`doppel data build-spam`: natural look-alikes, so k = [0])
+//! builder = "spam"                       # optional: `images` (default, `doppel data build`), `spam`
+//!                                         # (`doppel data build-spam`: natural look-alikes, so k = [0]) or
+//!                                         # `qa` (`doppel data build-qa`: k sets `paraphrases.per_target`; the
+//!                                         # train config is a `doppel lm train` config, the unlearn methods
+//!                                         # `doppel lm unlearn`'s, under scopes exact and lineage)
+//! seeds = [1]                             # optional: a subset of the preset's seeds for this arm's models
+//!                                         # (default: all of them)
 //! set = { "source.train_per_class" = 500 }   # optional: dotted keys set in the dataset config
 //!                                            # ("variants.0.ratio" = 0.5: a number picks a [[variants]] group)
 //! train_set = { epochs = 2 }                 # optional: dotted keys set in the train config
@@ -71,6 +76,25 @@ pub enum Builder {
     Images,
     /// `doppel data build-spam`: SpamAssassin, whose look-alikes are the corpus's own near-duplicates; k is 0.
     Spam,
+    /// `doppel data build-qa`: WordNet question–answer pairs with k paraphrases per target, for the causal LM
+    /// (`doppel lm train`, `doppel lm unlearn`, `doppel lm eval`).
+    Qa,
+}
+
+impl Builder {
+    /// The `doppel data` subcommand that builds this arm's datasets.
+    pub fn command(self) -> &'static str {
+        match self {
+            Builder::Images => "build",
+            Builder::Spam => "build-spam",
+            Builder::Qa => "build-qa",
+        }
+    }
+
+    /// Whether the arm trains and unlearns the causal LM rather than a classifier.
+    pub fn is_lm(self) -> bool {
+        self == Builder::Qa
+    }
 }
 
 /// One `[[datasets]]` entry: a dataset build config, a train config and the `k` values to sweep.
@@ -84,8 +108,9 @@ pub struct DatasetArm {
     pub config_path: String,
     /// Its contents with `set` applied.
     pub config: Table,
-    /// `source.dataset`: which fetched dataset it reads (`synthetic` needs none).
-    pub source: String,
+    /// The fetched datasets it reads, by `cargo xtask data fetch` name (none for `synthetic`): an image arm's
+    /// `source.dataset`, `spam-assassin`, or `wordnet` and `minilm` for a QA arm.
+    pub sources: Vec<String>,
     /// `per_target` of each `[[variants]]` group, in order.
     pub groups: Vec<usize>,
     /// The train config, as written in the preset.
@@ -94,6 +119,8 @@ pub struct DatasetArm {
     pub train: Table,
     /// The `k` values, ascending, without repeats.
     pub k: Vec<usize>,
+    /// The training seeds of this arm's models (the preset's, or the arm's `seeds` subset in the preset's order).
+    pub seeds: Vec<u64>,
     /// What to unlearn, if anything.
     pub unlearn: Option<UnlearnArm>,
     /// The reconstruction attacks, if any.
@@ -131,9 +158,15 @@ pub const METHODS: [&str; 12] = [
     "bad_teacher",
 ];
 
+/// The methods `doppel lm unlearn` offers a QA arm, in table order.
+pub const LM_METHODS: [&str; 7] = ["retrain", "ft", "ga", "grad_diff", "kl_ga", "npo", "simnpo"];
+
 /// The scopes the unlearn stage runs, from the narrowest: the targets, the targets and their mined look-alikes,
 /// the targets and all their variants.
 pub const SCOPES: [&str; 3] = ["exact", "mined", "lineage"];
+
+/// The scopes of a QA arm: the target pairs, or the targets and all their paraphrases.
+pub const LM_SCOPES: [&str; 2] = ["exact", "lineage"];
 
 /// A dataset arm's `unlearn` table, checked.
 #[derive(Debug, Clone)]
@@ -191,6 +224,7 @@ struct RawArm {
     k: Vec<i64>,
     label: Option<String>,
     builder: Option<String>,
+    seeds: Option<Vec<i64>>,
     set: Option<Table>,
     train_set: Option<Table>,
     unlearn: Option<RawUnlearn>,
@@ -330,18 +364,24 @@ impl Preset {
             let builder = match a.builder.as_deref() {
                 None | Some("images") => Builder::Images,
                 Some("spam") => Builder::Spam,
+                Some("qa") => Builder::Qa,
                 Some(other) => {
-                    return Err(err(&at("builder"), format!("is {other:?}; use \"images\" or \"spam\"")).into());
+                    return Err(err(&at("builder"), format!("is {other:?}; use \"images\", \"spam\" or \"qa\"")).into());
                 }
             };
-            let source = match (builder, config.get("source").and_then(|s| s.get("dataset")).and_then(Value::as_str)) {
-                (Builder::Spam, _) => "spam-assassin".to_string(),
-                (Builder::Images, Some(s)) => s.to_string(),
+            let sources = match (builder, config.get("source").and_then(|s| s.get("dataset")).and_then(Value::as_str)) {
+                (Builder::Spam, _) => vec!["spam-assassin".to_string()],
+                (Builder::Qa, _) => vec!["wordnet".to_string(), "minilm".to_string()],
+                (Builder::Images, Some("synthetic")) => Vec::new(),
+                (Builder::Images, Some(s)) => vec![s.to_string()],
                 (Builder::Images, None) => {
                     bail!("{config_file}: `source.dataset` is missing (the config of {file} `{}`)", at("config"))
                 }
             };
-            let groups = variant_groups(&config, &config_file)?;
+            let groups = match builder {
+                Builder::Qa => qa_paraphrases(&config, &config_file)?,
+                _ => variant_groups(&config, &config_file)?,
+            };
             if builder == Builder::Spam && a.k != [0] {
                 return Err(err(
                     &at("k"),
@@ -373,7 +413,7 @@ impl Preset {
             for &v in &a.k {
                 let v = usize::try_from(v)
                     .map_err(|_| err(&at("k"), format!("holds {v}; k, the variants per target, is 0 or more")))?;
-                if v > 0 && groups.is_empty() {
+                if v > 0 && groups.is_empty() && builder != Builder::Qa {
                     return Err(err(
                         &at("k"),
                         format!("holds {v}, but {config_file} has no [[variants]] group to make variants with"),
@@ -385,26 +425,47 @@ impl Preset {
                 }
             }
             let k: Vec<usize> = k.into_iter().collect();
+            let arm_seeds = match seed_subset(a.seeds, &seeds).map_err(|(key, p)| err(&at(&key), p))? {
+                s if s.is_empty() => return Err(err(&at("seeds"), "is empty; give at least one seed".into()).into()),
+                s => seeds.iter().copied().filter(|x| s.contains(x)).collect::<Vec<u64>>(),
+            };
+            if raw.reseed_data == Some(true) && arm_seeds != seeds {
+                return Err(err(
+                    &at("seeds"),
+                    "is set, but the preset reseeds its data per seed (reseed_data = true); drop it".into(),
+                )
+                .into());
+            }
+            let seeds = &arm_seeds;
             let unlearn = match a.unlearn {
                 None => None,
                 Some(u) => Some(
-                    check_unlearn(u, &k, &seeds, root).map_err(|(key, p)| err(&at(&format!("unlearn.{key}")), p))?,
+                    check_unlearn(u, builder, &k, seeds, root)
+                        .map_err(|(key, p)| err(&at(&format!("unlearn.{key}")), p))?,
                 ),
             };
             let attack = match a.attack {
+                Some(_) if builder.is_lm() => {
+                    return Err(err(
+                        &at("attack"),
+                        "is set, but the reconstruction attacks need an image MLP; drop it from this QA arm".into(),
+                    )
+                    .into());
+                }
                 None => None,
-                Some(r) => Some(check_attack(r, &k, &seeds).map_err(|(key, p)| err(&at(&format!("attack.{key}")), p))?),
+                Some(r) => Some(check_attack(r, &k, seeds).map_err(|(key, p)| err(&at(&format!("attack.{key}")), p))?),
             };
             datasets.push(DatasetArm {
                 builder,
                 label,
                 config_path: a.config,
                 config,
-                source,
+                sources,
                 groups,
                 train_path: a.train,
                 train,
                 k,
+                seeds: arm_seeds.clone(),
                 unlearn,
                 attack,
             });
@@ -422,6 +483,12 @@ impl Preset {
     /// reseeds data.
     pub fn dataset_toml(&self, arm: &DatasetArm, k: usize, seed: Option<u64>) -> Result<String> {
         let mut config = arm.config.clone();
+        if arm.builder == Builder::Qa {
+            // k is the paraphrases kept per target.
+            if let Some(Value::Table(p)) = config.get_mut("paraphrases") {
+                p.insert("per_target".into(), Value::Integer(i64::try_from(k).context("k does not fit in TOML")?));
+            }
+        }
         let per = scale_groups(&arm.groups, k);
         if let Some(Value::Array(groups)) = config.get_mut("variants") {
             for (g, n) in groups.iter_mut().zip(per) {
@@ -447,6 +514,7 @@ impl Preset {
 /// Checks an arm's `unlearn` table against the arm's `k` and the preset's seeds; errors are (key, problem).
 fn check_unlearn(
     u: RawUnlearn,
+    builder: Builder,
     arm_k: &[usize],
     seeds: &[u64],
     root: &Path,
@@ -469,8 +537,10 @@ fn check_unlearn(
         }
         Ok(known.iter().copied().filter(|m| given.iter().any(|g| g == m)).collect())
     };
-    let methods = pick("methods", &u.methods, &METHODS, true)?;
-    let scopes = pick("scopes", &u.scopes, &SCOPES, false)?;
+    let (known_methods, known_scopes): (&[&'static str], &[&'static str]) =
+        if builder.is_lm() { (&LM_METHODS, &LM_SCOPES) } else { (&METHODS, &SCOPES) };
+    let methods = pick("methods", &u.methods, known_methods, true)?;
+    let scopes = pick("scopes", &u.scopes, known_scopes, false)?;
     let k = k_subset(u.k, arm_k)?;
     let chosen_seeds = seed_subset(u.seeds, seeds)?;
     let mine = match (&u.mine, scopes.contains(&"mined")) {
@@ -491,6 +561,9 @@ fn check_unlearn(
         Some(r) => {
             let at = |key: &str| format!("search.{key}");
             let search_k = k_subset(r.k, &k).map_err(|(key, p)| (at(&key), p))?;
+            if builder.is_lm() {
+                return Err((at("k"), "is set, but a QA arm has no hyperparameter search; drop `search`".into()));
+            }
             let search_scopes = pick("search.scopes", &r.scopes, &SCOPES, false)?;
             if let Some(s) = search_scopes.iter().find(|s| !scopes.contains(s)) {
                 return Err((at("scopes"), format!("holds {s:?}, which is not one of the unlearn table's scopes")));
@@ -569,6 +642,16 @@ fn read_ref(root: &Path, rel: &str) -> std::result::Result<(String, String), Str
 }
 
 /// `per_target` of each `[[variants]]` group of a dataset config.
+/// A QA config's `paraphrases.per_target`, as the one "group" k scales (a QA arm's k replaces it).
+fn qa_paraphrases(config: &Table, file: &str) -> Result<Vec<usize>> {
+    match config.get("paraphrases").and_then(|p| p.get("per_target")).and_then(Value::as_integer) {
+        Some(n) if n >= 0 => Ok(vec![n as usize]),
+        _ => bail!(
+            "{file}: `paraphrases.per_target` must be an integer, 0 or more (a QA config; see configs/qa-wordnet.toml)"
+        ),
+    }
+}
+
 fn variant_groups(config: &Table, file: &str) -> Result<Vec<usize>> {
     let Some(v) = config.get("variants") else { return Ok(Vec::new()) };
     let Value::Array(groups) = v else { bail!("{file}: `variants` must be an array of tables ([[variants]])") };
@@ -776,7 +859,11 @@ train_set = { epochs = 2 }
             (arm("k = [1]\nset = { \"name.x\" = 1 }"), "bad.toml: `datasets[0].set.\"name.x\"` goes through `name`"),
             (
                 arm("k = [0]\nbuilder = \"text\""),
-                "bad.toml: `datasets[0].builder` is \"text\"; use \"images\" or \"spam\"",
+                "bad.toml: `datasets[0].builder` is \"text\"; use \"images\", \"spam\" or \"qa\"",
+            ),
+            (
+                arm("k = [1]\nseeds = [9]"),
+                "bad.toml: `datasets[0].seeds` holds 9, which is not one of the preset's seeds",
             ),
             (
                 arm("k = [0, 1]\nbuilder = \"spam\""),
@@ -857,7 +944,10 @@ train_set = { epochs = 2 }
         )
         .unwrap();
         let arm = &p.datasets[0];
-        assert_eq!((arm.builder, arm.source.as_str(), arm.k.as_slice()), (Builder::Spam, "spam-assassin", &[0][..]));
+        assert_eq!(
+            (arm.builder, arm.sources.as_slice(), arm.k.as_slice()),
+            (Builder::Spam, &["spam-assassin".to_string()][..], &[0][..])
+        );
         assert_eq!(arm.label, "spam-assassin-with", "the config's name");
         assert!(p.dataset_toml(arm, 0, None).unwrap().contains("group = \"with\""));
     }

@@ -13,6 +13,7 @@ use serde_json::json;
 
 use super::cache::{Cache, Record, write_atomic};
 use super::exec::Metrics;
+use super::lm_report::{self, LmCell, LmRow};
 use super::plan::{Action, Kind, Plan, ROLES, SEARCH_SUFFIX};
 use super::preset::{Builder, Preset, SCOPES};
 
@@ -87,6 +88,9 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
     let mut costs: BTreeMap<(usize, usize, String), Cost> = BTreeMap::new();
     let mut attacks: Vec<AttackRow> = Vec::new();
     let mut counts: BTreeMap<(usize, usize, Option<u64>), Counts> = BTreeMap::new();
+    let mut lm_rows: Vec<LmRow> = Vec::new();
+    let mut quality = String::new();
+    let mut grids: Vec<(usize, usize, String)> = Vec::new();
     for s in &plan.steps {
         let dir = cache.dir(s.kind, &s.key);
         match s.kind {
@@ -114,8 +118,30 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
                     metrics,
                 });
             }
-            // Its effect shows in the size of the mined scope, which the unlearn steps report.
-            Kind::Mine => {}
+            // Its effect shows in the size of the mined scope, which the unlearn steps report; with variants, its
+            // precision and recall against the lineage over the config's threshold sweep.
+            Kind::Mine => {
+                let path = dir.join("quality/quality.csv");
+                if path.is_file() {
+                    let text =
+                        std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
+                    let mut lines = text.lines();
+                    let header = lines.next().unwrap_or_default();
+                    if !header.starts_with("rule,value,") {
+                        bail!(
+                            "{} is not a `doppel mine quality` table; delete {} to rebuild it",
+                            path.display(),
+                            dir.display()
+                        );
+                    }
+                    if quality.is_empty() {
+                        quality = format!("dataset,k,{header}\n");
+                    }
+                    for l in lines {
+                        let _ = writeln!(quality, "{},{},{l}", s.coords.dataset, s.coords.k);
+                    }
+                }
+            }
             Kind::Attack => {
                 let path = dir.join("attack/scores.csv");
                 let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -124,44 +150,43 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
                 for ((model, attack), v) in rows {
                     attacks.push(AttackRow { arm: s.coords.arm, k: s.coords.k, model, attack, values: v });
                 }
-            }
-            Kind::Unlearn => {
-                let path = dir.join("model/report.json");
-                let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
-                let v: serde_json::Value = serde_json::from_slice(&text).with_context(|| {
-                    format!("{} is not JSON; delete {} to rebuild it", path.display(), dir.display())
-                })?;
-                let searched = matches!(s.action, Action::Unlearn { search: true, .. });
-                let name = format!(
-                    "{}{}-{}",
-                    v["method"].as_str().unwrap_or("?"),
-                    if searched { SEARCH_SUFFIX } else { "" },
-                    v["scope"].as_str().unwrap_or("?")
-                );
-                let diverged = v["status"]["status"].as_str() == Some("diverged");
-                let cost = costs.entry((s.coords.arm, s.coords.k, name)).or_default();
-                // A searched run costs the whole search, not just the chosen candidate.
-                let rte = if searched { v["search"]["rte"].as_f64() } else { v["rte"].as_f64() };
-                if let Some(rte) = rte {
-                    cost.rte.push(rte);
-                }
-                if searched {
-                    let search = &v["search"];
-                    let chosen = &search["candidates"][search["chosen"].as_u64().unwrap_or(u64::MAX) as usize];
-                    let setting = match (chosen["lr"].as_f64(), chosen["epochs"].as_u64()) {
-                        (Some(lr), Some(e)) => format!("lr {lr:e}, {e} epochs"),
-                        (Some(lr), None) => format!("lr {lr:e}"),
-                        (None, Some(e)) => format!("{e} epochs"),
-                        (None, None) => "its only setting".to_string(),
-                    };
-                    let gap = chosen["avg_gap"].as_f64().map_or("–".to_string(), |g| format!("{g:.4}"));
-                    cost.chosen.push((s.coords.seed.unwrap_or(0), format!("{setting} (Avg.Gap {gap})")));
-                }
-                cost.diverged += usize::from(diverged);
-                if let Some(n) = v["scope_size"].as_u64() {
-                    cost.scope_size.push(n);
+                // The reconstruction grids (one row per target: the target, then each model's best
+                // reconstruction), copied out of the cache under names that say where they come from.
+                for attack in ["kkt", "inversion"] {
+                    let grid = dir.join(format!("attack/grid_{attack}.png"));
+                    if grid.is_file() {
+                        let bytes = std::fs::read(&grid).with_context(|| format!("cannot read {}", grid.display()))?;
+                        let name = format!(
+                            "{}-k{}-seed{}-{attack}.png",
+                            s.coords.dataset,
+                            s.coords.k,
+                            s.coords.seed.unwrap_or(0)
+                        );
+                        write_atomic(&out.join("reconstructions").join(&name), &bytes)?;
+                        grids.push((s.coords.arm, s.coords.k, name));
+                    }
                 }
             }
+            Kind::LmModel | Kind::LmUnlearn => {
+                let path = dir.join("lm-eval.json");
+                let values = lm_report::read_lm_eval(&path)
+                    .with_context(|| format!("delete {} to rebuild it", dir.display()))?;
+                let model = match &s.action {
+                    Action::UnlearnLm { method, scope, .. } => format!("{method}-{scope}"),
+                    _ => s.coords.role.unwrap_or("?").to_string(),
+                };
+                lm_rows.push(LmRow {
+                    arm: s.coords.arm,
+                    dataset: s.coords.dataset.clone(),
+                    k: s.coords.k,
+                    model,
+                    values,
+                });
+                if s.kind == Kind::LmUnlearn {
+                    unlearn_cost(&dir, s, &mut costs)?;
+                }
+            }
+            Kind::Unlearn => unlearn_cost(&dir, s, &mut costs)?,
             Kind::Eval => {
                 let path = dir.join("eval/aggregate.csv");
                 let text = std::fs::read_to_string(&path).with_context(|| format!("cannot read {}", path.display()))?;
@@ -189,12 +214,73 @@ pub fn write(out: &Path, preset: &Preset, plan: &Plan, cache: &Cache, info: &Run
     if !attack_cells.is_empty() {
         write_atomic(&tables.join("reconstruction.csv"), attack_csv(preset, &attack_cells).as_bytes())?;
     }
-    let md = markdown(preset, info, &summary, &counts, &evals, &costs, &attack_cells);
+    if !quality.is_empty() {
+        write_atomic(&tables.join("mining_quality.csv"), quality.as_bytes())?;
+    }
+    let lm_cells = lm_report::summarise(&lm_rows);
+    if !lm_cells.is_empty() {
+        write_atomic(&tables.join("lm.csv"), lm_report::csv(&lm_cells, &costs).as_bytes())?;
+    }
+    let md = markdown(
+        preset,
+        info,
+        &Found {
+            cells: &summary,
+            counts: &counts,
+            evals: &evals,
+            costs: &costs,
+            attacks: &attack_cells,
+            lm: &lm_cells,
+            grids: &grids,
+        },
+    );
     write_atomic(&out.join("report.md"), md.as_bytes())?;
     write_atomic(&out.join("timing.md"), timing_markdown(preset, &costs).as_bytes())?;
     let manifest = manifest(preset, plan, &records, info);
     let text = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;
     write_atomic(&out.join("manifest.json"), &text)?;
+    Ok(())
+}
+
+/// Adds the cost of the unlearn step `s` (its `model/report.json`) to `costs`.
+fn unlearn_cost(dir: &Path, s: &super::plan::Step, costs: &mut BTreeMap<(usize, usize, String), Cost>) -> Result<()> {
+    let path = dir.join("model/report.json");
+    let text = std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
+    let v: serde_json::Value = serde_json::from_slice(&text)
+        .with_context(|| format!("{} is not JSON; delete {} to rebuild it", path.display(), dir.display()))?;
+    let searched = matches!(s.action, Action::Unlearn { search: true, .. });
+    let name = match &s.action {
+        Action::UnlearnLm { method, scope, .. } => format!("{method}-{scope}"),
+        _ => format!(
+            "{}{}-{}",
+            v["method"].as_str().unwrap_or("?"),
+            if searched { SEARCH_SUFFIX } else { "" },
+            v["scope"].as_str().unwrap_or("?")
+        ),
+    };
+    let diverged = v["status"]["status"].as_str() == Some("diverged");
+    let cost = costs.entry((s.coords.arm, s.coords.k, name)).or_default();
+    // A searched run costs the whole search, not just the chosen candidate.
+    let rte = if searched { v["search"]["rte"].as_f64() } else { v["rte"].as_f64() };
+    if let Some(rte) = rte {
+        cost.rte.push(rte);
+    }
+    if searched {
+        let search = &v["search"];
+        let chosen = &search["candidates"][search["chosen"].as_u64().unwrap_or(u64::MAX) as usize];
+        let setting = match (chosen["lr"].as_f64(), chosen["epochs"].as_u64()) {
+            (Some(lr), Some(e)) => format!("lr {lr:e}, {e} epochs"),
+            (Some(lr), None) => format!("lr {lr:e}"),
+            (None, Some(e)) => format!("{e} epochs"),
+            (None, None) => "its only setting".to_string(),
+        };
+        let gap = chosen["avg_gap"].as_f64().map_or("–".to_string(), |g| format!("{g:.4}"));
+        cost.chosen.push((s.coords.seed.unwrap_or(0), format!("{setting} (Avg.Gap {gap})")));
+    }
+    cost.diverged += usize::from(diverged);
+    if let Some(n) = v["scope_size"].as_u64() {
+        cost.scope_size.push(n);
+    }
     Ok(())
 }
 
@@ -328,10 +414,26 @@ fn span(a: f64, b: f64, one: bool) -> String {
 /// The headline: per dataset arm, the forget-set numbers of the three reference models at the smallest and the
 /// largest k, the gap retrain_exact − retrain_clean, and one verdict over the arms; every number comes from
 /// `cells`.
-fn headline(preset: &Preset, cells: &[Cell], counts: &BTreeMap<(usize, usize, Option<u64>), Counts>) -> String {
+fn headline(
+    preset: &Preset,
+    cells: &[Cell],
+    counts: &BTreeMap<(usize, usize, Option<u64>), Counts>,
+    lm: &[LmCell],
+) -> String {
     let mut s = String::new();
     let (mut compared, mut widens) = (0, 0);
     for (a, arm) in preset.datasets.iter().enumerate() {
+        if arm.builder == Builder::Qa {
+            let targets = counts.iter().find(|((ca, _, _), _)| *ca == a).map_or(0, |(_, c)| c.targets);
+            if let Some((text, grew)) = lm_report::headline(lm, a, &arm.label, targets) {
+                s.push_str(&text);
+                if let Some(g) = grew {
+                    compared += 1;
+                    widens += usize::from(g);
+                }
+            }
+            continue;
+        }
         let ks: Vec<usize> =
             arm.k.iter().copied().filter(|&k| ROLES.iter().all(|r| forget(cells, a, k, r).is_some())).collect();
         let (Some(&k0), Some(&k1)) = (ks.first(), ks.last()) else { continue };
@@ -353,6 +455,7 @@ fn headline(preset: &Preset, cells: &[Cell], counts: &BTreeMap<(usize, usize, Op
                 let n = counts.iter().find(|((ca, _, _), _)| *ca == a).map_or(0, |(_, c)| c.variants);
                 format!("{n} natural look-alikes of theirs in train")
             }
+            Builder::Qa => format!("{ks_text} paraphrases per target"),
         };
         let _ = writeln!(
             s,
@@ -466,15 +569,19 @@ fn scope_headline(preset: &Preset, evals: &[EvalRow]) -> String {
     format!("\nDoes mining the look-alikes and forgetting them too close the gap?\n\n{s}")
 }
 
-fn markdown(
-    preset: &Preset,
-    info: &RunInfo,
-    cells: &[Cell],
-    counts: &BTreeMap<(usize, usize, Option<u64>), Counts>,
-    evals: &[EvalRow],
-    costs: &BTreeMap<(usize, usize, String), Cost>,
-    attacks: &[AttackCell],
-) -> String {
+/// Everything the report read from the artifacts, summarised.
+struct Found<'a> {
+    cells: &'a [Cell],
+    counts: &'a BTreeMap<(usize, usize, Option<u64>), Counts>,
+    evals: &'a [EvalRow],
+    costs: &'a BTreeMap<(usize, usize, String), Cost>,
+    attacks: &'a [AttackCell],
+    lm: &'a [LmCell],
+    grids: &'a [(usize, usize, String)],
+}
+
+fn markdown(preset: &Preset, info: &RunInfo, found: &Found<'_>) -> String {
+    let Found { cells, counts, evals, costs, attacks, lm, grids } = *found;
     let mut s = String::new();
     let _ = writeln!(s, "# doppel reproduce: `{}`\n", preset.name);
     if !preset.description.is_empty() {
@@ -497,16 +604,31 @@ fn markdown(
         "What the reference models show so far: M0 (trained on everything), retrain_exact (without the targets, \
          with their look-alikes) and retrain_clean (without both).\n"
     );
-    s.push_str(&headline(preset, cells, counts));
+    s.push_str(&headline(preset, cells, counts, lm));
     s.push_str(&scope_headline(preset, evals));
     for (a, arm) in preset.datasets.iter().enumerate() {
         let _ = writeln!(s, "\n## {}\n", arm.label);
-        let _ = writeln!(s, "Dataset config `{}`, train config `{}`.\n", arm.config_path, arm.train_path);
+        let own_seeds = if arm.seeds == preset.seeds {
+            String::new()
+        } else {
+            let seeds: Vec<String> = arm.seeds.iter().map(u64::to_string).collect();
+            format!(" This arm trains with seed{} {} only.", if seeds.len() == 1 { "" } else { "s" }, seeds.join(", "))
+        };
+        let _ = writeln!(s, "Dataset config `{}`, train config `{}`.{own_seeds}\n", arm.config_path, arm.train_path);
         if arm.builder == Builder::Spam {
             let _ = writeln!(
                 s,
                 "Built by `doppel data build-spam`: the targets' look-alikes (the lineage's variants) are the corpus's \
                  own near-duplicates, not planted ones, so the arm has one dataset, shown as k = 0.\n"
+            );
+        }
+        if arm.builder == Builder::Qa {
+            let _ = writeln!(
+                s,
+                "Built by `doppel data build-qa`: question–answer pairs from WordNet glosses; k is the paraphrases \
+                 kept per target (the variants), each at MiniLM cosine ≥ the config's threshold to its target. The \
+                 models are causal LMs (`doppel lm train`), unlearned by `doppel lm unlearn`; at k = 0 the lineage \
+                 scope is the exact one, so only exact runs.\n"
             );
         }
         for ((ca, k, seed), c) in counts {
@@ -532,23 +654,39 @@ fn markdown(
                 u.config_path
             );
         }
-        let titles: Vec<&str> = Metrics::COLUMNS.iter().map(|(_, t)| *t).collect();
-        let _ = writeln!(s, "\n| k | model | {} |", titles.join(" | "));
-        let _ = writeln!(s, "|---:|---|{}", "---:|".repeat(titles.len()));
-        for c in cells.iter().filter(|c| c.arm == a) {
-            let vals: Vec<String> = c.stats.iter().map(|(m, sd)| pm(*m, *sd)).collect();
-            let _ = writeln!(s, "| {} | {} | {} |", c.k, model_name(c.role), vals.join(" | "));
+        if cells.iter().any(|c| c.arm == a) {
+            let titles: Vec<&str> = Metrics::COLUMNS.iter().map(|(_, t)| *t).collect();
+            let _ = writeln!(s, "\n| k | model | {} |", titles.join(" | "));
+            let _ = writeln!(s, "|---:|---|{}", "---:|".repeat(titles.len()));
+            for c in cells.iter().filter(|c| c.arm == a) {
+                let vals: Vec<String> = c.stats.iter().map(|(m, sd)| pm(*m, *sd)).collect();
+                let _ = writeln!(s, "| {} | {} | {} |", c.k, model_name(c.role), vals.join(" | "));
+            }
+        }
+        s.push_str(&lm_report::markdown(lm, costs, a));
+        if arm.builder == Builder::Qa {
+            s.push_str(&scope_sizes(costs, a));
         }
         s.push_str(&eval_markdown(evals, costs, a));
         s.push_str(&attack_markdown(attacks, a));
+        let arm_grids: Vec<String> =
+            grids.iter().filter(|(ga, _, _)| *ga == a).map(|(_, _, n)| format!("[{n}](reconstructions/{n})")).collect();
+        if !arm_grids.is_empty() {
+            let _ = writeln!(
+                s,
+                "\nReconstruction grids (one row per target: the target, then the best reconstruction of it by each \
+                 model in the attack's model order — M0, retrain_exact, retrain_clean, then the unlearned models): {}.",
+                arm_grids.join(", ")
+            );
+        }
     }
     let _ = writeln!(
         s,
         "\nThe cost of each unlearning method (RTE, relative to training M0) is in `timing.md`: wall times vary \
          from run to run, so they stay out of this file and `tables/`, which one preset reproduces byte for byte.\n\n\
-         ## Not in this report yet\n\nThe budgeted hyperparameter search of the unlearning methods (each runs \
-         with its paper's settings, scaled as its settings file says) arrives with its stage; the KKT attack \
-         covers MLPs only."
+         ## Limits\n\nThe reconstruction attacks cover MLPs only (the KKT attack needs a homogeneous network); \
+         the budgeted hyperparameter search (an arm's `unlearn.search`) runs the classifiers' methods only; the \
+         language arm's methods run with the settings of their file."
     );
     s
 }
@@ -747,6 +885,13 @@ pub struct Cost {
     scope_size: Vec<u64>,
     /// For searched runs: (seed, the chosen setting and its Avg.Gap), per seed.
     chosen: Vec<(u64, String)>,
+}
+
+impl Cost {
+    /// Seeds whose run diverged.
+    pub fn diverged(&self) -> usize {
+        self.diverged
+    }
 }
 
 /// The columns the report shows from `doppel eval`, as (column stem, title, decimals).
@@ -1089,13 +1234,13 @@ mod tests {
             cell(10, "retrain_exact", 100.0, 90.0),
             cell(10, "retrain_clean", 60.0, 50.0),
         ];
-        let h = headline(&preset, &cells, &counts);
+        let h = headline(&preset, &cells, &counts, &[]);
         assert!(h.contains("(5 targets; k = 0 → 10 look-alikes per target)"), "{h}");
         assert!(h.contains("retrain_exact classifies 60.00 % → 100.00 % of the targets correctly"), "{h}");
         assert!(h.contains("from +0.00 to +40.00 points in confidence: it widens"), "{h}");
         assert!(h.contains("In short (1 of 1 datasets with more than one k): retraining from scratch"), "{h}");
         cells[4] = cell(10, "retrain_exact", 60.0, 50.0);
-        let h = headline(&preset, &cells, &counts);
+        let h = headline(&preset, &cells, &counts, &[]);
         assert!(h.contains("it does not widen") && h.contains("do not make retrain_exact keep more"), "{h}");
     }
 
