@@ -214,11 +214,15 @@ fn a_killed_run_resumes_and_ends_with_the_same_report() {
 fn three_shards_and_a_merge_equal_an_unsharded_run() {
     let dir = tempfile::tempdir().unwrap();
     let (whole, sharded) = (dir.path().join("whole"), dir.path().join("sharded"));
-    smoke(&whole, &[]);
+    // One step at a time here, three at once in the shards: the results do not depend on --jobs either.
+    let serial = smoke(&whole, &["--jobs", "1"]);
+    assert!(!serial.contains("steps at once"), "{serial}");
     let mut total_built = 0;
     for i in 0..3 {
         let shard = format!("{i}/3");
-        total_built += counts(&smoke(&sharded, &["--shard", &shard])).0;
+        let stderr = smoke(&sharded, &["--shard", &shard, "--jobs", "3"]);
+        assert!(stderr.contains("running up to 3 steps at once"), "{stderr}");
+        total_built += counts(&stderr).0;
         assert!(!sharded.join("report.md").exists(), "a shard writes no report");
     }
     assert_eq!(total_built, 49, "every step is built by exactly one shard when they run one after another");

@@ -12,8 +12,10 @@
 //!
 //! `--shard i/n` runs a slice of the steps ([`plan::Plan::shard`]) and writes no report; `--merge` writes the
 //! report from a results folder the shards filled; `--emit-jobs FILE` writes the shard commands and a Slurm array
-//! script. Killing a run at any point and rerunning it finishes the same artifacts: a step is committed by one
-//! rename, and every artifact is a pure function of its key.
+//! script. `--jobs N` runs up to N steps at once, each as soon as the steps it reads are done (the default is the
+//! number of CPUs: most doppel commands keep about one core busy). Killing a run at any point and rerunning it
+//! finishes the same artifacts: a step is committed by one rename, and every artifact is a pure function of its
+//! key, whatever the order the steps ran in.
 
 pub mod cache;
 pub mod exec;
@@ -25,7 +27,9 @@ pub mod report;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::collections::BTreeSet;
 use std::str::FromStr;
+use std::sync::{Condvar, Mutex};
 use std::time::Instant;
 
 use anyhow::{Context, Result, bail};
@@ -73,6 +77,10 @@ pub struct ReproduceArgs {
     /// Print the steps, their keys and whether each is cached, then stop.
     #[arg(long)]
     pub dry_run: bool,
+    /// How many steps run at once (each a doppel process; a step starts once every step it reads is done)
+    /// [default: the number of CPUs]. The results do not depend on it.
+    #[arg(long, value_name = "N")]
+    pub jobs: Option<usize>,
 }
 
 /// The devices `doppel train` offers.
@@ -214,53 +222,21 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     }
     log.line(&format!("{} steps: {}", selected.len(), progress.summary()));
 
+    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1);
     let mut doppel: Option<(PathBuf, String, String)> = None;
-    let (mut built, mut reused) = (0usize, 0usize);
-    for &i in &selected {
-        let step = &plan.steps[i];
-        let short = &step.key[..12];
-        let mut seconds = None;
-        if !cache.is_done(step.kind, &step.key) {
-            let _lock = cache.lock(step.kind, &step.key)?;
-            if !cache.is_done(step.kind, &step.key) {
-                if doppel.is_none() {
-                    doppel = Some(locate_doppel(args, &root, device, &log)?);
-                }
-                let Some((bin, version, sha)) = doppel.as_ref() else { bail!("no doppel binary") };
-                let tmp = cache.begin(step.kind, &step.key)?;
-                let t = Instant::now();
-                let deps: Vec<PathBuf> =
-                    step.deps.iter().map(|&d| cache.dir(plan.steps[d].kind, &plan.steps[d].key)).collect();
-                let runner = Runner { doppel: bin, data_dir: &data_dir, device, log: &log };
-                runner.run(step, &deps, &tmp)?;
-                let wall = t.elapsed().as_secs_f64();
-                let record = Record {
-                    format: RECORD_FORMAT.into(),
-                    kind: step.kind,
-                    key: step.key.clone(),
-                    label: step.label.clone(),
-                    material: serde_json::from_str(&step.material).context("cannot re-read a step's key material")?,
-                    wall_seconds: wall,
-                    doppel_version: version.clone(),
-                    doppel_sha256: sha.clone(),
-                    built_by: invocation.clone(),
-                };
-                cache.commit(&tmp, &record)?;
-                seconds = Some(wall);
-            }
-        }
-        let (prefix, eta) = progress.finish(step.kind, step.coords.arm, seconds);
-        match seconds {
-            Some(t) => {
-                built += 1;
-                log.line(&format!("{prefix} {}: built in {:.1} s ({short}); {eta}", step.label, t));
-            }
-            None => {
-                reused += 1;
-                log.line(&format!("{prefix} {}: reused ({short}); {eta}", step.label));
-            }
+    if selected.iter().any(|&i| !cache.is_done(plan.steps[i].kind, &plan.steps[i].key)) {
+        doppel = Some(locate_doppel(args, &root, device, &log)?);
+        if jobs > 1 {
+            log.line(&format!("running up to {jobs} steps at once (--jobs)"));
         }
     }
+    let (built, reused) = run_steps(
+        &Sched { plan: &plan, cache: &cache, log: &log, data_dir: &data_dir, device, invocation: &invocation },
+        doppel.as_ref(),
+        &selected,
+        progress,
+        jobs,
+    )?;
     let took = human_seconds(started.elapsed().as_secs_f64());
     match args.shard {
         Some(s) => {
@@ -288,6 +264,147 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// What every worker of [`run_steps`] reads.
+struct Sched<'a> {
+    plan: &'a Plan,
+    cache: &'a Cache,
+    log: &'a Log,
+    data_dir: &'a Path,
+    device: &'a str,
+    invocation: &'a str,
+}
+
+/// The shared state of [`run_steps`]' workers.
+struct Queue {
+    /// Steps not started yet, in plan order.
+    pending: Vec<usize>,
+    /// Steps finished (built or reused) in this run.
+    finished: BTreeSet<usize>,
+    progress: Progress,
+    built: usize,
+    reused: usize,
+    /// The first failure; the other workers stop taking steps once it is set.
+    failed: Option<anyhow::Error>,
+}
+
+/// Runs `selected` (in plan order) with up to `jobs` steps at once, each once the steps it reads are finished;
+/// returns how many were built and how many reused. The first failure stops new steps from starting, lets the
+/// running ones finish, and is returned.
+fn run_steps(
+    sched: &Sched<'_>,
+    doppel: Option<&(PathBuf, String, String)>,
+    selected: &[usize],
+    progress: Progress,
+    jobs: usize,
+) -> Result<(usize, usize)> {
+    let queue = Mutex::new(Queue {
+        pending: selected.to_vec(),
+        finished: BTreeSet::new(),
+        progress,
+        built: 0,
+        reused: 0,
+        failed: None,
+    });
+    let wake = Condvar::new();
+    let in_run: BTreeSet<usize> = selected.iter().copied().collect();
+    let worker = || {
+        loop {
+            let i = {
+                let Ok(mut q) = queue.lock() else { return };
+                loop {
+                    if q.failed.is_some() || q.pending.is_empty() {
+                        return;
+                    }
+                    // A dependency outside this run (another shard's) is built by whoever gets to it first.
+                    let ready = q.pending.iter().position(|&i| {
+                        sched.plan.steps[i].deps.iter().all(|d| q.finished.contains(d) || !in_run.contains(d))
+                    });
+                    if let Some(pos) = ready {
+                        break q.pending.remove(pos);
+                    }
+                    q = match wake.wait(q) {
+                        Ok(q) => q,
+                        Err(_) => return,
+                    };
+                }
+            };
+            let outcome = run_step(sched, doppel, i);
+            let Ok(mut q) = queue.lock() else { return };
+            match outcome {
+                Ok(seconds) => {
+                    let step = &sched.plan.steps[i];
+                    let short = &step.key[..12];
+                    let (prefix, eta) = q.progress.finish(step.kind, step.coords.arm, seconds);
+                    match seconds {
+                        Some(t) => {
+                            q.built += 1;
+                            sched.log.line(&format!("{prefix} {}: built in {t:.1} s ({short}); {eta}", step.label));
+                        }
+                        None => {
+                            q.reused += 1;
+                            sched.log.line(&format!("{prefix} {}: reused ({short}); {eta}", step.label));
+                        }
+                    }
+                    q.finished.insert(i);
+                }
+                Err(e) => {
+                    if q.failed.is_none() {
+                        q.failed = Some(e);
+                    }
+                }
+            }
+            wake.notify_all();
+        }
+    };
+    std::thread::scope(|scope| {
+        for _ in 0..jobs {
+            scope.spawn(worker);
+        }
+    });
+    let q = queue.into_inner().map_err(|_| anyhow::anyhow!("a reproduce worker panicked"))?;
+    if let Some(e) = q.failed {
+        return Err(e);
+    }
+    if !q.pending.is_empty() {
+        bail!("{} steps could not start (a dependency never finished); this is a bug in the plan", q.pending.len());
+    }
+    Ok((q.built, q.reused))
+}
+
+/// Builds step `i` unless its artifact exists (under the step's lock); returns the build's wall seconds, or
+/// `None` when it was reused.
+fn run_step(sched: &Sched<'_>, doppel: Option<&(PathBuf, String, String)>, i: usize) -> Result<Option<f64>> {
+    let (plan, cache) = (sched.plan, sched.cache);
+    let step = &plan.steps[i];
+    if cache.is_done(step.kind, &step.key) {
+        return Ok(None);
+    }
+    let _lock = cache.lock(step.kind, &step.key)?;
+    if cache.is_done(step.kind, &step.key) {
+        return Ok(None);
+    }
+    let Some((bin, version, sha)) = doppel else { bail!("{}: no doppel binary to build it with", step.label) };
+    let tmp = cache.begin(step.kind, &step.key)?;
+    let t = Instant::now();
+    let deps: Vec<PathBuf> = step.deps.iter().map(|&d| cache.dir(plan.steps[d].kind, &plan.steps[d].key)).collect();
+    let runner = Runner { doppel: bin, data_dir: sched.data_dir, device: sched.device, log: sched.log };
+    runner.run(step, &deps, &tmp)?;
+    let wall = t.elapsed().as_secs_f64();
+    let record = Record {
+        format: RECORD_FORMAT.into(),
+        kind: step.kind,
+        key: step.key.clone(),
+        label: step.label.clone(),
+        material: serde_json::from_str(&step.material).context("cannot re-read a step's key material")?,
+        wall_seconds: wall,
+        doppel_version: version.clone(),
+        doppel_sha256: sha.clone(),
+        built_by: sched.invocation.to_string(),
+    };
+    cache.commit(&tmp, &record)?;
+    Ok(Some(wall))
 }
 
 /// Writes each step's derived config to `OUT/configs/<kind>/<slug>.toml`, for a reader; the step itself reads

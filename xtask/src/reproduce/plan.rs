@@ -377,30 +377,7 @@ impl Plan {
                     let mut models = Vec::new();
                     let mut unlearned: Vec<(u64, String, usize)> = Vec::new();
                     for &seed in &seeds {
-                        let train = preset.train_toml(arm, seed)?;
-                        for role in ROLES {
-                            let m = push_derived(
-                                &mut steps,
-                                ctx,
-                                Derived {
-                                    kind: Kind::Model,
-                                    config: &train,
-                                    role: Some(role),
-                                    deps: vec![ds],
-                                    label: format!("{} k={k} seed={seed} {role}", arm.label),
-                                    slug: format!("{}-k{k}-seed{seed}-{role}", arm.label),
-                                    action: Action::Train { config: train.clone(), role },
-                                    coords: Coords {
-                                        arm: a,
-                                        dataset: arm.label.clone(),
-                                        k,
-                                        seed: Some(seed),
-                                        role: Some(role),
-                                    },
-                                },
-                            )?;
-                            models.push(m);
-                        }
+                        models.extend(push_references(&mut steps, ctx, preset, a, k, ds, seed)?);
                         let Some(u) = arm.unlearn.as_ref().filter(|u| u.k.contains(&k) && u.seeds.contains(&seed))
                         else {
                             continue;
@@ -553,6 +530,44 @@ impl Plan {
     }
 }
 
+/// Pushes the reference models of arm `a` at `k` for `seed`, each trained on the dataset step `ds` (`doppel train`,
+/// or `doppel lm train` for a QA arm), and returns their indices in [`ROLES`] order.
+fn push_references(
+    steps: &mut Vec<Step>,
+    ctx: &KeyContext,
+    preset: &Preset,
+    a: usize,
+    k: usize,
+    ds: usize,
+    seed: u64,
+) -> Result<Vec<usize>> {
+    let arm = &preset.datasets[a];
+    let train = preset.train_toml(arm, seed)?;
+    let mut out = Vec::with_capacity(ROLES.len());
+    for role in ROLES {
+        let (kind, action) = if arm.builder.is_lm() {
+            (Kind::LmModel, Action::TrainLm { config: train.clone(), role })
+        } else {
+            (Kind::Model, Action::Train { config: train.clone(), role })
+        };
+        out.push(push_derived(
+            steps,
+            ctx,
+            Derived {
+                kind,
+                config: &train,
+                role: Some(role),
+                deps: vec![ds],
+                label: format!("{} k={k} seed={seed} {role}", arm.label),
+                slug: format!("{}-k{k}-seed{seed}-{role}", arm.label),
+                action,
+                coords: Coords { arm: a, dataset: arm.label.clone(), k, seed: Some(seed), role: Some(role) },
+            },
+        )?);
+    }
+    Ok(out)
+}
+
 /// The steps of a QA arm at `k` after its dataset `ds`: per seed the three reference LMs, then each method under
 /// each scope from that seed's M0; every step evaluates its model (`doppel lm eval`), so the arm needs no eval
 /// step.
@@ -574,25 +589,7 @@ fn plan_lm(
         role: Some(role),
     };
     for &seed in seeds {
-        let train = preset.train_toml(arm, seed)?;
-        let mut m0 = None;
-        for role in ROLES {
-            let i = push_derived(
-                steps,
-                ctx,
-                Derived {
-                    kind: Kind::LmModel,
-                    config: &train,
-                    role: Some(role),
-                    deps: vec![ds],
-                    label: format!("{} k={k} seed={seed} {role}", arm.label),
-                    slug: format!("{}-k{k}-seed{seed}-{role}", arm.label),
-                    action: Action::TrainLm { config: train.clone(), role },
-                    coords: coords(seed, role),
-                },
-            )?;
-            m0 = m0.or(Some(i));
-        }
+        let m0 = push_references(steps, ctx, preset, a, k, ds, seed)?.first().copied();
         let (Some(m0), Some(u)) = (m0, arm.unlearn.as_ref().filter(|u| u.k.contains(&k) && u.seeds.contains(&seed)))
         else {
             continue;
