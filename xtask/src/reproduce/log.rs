@@ -78,6 +78,8 @@ impl Log {
 #[derive(Debug, Default)]
 pub struct Progress {
     stages: BTreeMap<Kind, Stage>,
+    /// Steps that run at once (`--jobs`); the ETA divides the remaining step time by it. 0 counts as 1.
+    jobs: usize,
 }
 
 #[derive(Debug, Default)]
@@ -100,6 +102,11 @@ impl Progress {
         s.groups.entry(group).or_default().0 += usize::from(!cached);
     }
 
+    /// Sets how many steps run at once, for the ETA.
+    pub fn set_jobs(&mut self, jobs: usize) {
+        self.jobs = jobs;
+    }
+
     /// A one-line summary per stage: `dataset 3 (1 to build), model 18 (18 to build)`.
     pub fn summary(&self) -> String {
         let parts: Vec<String> =
@@ -110,6 +117,7 @@ impl Progress {
     /// Records a finished step of `group`; `built_seconds` is `None` when it was reused. Returns the progress
     /// prefix `[model 4/18]` and the stage's ETA text.
     pub fn finish(&mut self, kind: Kind, group: usize, built_seconds: Option<f64>) -> (String, String) {
+        let jobs = self.jobs.max(1);
         let s = self.stages.entry(kind).or_default();
         s.done += 1;
         if let Some(t) = built_seconds {
@@ -135,7 +143,9 @@ impl Progress {
                     to_build.saturating_sub(built) as f64 * mean
                 })
                 .sum();
-            format!("{kind} ETA {}", human_seconds(seconds))
+            // With several steps at once, the stage's remaining step time is shared among them (a step waits only
+            // for what it reads, so the stage's steps mostly run side by side).
+            format!("{kind} ETA {}", human_seconds(seconds / jobs as f64))
         };
         (prefix, eta)
     }
@@ -174,6 +184,17 @@ mod tests {
         assert_eq!(p.finish(Kind::Model, 1, Some(50.0)).1, "model stage done");
         assert_eq!(human_seconds(185.0), "3 min 05 s");
         assert_eq!(human_seconds(3720.0), "1 h 02 min");
+    }
+
+    #[test]
+    fn the_eta_shares_the_remaining_time_among_the_jobs() {
+        let mut p = Progress::default();
+        p.set_jobs(2);
+        for _ in 0..5 {
+            p.plan(Kind::Unlearn, 0, false);
+        }
+        // 4 steps left at 10 s each, two at a time.
+        assert_eq!(p.finish(Kind::Unlearn, 0, Some(10.0)).1, "unlearn ETA 20 s");
     }
 
     #[test]

@@ -25,9 +25,9 @@ pub mod plan;
 pub mod preset;
 pub mod report;
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use std::collections::BTreeSet;
 use std::str::FromStr;
 use std::sync::{Condvar, Mutex};
 use std::time::Instant;
@@ -223,6 +223,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     log.line(&format!("{} steps: {}", selected.len(), progress.summary()));
 
     let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from)).max(1);
+    progress.set_jobs(jobs);
     let mut doppel: Option<(PathBuf, String, String)> = None;
     if selected.iter().any(|&i| !cache.is_done(plan.steps[i].kind, &plan.steps[i].key)) {
         doppel = Some(locate_doppel(args, &root, device, &log)?);
