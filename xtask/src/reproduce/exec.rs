@@ -2,8 +2,9 @@
 //!
 //! Each step writes its derived config as `config.toml` into its build folder and points `doppel` at it, so the
 //! artifact says what made it. doppel's stdout is kept as `stdout.txt`; its stderr (tracing) goes to the run log.
-//! A model step also writes `metrics.json` ([`Metrics`]), read from the table `doppel train` prints; when doppel
-//! gains an evaluation command, an evaluation stage will write the full metrics instead.
+//! A model step also writes `metrics.json` ([`Metrics`]), read from the table `doppel train` prints: the report's
+//! accuracy table. The full metrics (membership inference, distances to both oracles, Avg.Gap, reconstruction)
+//! come from the eval and attack steps, which run `doppel eval` and `doppel attack` on the cached models.
 
 use std::ffi::OsString;
 use std::fs;
