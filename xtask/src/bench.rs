@@ -25,6 +25,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
+use crate::workspace_root;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use serde::Deserialize;
@@ -270,12 +271,6 @@ pub fn render_markdown(r: &Report) -> String {
     let _ = writeln!(s, "- doppel: {}, burn flex backend, release build", r.doppel);
     let _ = writeln!(s, "- reference: {}", r.python);
     s
-}
-
-/// The workspace root: the folder above this crate's manifest, fixed at compile time.
-pub(crate) fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map_or_else(|| manifest.join(".."), Path::to_path_buf)
 }
 
 /// Quotes `arg` for a POSIX shell when it needs it, so printed commands can be pasted.

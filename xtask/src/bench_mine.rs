@@ -29,8 +29,9 @@ use serde::Deserialize;
 
 use crate::bench::{
     TORCH_SPEC, build_dataset_from, build_doppel, busy_cores, ensure_venv_with, machine, revision, run_capturing,
-    shell_quote, thousands, utc_date, venv_dir, workspace_root,
+    shell_quote, thousands, utc_date, venv_dir,
 };
+use crate::workspace_root;
 
 /// The dataset's build config, from the workspace root.
 pub const DATASET_CONFIG: &str = "configs/bench/mnist-60k.toml";

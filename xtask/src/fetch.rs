@@ -26,6 +26,7 @@ use std::process::{Command, ExitStatus, Stdio};
 use std::thread;
 use std::time::{Instant, SystemTime, UNIX_EPOCH};
 
+use crate::workspace_root;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use serde::{Deserialize, Serialize};
@@ -245,12 +246,6 @@ pub fn write_marker(dir: &Path, marker: &Marker) -> Result<()> {
     let path = dir.join(MARKER);
     let text = serde_json::to_vec_pretty(marker).context("cannot encode the fetch marker")?;
     fs::write(&path, text).with_context(|| format!("cannot write {}", path.display()))
-}
-
-/// The workspace root: the folder above this crate's manifest, fixed at compile time.
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map_or_else(|| manifest.join(".."), Path::to_path_buf)
 }
 
 /// Where the project keeps its copy of the CIFAR-10 JPEG tarball, next to the workspace.

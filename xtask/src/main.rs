@@ -19,9 +19,28 @@ mod bench_mine;
 mod fetch;
 mod reproduce;
 
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+/// The workspace root, the folder above the xtask crate's manifest.
+///
+/// `cargo run` (and so `cargo xtask`) tells the binary where the invoking checkout's xtask manifest is through
+/// `CARGO_MANIFEST_DIR` at run time; that wins over the compile-time path. The two differ when checkouts share a
+/// `CARGO_TARGET_DIR`: cargo then may run the binary another checkout built, whose compile-time path points there.
+/// Run by hand, outside cargo, the binary falls back to the path it was built from.
+pub(crate) fn workspace_root() -> PathBuf {
+    root_from(std::env::var_os("CARGO_MANIFEST_DIR").map(PathBuf::from), Path::new(env!("CARGO_MANIFEST_DIR")))
+}
+
+/// The folder above `runtime` when it holds an xtask manifest (`Cargo.toml` and `src/main.rs`), else above
+/// `compiled`.
+fn root_from(runtime: Option<PathBuf>, compiled: &Path) -> PathBuf {
+    let runtime = runtime.filter(|dir| dir.join("Cargo.toml").is_file() && dir.join("src/main.rs").is_file());
+    let manifest = runtime.unwrap_or_else(|| compiled.to_path_buf());
+    manifest.parent().map_or_else(|| manifest.join(".."), Path::to_path_buf)
+}
 
 /// The command line: `cargo xtask <group> <command>`.
 #[derive(Debug, Parser)]
@@ -90,5 +109,25 @@ fn main() -> ExitCode {
             eprintln!("error: {e:#}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_invoking_checkout_wins_over_the_compiled_path() {
+        let other = std::env::temp_dir().join(format!("doppel-root-{}", std::process::id()));
+        let xtask = other.join("xtask");
+        std::fs::create_dir_all(xtask.join("src")).unwrap();
+        std::fs::write(xtask.join("Cargo.toml"), "[package]\n").unwrap();
+        std::fs::write(xtask.join("src/main.rs"), "fn main() {}\n").unwrap();
+        let compiled = Path::new("/nowhere/else/xtask");
+        assert_eq!(root_from(Some(xtask.clone()), compiled), other);
+        // Not an xtask folder, or no variable: the compile-time path.
+        assert_eq!(root_from(Some(other.join("missing")), compiled), Path::new("/nowhere/else"));
+        assert_eq!(root_from(None, compiled), Path::new("/nowhere/else"));
+        std::fs::remove_dir_all(&other).unwrap();
     }
 }

@@ -35,6 +35,7 @@ use std::time::Instant;
 use anyhow::{Context, Result, bail};
 use clap::Args;
 
+use crate::workspace_root;
 use cache::{Cache, RECORD_FORMAT, Record, write_atomic};
 use exec::{Runner, shell_quote};
 use log::{Log, Progress, human_seconds};
@@ -123,12 +124,6 @@ impl FromStr for Shard {
         }
         Ok(Shard { index, count })
     }
-}
-
-/// The workspace root: the folder above this crate's manifest, fixed at compile time.
-fn workspace_root() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    manifest.parent().map_or_else(|| manifest.join(".."), Path::to_path_buf)
 }
 
 /// `path` relative to `root` when inside it, else as given.
