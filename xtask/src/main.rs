@@ -10,12 +10,11 @@
 //! - `cargo xtask bench train` builds the release `doppel` binary, times its MLP and CNN training
 //!   against PyTorch's on the same MNIST rows and prints a Markdown table; see [`mod@bench`].
 //! - `cargo xtask bench mine` times doppel's HNSW index (hnsw_rs) against faiss-cpu and exact search on 60,000
-//!   MNIST embeddings, and its MiniLM against sentence-transformers; see [`bench_mine`].
+//!   MNIST embeddings, and its MiniLM against sentence-transformers; see [`mod@bench`].
 //! - `cargo xtask reproduce [--preset smoke|cpu] [--out DIR]` runs a preset's sweep through the release binary,
 //!   resumably and in shards if asked, and writes the report; see [`reproduce`].
 
 mod bench;
-mod bench_mine;
 mod fetch;
 mod reproduce;
 
@@ -89,7 +88,7 @@ enum BenchCommand {
     /// Nearest-neighbour search and text embedding of doppel (hnsw_rs, burn MiniLM) against faiss-cpu and
     /// sentence-transformers: build and query time and recall@10 on 60,000 MNIST embeddings, MiniLM
     /// sentences/s on WordNet glosses. Builds what is missing, as `bench train` does.
-    Mine(bench_mine::MineArgs),
+    Mine(bench::MineArgs),
 }
 
 fn main() -> ExitCode {
@@ -98,7 +97,7 @@ fn main() -> ExitCode {
         Command::Data(DataCommand::Fetch(args)) => fetch::fetch(&args),
         Command::Data(DataCommand::Status(args)) => fetch::status(&args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(&args),
-        Command::Bench(BenchCommand::Mine(args)) => bench_mine::mine(&args),
+        Command::Bench(BenchCommand::Mine(args)) => bench::mine(&args),
         Command::Reproduce(args) => reproduce::reproduce(&args),
     };
     // The error is printed by hand rather than returned from main, so that a set RUST_BACKTRACE

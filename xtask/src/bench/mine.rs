@@ -27,9 +27,9 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use serde::Deserialize;
 
+use crate::bench::venv::{TORCH_SPEC, ensure_venv_with, venv_dir};
 use crate::bench::{
-    TORCH_SPEC, build_dataset_from, build_doppel, busy_cores, ensure_venv_with, machine, revision, run_capturing,
-    shell_quote, thousands, utc_date, venv_dir,
+    build_dataset_from, build_doppel, busy_cores, machine, revision, run_capturing, shell_quote, thousands, utc_date,
 };
 use crate::workspace_root;
 

@@ -17,12 +17,10 @@
 //! other processes keep busy ([`busy_cores`]) and warns when they do, because PyTorch's spinning OpenMP threads
 //! slow down badly on a shared core.
 
-use std::env;
-use std::ffi::OsString;
 use std::fmt::Write as _;
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use crate::workspace_root;
@@ -30,8 +28,11 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use serde::Deserialize;
 
-/// The PyTorch release the reference is pinned to.
-pub const TORCH_SPEC: &str = "torch==2.15.0";
+use super::venv::{TORCH_SPEC, ensure_venv, venv_dir};
+use super::{
+    build_dataset_from, build_doppel, busy_cores, machine, median, revision, run_capturing, shell_quote, thousands,
+    utc_date,
+};
 
 /// What the venv gets: PyTorch, numpy (which it hands the rows through) and pyarrow (which reads
 /// `train.parquet`, so both sides train on the very same rows).
@@ -137,18 +138,6 @@ pub struct Report {
     pub models: Vec<ModelResult>,
 }
 
-/// The median of `xs`, the mean of the two middle values for an even count; `None` when empty.
-pub fn median(xs: &[f64]) -> Option<f64> {
-    let mut v = xs.to_vec();
-    v.sort_by(f64::total_cmp);
-    let n = v.len();
-    match n {
-        0 => None,
-        _ if n % 2 == 1 => Some(v[n / 2]),
-        _ => Some((v[n / 2 - 1] + v[n / 2]) / 2.0),
-    }
-}
-
 /// `text` (a training config) with its top-level `epochs = …` set to `epochs`, keeping the line's indent and
 /// comment. Lines inside tables (after the first `[header]`) are left alone. `file` names the config in errors.
 pub fn with_epochs(text: &str, epochs: usize, file: &str) -> Result<String> {
@@ -179,37 +168,6 @@ pub fn with_epochs(text: &str, epochs: usize, file: &str) -> Result<String> {
         0 => bail!("{file} has no top-level `epochs = …` line; add one above the first [table]"),
         n => bail!("{file} has {n} top-level `epochs = …` lines; keep one"),
     }
-}
-
-/// `x` rounded to an integer with thousands separators: `12345.6` → `12,346`.
-pub fn thousands(x: f64) -> String {
-    if !x.is_finite() {
-        return format!("{x}");
-    }
-    let digits = format!("{:.0}", x.abs());
-    let mut out = String::new();
-    for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
-            out.push(',');
-        }
-        out.push(c);
-    }
-    if x < 0.0 && digits != "0" { format!("-{out}") } else { out }
-}
-
-/// The UTC calendar date of `unix_seconds`, `YYYY-MM-DD` (Howard Hinnant's `civil_from_days`).
-pub fn utc_date(unix_seconds: u64) -> String {
-    let days = (unix_seconds / 86_400) as i64;
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}")
 }
 
 /// Whether two final losses disagree enough to suspect that the two sides do not train the same thing: more
@@ -273,160 +231,9 @@ pub fn render_markdown(r: &Report) -> String {
     s
 }
 
-/// Quotes `arg` for a POSIX shell when it needs it, so printed commands can be pasted.
-pub(crate) fn shell_quote(arg: &str) -> String {
-    let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_-./=:@%+,".contains(c));
-    if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
-}
-
-/// A command as one could type it.
-pub(crate) fn display(cmd: &Command) -> String {
-    let mut parts: Vec<String> = cmd
-        .get_envs()
-        .filter_map(|(k, v)| v.map(|v| format!("{}={}", k.to_string_lossy(), shell_quote(&v.to_string_lossy()))))
-        .collect();
-    parts.push(shell_quote(&cmd.get_program().to_string_lossy()));
-    parts.extend(cmd.get_args().map(|a| shell_quote(&a.to_string_lossy())));
-    parts.join(" ")
-}
-
-/// Runs `cmd` with stderr passed through (the child's progress) and returns its stdout. A failure names the
-/// command and shows the end of its stdout.
-pub(crate) fn run_capturing(cmd: &mut Command) -> Result<String> {
-    let shown = display(cmd);
-    let out = cmd
-        .stdin(Stdio::null())
-        .stderr(Stdio::inherit())
-        .output()
-        .with_context(|| format!("cannot start `{shown}`"))?;
-    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    if !out.status.success() {
-        let tail: Vec<&str> = stdout.lines().rev().take(12).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
-        let shown_tail =
-            if tail.is_empty() { String::new() } else { format!("; its stdout ended:\n    {}", tail.join("\n    ")) };
-        bail!("`{shown}` failed with {}{shown_tail}", out.status);
-    }
-    Ok(stdout)
-}
-
-/// Runs `cmd` with stdout sent to our stderr, for tools whose output is progress (cargo, pip).
-pub(crate) fn run_progress(cmd: &mut Command) -> Result<()> {
-    let shown = display(cmd);
-    let status = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(std::io::stderr()))
-        .stderr(Stdio::inherit())
-        .status()
-        .with_context(|| format!("cannot start `{shown}`"))?;
-    if !status.success() {
-        bail!("`{shown}` failed with {status}");
-    }
-    Ok(())
-}
-
-/// Step 1: builds the release `doppel` binary and returns its path.
-pub(crate) fn build_doppel(root: &Path) -> Result<PathBuf> {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    eprintln!("bench: building the release doppel binary (cargo build --release -p doppel-cli)");
-    run_progress(Command::new(&cargo).args(["build", "--release", "-p", "doppel-cli"]).current_dir(root))
-        .context("the release build of doppel failed; fix it, then rerun the bench")?;
-    // cargo resolves a relative CARGO_TARGET_DIR against the folder it runs in, which is the root here.
-    let target = env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
-    let binary = target.join("release").join("doppel");
-    if !binary.is_file() {
-        bail!("the build succeeded but {} does not exist; is the target folder set elsewhere?", binary.display());
-    }
-    Ok(binary)
-}
-
 /// Step 2: builds the bench dataset unless its manifest exists.
 fn build_dataset(root: &Path, doppel: &Path) -> Result<PathBuf> {
     build_dataset_from(root, doppel, DATASET_CONFIG, DATASET_DIR)
-}
-
-/// Builds the dataset of `config` (from the root) into `dir` unless its manifest exists.
-pub(crate) fn build_dataset_from(root: &Path, doppel: &Path, config: &str, dir_name: &str) -> Result<PathBuf> {
-    let dir = root.join(dir_name);
-    if dir.join("manifest.json").is_file() {
-        eprintln!("bench: dataset {} present", dir.display());
-        return Ok(dir);
-    }
-    let pickle = root.join("data/mnist/mnist.pkl.gz");
-    if !pickle.is_file() {
-        bail!("{} is missing; get it with `cargo xtask data fetch --only mnist`, then rerun", pickle.display());
-    }
-    eprintln!("bench: building the dataset {dir_name} from {config}");
-    let mut cmd = Command::new(doppel);
-    cmd.args(["data", "build", "--config", config, "--out", dir_name, "--force", "--data-dir", "data"])
-        .current_dir(root);
-    run_progress(&mut cmd)?;
-    Ok(dir)
-}
-
-/// The bench venv: `--venv` (or `$DOPPEL_BENCH_VENV`) made absolute, else `target/bench-venv` at the root.
-pub(crate) fn venv_dir(root: &Path, given: Option<&Path>) -> Result<PathBuf> {
-    match given {
-        Some(v) => std::path::absolute(v).with_context(|| format!("cannot resolve --venv {}", v.display())),
-        None => Ok(root.join("target/bench-venv")),
-    }
-}
-
-/// The venv's Python interpreter.
-pub(crate) fn venv_python(venv: &Path) -> PathBuf {
-    venv.join("bin").join("python")
-}
-
-/// Step 3: makes sure the venv can import torch, numpy and pyarrow, creating it and running pip when not.
-fn ensure_venv(venv: &Path) -> Result<PathBuf> {
-    ensure_venv_with(venv, &PIP_PACKAGES, "torch, numpy, pyarrow")
-}
-
-/// Makes sure the venv can `import {imports}`, creating it and running `pip install {packages}` when not.
-pub(crate) fn ensure_venv_with(venv: &Path, packages: &[&str], imports: &str) -> Result<PathBuf> {
-    let python = venv_python(venv);
-    let works = |python: &Path| {
-        Command::new(python)
-            .args(["-c", &format!("import {imports}")])
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    };
-    if works(&python) {
-        eprintln!("bench: venv {} has {imports}", venv.display());
-        return Ok(python);
-    }
-    let v = shell_quote(&venv.display().to_string());
-    let pip = format!("{v}/bin/python -m pip install {}", packages.join(" "));
-    let retry = format!("python3 -m venv {v} && {pip}");
-    if !python.is_file() {
-        eprintln!("bench: creating the venv {} (python3 -m venv)", venv.display());
-        let mut cmd = Command::new("python3");
-        cmd.arg("-m").arg("venv").arg(venv);
-        run_progress(&mut cmd).map_err(|e| {
-            anyhow!(
-                "creating the venv failed: {e:#}\n(on Debian or Ubuntu, `python3 -m venv` needs \
-                 `apt-get install python3-venv`)\nRetry by hand with: {retry}"
-            )
-        })?;
-    }
-    eprintln!(
-        "bench: installing {} into {} with pip; PyTorch and the CUDA libraries it depends on are several GB \
-         to download and about 4 GB on disk",
-        packages.join(" "),
-        venv.display()
-    );
-    let mut cmd = Command::new(&python);
-    cmd.args(["-m", "pip", "install"]).args(packages);
-    run_progress(&mut cmd).map_err(|e| {
-        anyhow!("pip could not install the PyTorch reference: {e:#}\n(pip's own messages are above)\nRetry by hand with: {retry}")
-    })?;
-    if !works(&python) {
-        bail!("pip finished, but `import {imports}` still fails in {}\nRetry by hand with: {retry}", venv.display());
-    }
-    Ok(python)
 }
 
 /// The parts of doppel's `model.json` that the bench reads.
@@ -507,64 +314,6 @@ fn run_torch(root: &Path, python: &Path, model: Model, args: &TrainArgs) -> Resu
     let line =
         stdout.lines().rev().find(|l| !l.trim().is_empty()).ok_or_else(|| anyhow!("{TORCH_SCRIPT} printed nothing"))?;
     serde_json::from_str(line).with_context(|| format!("{TORCH_SCRIPT} printed {line:?}, not its JSON line"))
-}
-
-/// CPUs and CPU model, from `available_parallelism` and /proc/cpuinfo.
-pub(crate) fn machine() -> String {
-    let cpus = std::thread::available_parallelism().map_or_else(|_| "? CPUs".to_string(), |n| format!("{n} CPUs"));
-    let model = fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|t| {
-            t.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_string())
-        })
-        .unwrap_or_else(|| "unknown CPU model".to_string());
-    format!("{cpus} (nproc), {model}, {}", env::consts::ARCH)
-}
-
-/// The busy and total jiffies of all CPUs together: the `cpu` line of /proc/stat, where busy is everything but
-/// `idle` and `iowait` (the first eight fields; guest time is already inside `user`).
-pub fn cpu_jiffies(proc_stat: &str) -> Option<(u64, u64)> {
-    let line = proc_stat.lines().find(|l| l.split_whitespace().next() == Some("cpu"))?;
-    let fields: Vec<u64> = line.split_whitespace().skip(1).take(8).map(str::parse).collect::<Result<_, _>>().ok()?;
-    if fields.len() < 5 {
-        return None;
-    }
-    let total: u64 = fields.iter().sum();
-    Some((total - fields[3] - fields[4], total))
-}
-
-/// How many cores the machine keeps busy over one second, measured from /proc/stat; `None` off Linux.
-pub(crate) fn busy_cores() -> Option<f64> {
-    let read = || fs::read_to_string("/proc/stat").ok().and_then(|t| cpu_jiffies(&t));
-    let (b0, t0) = read()?;
-    std::thread::sleep(std::time::Duration::from_secs(1));
-    let (b1, t1) = read()?;
-    let cores = std::thread::available_parallelism().map_or(1, usize::from) as f64;
-    (t1 > t0).then(|| (b1.saturating_sub(b0)) as f64 / (t1 - t0) as f64 * cores)
-}
-
-/// The doppel revision: the short commit, and whether the tree had uncommitted changes.
-pub(crate) fn revision(root: &Path) -> String {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(root)
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    match git(&["rev-parse", "--short", "HEAD"]) {
-        Some(rev) => {
-            let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-            format!("git {rev}{}", if dirty { " (with uncommitted changes)" } else { "" })
-        }
-        None => format!("version {}", env!("CARGO_PKG_VERSION")),
-    }
 }
 
 /// Runs `cargo xtask bench train`.
@@ -673,19 +422,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn median_of_odd_even_and_empty() {
-        for (xs, want) in [
-            (vec![], None),
-            (vec![3.0], Some(3.0)),
-            (vec![5.0, 1.0], Some(3.0)),
-            (vec![9.0, 1.0, 4.0], Some(4.0)),
-            (vec![4.0, 1.0, 3.0, 100.0], Some(3.5)),
-        ] {
-            assert_eq!(median(&xs), want, "{xs:?}");
-        }
-    }
-
-    #[test]
     fn epochs_are_rewritten_at_top_level_only() {
         let text =
             "# c\nseed = 42\nepochs = 10   # passes\nbatch_size = 128\n\n[schedule]\nkind = \"step\"\nepochs = 3\n";
@@ -713,34 +449,6 @@ mod tests {
             assert!(got.contains("batch_size = 128\n"), "{}: the bench assumes batch {BATCH}", path.display());
             assert!(got.contains("kind = \"constant\""), "{}: the PyTorch side has no schedule", path.display());
         }
-    }
-
-    #[test]
-    fn thousands_separators() {
-        for (x, want) in
-            [(0.0, "0"), (999.4, "999"), (1000.0, "1,000"), (75_912.6, "75,913"), (1_234_567.0, "1,234,567")]
-        {
-            assert_eq!(thousands(x), want);
-        }
-        assert_eq!(thousands(-1234.0), "-1,234");
-        assert_eq!(thousands(f64::NAN), "NaN");
-    }
-
-    #[test]
-    fn utc_dates() {
-        assert_eq!(utc_date(0), "1970-01-01");
-        // 2024-01-01: 54 years of 365 days and 13 leap days (1972–2020) after the epoch.
-        assert_eq!(utc_date(19_723 * 86_400 + 86_399), "2024-01-01");
-        assert_eq!(utc_date(19_723 * 86_400 + 59 * 86_400), "2024-02-29");
-    }
-
-    #[test]
-    fn proc_stat_cpu_line() {
-        let text = "cpu  100 5 50 1000 20 3 2 0 0 0\ncpu0 50 2 25 500 10 1 1 0 0 0\nintr 1\n";
-        // busy = user + nice + system + irq + softirq + steal; total adds idle and iowait.
-        assert_eq!(cpu_jiffies(text), Some((160, 1180)));
-        assert_eq!(cpu_jiffies("cpu0 1 2 3 4 5\n"), None);
-        assert_eq!(cpu_jiffies("cpu 1 x 3 4 5\n"), None);
     }
 
     #[test]
@@ -804,12 +512,5 @@ Mean training loss of the last epoch, last repeat (a sanity check, not a target)
 - reference: torch 2.15.0, numpy 2.4.6, pyarrow 26.0.1
 ";
         assert_eq!(render_markdown(&report), want);
-    }
-
-    #[test]
-    fn shell_quoting_of_printed_commands() {
-        let mut cmd = Command::new("doppel");
-        cmd.env("RAYON_NUM_THREADS", "2").args(["train", "--out", "a b"]);
-        assert_eq!(display(&cmd), "RAYON_NUM_THREADS=2 doppel train --out 'a b'");
     }
 }
