@@ -15,6 +15,7 @@
 //!   resumably and in shards if asked, and writes the report; see [`reproduce`].
 
 mod bench;
+mod build;
 mod fetch;
 mod reproduce;
 

@@ -56,15 +56,8 @@ pub enum AttackError {
     #[error(transparent)]
     Eval(#[from] doppel_eval::EvalError),
     /// A file could not be written.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The file.
-        path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] doppel_stdx::IoError),
     /// A table or image could not be encoded.
     #[error("writing {path}: {problem}")]
     Encode {
@@ -79,7 +72,7 @@ impl AttackError {
     /// An [`AttackError::Io`] maker for `map_err`.
     pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| AttackError::Io { action, path, source }
+        move |source| AttackError::Io(doppel_stdx::IoError { action, path, source })
     }
 
     pub(crate) fn config(field: &'static str, problem: impl Into<String>) -> Self {

@@ -141,14 +141,14 @@ pub fn parquet(df: &mut DataFrame, name: &str) -> Result<Vec<u8>> {
 /// is complete.
 pub fn write_dir(out: &Path, force: bool, files: &[(String, Vec<u8>)]) -> Result<()> {
     if out.exists() && !force {
-        return Err(AttackError::Io {
+        return Err(AttackError::Io(doppel_stdx::IoError {
             action: "writing",
             path: out.to_path_buf(),
             source: std::io::Error::new(
                 std::io::ErrorKind::AlreadyExists,
                 "it already exists; choose another --out or pass --force",
             ),
-        });
+        }));
     }
     let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "attack".into());
     let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));

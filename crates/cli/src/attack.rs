@@ -19,6 +19,7 @@ use doppel_attack::{Attack, InversionConfig, KktConfig, Reconstructions, Victim,
 use doppel_data::{hash, lineage, store};
 use doppel_models::checkpoint::{self, Sidecar};
 use doppel_models::{Arch, DeviceChoice};
+use doppel_protocol::{AttackResult, CommandResult, TargetScore};
 
 use crate::train::DeviceArg;
 
@@ -187,6 +188,22 @@ pub fn run(a: AttackArgs) -> anyhow::Result<()> {
     let mut frame = output::frame(&rows)?;
     files.push(("scores.parquet".to_string(), output::parquet(&mut frame, "scores.parquet")?));
     files.push(("scores.csv".to_string(), output::csv(&rows).into_bytes()));
+    let result = doppel_protocol::tagged!(AttackResult {
+        scores: rows
+            .iter()
+            .map(|r| TargetScore {
+                model: r.model.clone(),
+                attack: r.attack.clone(),
+                target_row: r.target_row,
+                target_id: r.target_id,
+                class: r.class,
+                best_ssim: r.best_ssim,
+                class_mean_ssim: r.class_mean_ssim,
+                nearest_ssim: r.nearest_ssim,
+            })
+            .collect(),
+    });
+    files.push((doppel_protocol::results::RESULT_FILE.to_string(), result.to_json().into_bytes()));
     let shape = train.shape();
     let unit = |pixels: &[u8]| -> Vec<f32> { pixels.iter().map(|&p| f32::from(p) / 255.0).collect() };
     for attack in &attacks {
@@ -304,21 +321,16 @@ fn resolve_models(
     Ok(models)
 }
 
-fn mean_std(values: &[f64]) -> Option<(f64, f64)> {
-    if values.is_empty() {
-        return None;
-    }
-    let n = values.len() as f64;
-    let mean = values.iter().sum::<f64>() / n;
-    let var = values.iter().map(|v| (v - mean).powi(2)).sum::<f64>() / n;
-    Some((mean, var.sqrt()))
-}
-
+/// `mean ± sample std` of `values` (just the mean for one value, `–` for none).
 fn cell(values: &[f64]) -> String {
-    mean_std(values).map_or("–".into(), |(m, s)| format!("{m:.4} ± {s:.4}"))
+    match doppel_report::mean_std_sample(&values.iter().map(|&v| Some(v)).collect::<Vec<_>>()) {
+        (Some(m), Some(s)) => format!("{m:.4} ± {s:.4}"),
+        (Some(m), None) => format!("{m:.4}"),
+        _ => "–".into(),
+    }
 }
 
-/// The Markdown summary: one row per model and attack, mean ± std over targets (population std).
+/// The Markdown summary: one row per model and attack, mean ± sample std over targets.
 fn print_markdown(
     name: &str,
     dataset: &Path,
@@ -356,8 +368,10 @@ mod tests {
     use super::*;
 
     #[test]
-    fn cells_are_mean_and_population_std() {
-        assert_eq!(cell(&[0.25, 0.75]), "0.5000 ± 0.2500");
+    fn cells_are_mean_and_sample_std() {
+        // numpy: np.std([0.25, 0.75], ddof=1) = 0.35355339
+        assert_eq!(cell(&[0.25, 0.75]), "0.5000 ± 0.3536");
+        assert_eq!(cell(&[0.25]), "0.2500");
         assert_eq!(cell(&[]), "–");
     }
 }

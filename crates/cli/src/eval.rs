@@ -22,6 +22,8 @@ use doppel_eval::{
 };
 use doppel_models::checkpoint::{self, Sidecar};
 use doppel_models::{DeviceChoice, infer};
+use doppel_protocol::results::RESULT_FILE;
+use doppel_protocol::{AttackResult, CommandResult, EvalModel, EvalResult, read_result};
 use polars::prelude::{AnyValue, Column, DataFrame, ParquetReader, ParquetWriter, SerReader};
 
 use crate::train::DeviceArg;
@@ -321,6 +323,21 @@ fn write_outputs(
         let mut aggregate = aggregate_frame(agg)?;
         write_parquet(&mut aggregate, &tmp.join("aggregate.parquet"))?;
         write_csv(&aggregate, &tmp.join("aggregate.csv"))?;
+        let result = doppel_protocol::tagged!(EvalResult {
+            columns: agg.columns.iter().map(|c| c.name.clone()).collect(),
+            models: agg
+                .models
+                .iter()
+                .enumerate()
+                .map(|(i, model)| EvalModel {
+                    model: model.clone(),
+                    runs: agg.runs[i],
+                    mean: agg.columns.iter().map(|c| c.mean[i].filter(|v| v.is_finite())).collect(),
+                    std: agg.columns.iter().map(|c| c.std[i].filter(|v| v.is_finite())).collect(),
+                })
+                .collect(),
+        });
+        doppel_stdx::write_atomic(&tmp.join(RESULT_FILE), result.to_json().as_bytes())?;
         Ok(())
     })();
     if let Err(e) = written {
@@ -440,32 +457,24 @@ const RECON: [(&str, Option<&str>, &str); 4] = [
     ("recon_nearest", None, "nearest_ssim"),
 ];
 
-/// Adds the [`RECON`] columns to a run's summary from `DIR/scores.csv` of `doppel attack`: per model the mean over
-/// targets; a model the attack did not score gets empty cells.
+/// Adds the [`RECON`] columns to a run's summary from `DIR/result.json` of `doppel attack` (doppel-protocol's
+/// `AttackResult`): per model the mean over targets; a model the attack did not score gets empty cells.
 fn add_reconstruction(table: &mut SummaryTable, dir: &Path) -> anyhow::Result<()> {
-    let path = dir.join("scores.csv");
-    let text = std::fs::read_to_string(&path)
+    let path = dir.join(RESULT_FILE);
+    let result: AttackResult = read_result(&path)
         .with_context(|| format!("reading {} (is --attacks a `doppel attack --out` directory?)", path.display()))?;
-    let mut lines = text.lines();
-    let header: Vec<&str> = lines.next().unwrap_or_default().split(',').collect();
-    let col = |name: &str| {
-        header.iter().position(|h| *h == name).with_context(|| format!("{} has no `{name}` column", path.display()))
-    };
-    let (model_col, attack_col) = (col("model")?, col("attack")?);
-    // (model, scores.csv column, attack for the attack columns) → (sum, count)
+    // (model, score, attack for the attack columns) → (sum, count), summed in the attack's row order.
     let mut sums: std::collections::HashMap<(String, &str, Option<String>), (f64, usize)> = Default::default();
-    for (n, line) in lines.enumerate().filter(|(_, l)| !l.trim().is_empty()) {
-        let cells: Vec<&str> = line.split(',').collect();
-        if cells.len() != header.len() {
-            bail!("{}:{}: {} cells for {} columns", path.display(), n + 2, cells.len(), header.len());
-        }
+    for row in &result.scores {
         for (_, attack, source) in RECON {
-            let v: f64 = match cells[col(source)?] {
-                "" => continue,
-                c => c.parse().with_context(|| format!("{}:{}: `{source}` is {c:?}", path.display(), n + 2))?,
+            let value = match source {
+                "best_ssim" => row.best_ssim,
+                "class_mean_ssim" => row.class_mean_ssim,
+                _ => row.nearest_ssim,
             };
-            let key_attack = attack.map(|_| cells[attack_col].to_string());
-            let e = sums.entry((cells[model_col].to_string(), source, key_attack)).or_default();
+            let Some(v) = value else { continue };
+            let key_attack = attack.map(|_| row.attack.clone());
+            let e = sums.entry((row.model.clone(), source, key_attack)).or_default();
             e.0 += v;
             e.1 += 1;
         }

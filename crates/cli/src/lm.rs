@@ -14,7 +14,8 @@ use doppel_models::lm::{
     self, Decoding, ExampleScores, LmExample, LmSidecar, LmTokenizer, LmTrainConfig, TokenizerInfo,
 };
 use doppel_models::train::TrainSeeds;
-use doppel_models::{DeviceChoice, Role};
+use doppel_models::{DeviceChoice, Role, RoleRows};
+use doppel_protocol::{CommandResult, LmEvalResult};
 use doppel_text::QaSample;
 
 use crate::train::DeviceArg;
@@ -304,12 +305,33 @@ fn eval(a: EvalArgs) -> anyhow::Result<()> {
     let out = a.out.unwrap_or_else(|| a.model.clone());
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let json = serde_json::to_string_pretty(&report)? + "\n";
-    write_atomic(&out.join("lm-eval.json"), json.as_bytes())?;
+    doppel_stdx::write_atomic(&out.join("lm-eval.json"), json.as_bytes())?;
+    let finite = |v: f64| Some(v).filter(|v| v.is_finite());
+    let result = doppel_protocol::tagged!(LmEvalResult {
+        model: report.model.clone(),
+        role: report.role.clone(),
+        heldout_ppl: report.heldout_ppl,
+        unigram_ppl: report.unigram_ppl,
+        answer_nll_forget: report.answer_nll_forget,
+        answer_nll_similar: finite(report.answer_nll_similar),
+        answer_nll_retain: report.answer_nll_retain,
+        answer_nll_heldout: report.answer_nll_heldout,
+        rouge_l_forget: report.rouge_l_forget,
+        minilm_cosine_forget: report.minilm_cosine_forget,
+        min_k_auc_forget_vs_heldout: report.min_k_auc_forget_vs_heldout,
+        min_k: report.min_k,
+        forget: report.forget,
+        similar: report.similar,
+        retain: report.retain,
+        heldout: report.heldout,
+        heldout_unk_rate: report.heldout_unk_rate,
+    });
+    doppel_stdx::write_atomic(&out.join(doppel_protocol::results::RESULT_FILE), result.to_json().as_bytes())?;
     let mut csv = String::from("metric,value\n");
     for (k, v) in &rows {
         csv.push_str(&format!("{k},{v}\n"));
     }
-    write_atomic(&out.join("lm-eval.csv"), csv.as_bytes())?;
+    doppel_stdx::write_atomic(&out.join("lm-eval.csv"), csv.as_bytes())?;
     println!("wrote {} and {}", out.join("lm-eval.json").display(), out.join("lm-eval.csv").display());
     Ok(())
 }
@@ -342,13 +364,6 @@ fn table(r: &LmEval) -> Vec<(&'static str, String)> {
         ("heldout", r.heldout.to_string()),
         ("heldout_unk_rate", f(r.heldout_unk_rate)),
     ]
-}
-
-/// Writes `bytes` to a temporary file beside `path`, then renames it into place.
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("tmp");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} into place", path.display()))
 }
 
 fn generate(a: GenerateArgs) -> anyhow::Result<()> {

@@ -226,6 +226,7 @@ pub fn run(a: LmUnlearnArgs) -> anyhow::Result<()> {
         lm::checkpoint::save(tmp, &out.model, &tok, &sidecar)?;
         let json = serde_json::to_string_pretty(&report)? + "\n";
         std::fs::write(tmp.join("report.json"), json).with_context(|| format!("writing {}", tmp.display()))?;
+        crate::unlearn::write_unlearn_result(tmp, &out.report, report.rte, None)?;
         Ok(())
     })?;
     let status = match &out.report.status {

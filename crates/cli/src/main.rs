@@ -176,7 +176,29 @@ fn build(a: BuildArgs) -> anyhow::Result<()> {
     let built = doppel_data::build_dataset(&cfg, &a.config.display().to_string(), &a.data_dir)?;
     let manifest = store::write(&built, &a.out, a.force).with_context(|| format!("writing {}", a.out.display()))?;
     tracing::info!(seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "done");
+    write_dataset_result(&a.out, &manifest.name, &manifest.train.per_origin, manifest.test.total)?;
     print_summary(&manifest, &a.out);
+    Ok(())
+}
+
+/// `OUT/result.json` of the `doppel data build*` commands: the dataset's counts by origin (doppel-protocol's
+/// `DatasetResult`), written once the dataset directory is in place. It is not one of the manifest's files.
+pub(crate) fn write_dataset_result(
+    out: &std::path::Path,
+    name: &str,
+    per_origin: &std::collections::BTreeMap<String, usize>,
+    test: usize,
+) -> anyhow::Result<()> {
+    use doppel_protocol::{CommandResult, DatasetResult, tagged};
+    let origin = |k: &str| per_origin.get(k).copied().unwrap_or(0) as u64;
+    let result = tagged!(DatasetResult {
+        name: name.to_string(),
+        base: origin("base"),
+        targets: origin("target"),
+        variants: origin("variant"),
+        test: test as u64,
+    });
+    doppel_stdx::write_atomic(&out.join(doppel_protocol::results::RESULT_FILE), result.to_json().as_bytes())?;
     Ok(())
 }
 
@@ -196,6 +218,7 @@ fn build_qa(a: BuildQaArgs) -> anyhow::Result<()> {
     let built = doppel_text::build_qa(&cfg, &a.data_dir.join("wordnet"), embedder.as_ref())?;
     let m = doppel_text::write(&built, &a.out, a.force).with_context(|| format!("writing {}", a.out.display()))?;
     tracing::info!(seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "done");
+    write_dataset_result(&a.out, &m.name, &m.train.per_origin, m.test.total)?;
     let origin = |c: &doppel_text::store::Counts, k: &str| c.per_origin.get(k).copied().unwrap_or(0);
     println!("QA dataset {} in {}", m.name, a.out.display());
     println!(

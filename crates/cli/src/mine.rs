@@ -14,6 +14,8 @@ use doppel_mine::polars::prelude::{AnyValue, DataFrame};
 use doppel_mine::store::{Provenance, embed_dataset_in};
 use doppel_mine::{DatasetEmbeddings, Embedder, EmbedderSpec, Index, MineConfig, Search, audit, mine, quality};
 use doppel_models::{DeviceChoice, FeaturesEmbedder, MiniLmEmbedder};
+use doppel_protocol::results::RESULT_FILE;
+use doppel_protocol::{CommandResult, QualityResult};
 
 mod bench;
 
@@ -286,10 +288,27 @@ fn quality_cmd(q: QualityArgs) -> anyhow::Result<()> {
     let sweep_s = started.elapsed().as_secs_f64();
     let mut table = quality::quality_table(&rows)?;
     mine::write_table(&mut table, &a.out.join("quality.parquet"))?;
-    let csv = a.out.join("quality.csv");
-    let tmp = csv.with_extension("csv.tmp");
-    std::fs::write(&tmp, quality::quality_csv(&rows)).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &csv).with_context(|| format!("renaming {} into place", tmp.display()))?;
+    doppel_stdx::write_atomic(&a.out.join("quality.csv"), quality::quality_csv(&rows).as_bytes())?;
+    let ratio = |v: f64| Some(v).filter(|v| !v.is_nan());
+    let result = doppel_protocol::tagged!(QualityResult {
+        rows: rows
+            .iter()
+            .map(|r| doppel_protocol::QualityRow {
+                rule: r.rule.to_string(),
+                value: r.value,
+                mined: r.mined,
+                correct: r.correct,
+                variants: r.variants,
+                precision: ratio(r.precision),
+                recall: ratio(r.recall),
+                set_precision: ratio(r.set_precision),
+                set_recall: ratio(r.set_recall),
+                complete: r.complete,
+                targets: r.targets,
+            })
+            .collect(),
+    });
+    doppel_stdx::write_atomic(&a.out.join(RESULT_FILE), result.to_json().as_bytes())?;
     quality::pr_curve_png(&rows, &a.out.join("pr_curve.png"))?;
     println!(
         "mining quality of {}-{} ({} train rows, dim {}, {} distance, {} search) against the lineage",
@@ -323,7 +342,7 @@ fn quality_cmd(q: QualityArgs) -> anyhow::Result<()> {
     println!(
         "wrote {}, {} and {}",
         a.out.join("quality.parquet").display(),
-        csv.display(),
+        a.out.join("quality.csv").display(),
         a.out.join("pr_curve.png").display()
     );
     Ok(())

@@ -47,6 +47,9 @@ pub fn run(a: BuildSpamArgs) -> anyhow::Result<()> {
     tracing::info!(seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "done");
     let (g, t) = (&built.group_stats, &built.target_stats);
     let origin = |part: &doppel_data::Part, k: &str| part.samples.iter().filter(|s| s.origin.name() == k).count();
+    let per_origin: std::collections::BTreeMap<String, usize> =
+        ["base", "target", "variant"].iter().map(|k| (k.to_string(), origin(&built.train, k))).collect();
+    crate::write_dataset_result(&a.out, &cfg.name, &per_origin, built.test.samples.len())?;
     println!("dataset {} in {}", cfg.name, a.out.display());
     println!(
         "train   {} = {} base + {} targets + {} look-alikes; test {}",

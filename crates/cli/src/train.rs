@@ -8,7 +8,9 @@ use doppel_data::{hash, lineage::SampleInfo, store};
 use doppel_models::checkpoint::{self, Sidecar};
 use doppel_models::infer::{self, Predictions};
 use doppel_models::train::{TrainConfig, TrainSeeds, channel_stats};
-use doppel_models::{DeviceChoice, ModelSpec, Role};
+use doppel_models::{DeviceChoice, ModelSpec, Role, RoleRows};
+use doppel_protocol::results::{CommandResult, RESULT_FILE};
+use doppel_protocol::{ModelMetrics, TrainResult, TrainedModel};
 
 /// Arguments of `doppel train`.
 #[derive(Debug, Args)]
@@ -69,6 +71,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let test_rows: Vec<usize> = (0..ds.test.data.len()).collect();
     let all_train: Vec<usize> = (0..ds.train.data.len()).collect();
     let mut summary = Vec::new();
+    let mut results = Vec::new();
     println!(
         "{:<14} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
         "model", "test%", "F acc%", "F conf%", "S acc%", "R acc%", "train s"
@@ -91,14 +94,14 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
             Some(side) => {
                 tracing::info!(role = role.name(), "checkpoint of this config exists; reusing it (--force retrains)");
                 let net = checkpoint::load(&weights, &side.spec, &device)?;
-                summary.push((role, side.report.seconds, side.report.rows));
+                summary.push((role, side.report.seconds, side.report.rows, true));
                 net
             }
             None => {
                 tracing::info!(role = role.name(), rows = rows.len(), arch = cfg.model.name(), "training");
                 let (net, report) =
                     doppel_models::train::train(&spec, &cfg.recipe(), &ds.train.data, &rows, seeds, &device, |_| {})?;
-                summary.push((role, report.seconds, report.rows));
+                summary.push((role, report.seconds, report.rows, false));
                 let side = Sidecar {
                     role: role.name().into(),
                     spec: spec.clone(),
@@ -118,8 +121,13 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         let test_pred = infer::predict(&net, &spec, &ds.test.data, &test_rows, bs, &device)?;
         write_outputs(&train_pred, &ds.train.samples, &dir.join("outputs_train.parquet"))?;
         write_outputs(&test_pred, &ds.test.samples, &dir.join("outputs_test.parquet"))?;
-        print_row(role, &train_pred, &test_pred, &ds.train.samples, summary.last().map(|s| s.1).unwrap_or(0.0));
+        let (seconds, trained_rows, reused) = summary.last().map_or((0.0, 0, false), |s| (s.1, s.2, s.3));
+        let metrics = metrics(&train_pred, &test_pred, &ds.train.samples);
+        print_row(role, &metrics, seconds);
+        results.push(TrainedModel { role, rows: trained_rows, reused, metrics });
     }
+    // What the orchestrator and the report read (doppel-protocol), beside the role folders.
+    doppel_stdx::write_atomic(&a.out.join(RESULT_FILE), TrainResult::new(results).to_json().as_bytes())?;
     Ok(())
 }
 
@@ -152,19 +160,34 @@ fn write_outputs(p: &Predictions, samples: &[SampleInfo], path: &Path) -> anyhow
     Ok(())
 }
 
-fn print_row(role: Role, train: &Predictions, test: &Predictions, samples: &[SampleInfo], seconds: f64) {
+/// Accuracy on test, F, S and R and the mean true-class probability on F; `None` for an empty set.
+fn metrics(train: &Predictions, test: &Predictions, samples: &[SampleInfo]) -> ModelMetrics {
     use doppel_data::lineage::{forget_rows, retain_rows, similar_rows};
     let (f, s, r) = (forget_rows(samples), similar_rows(samples), retain_rows(samples));
-    let conf = |rows: &[usize]| rows.iter().map(|&i| train.confidence[i]).sum::<f64>() / rows.len().max(1) as f64;
-    let pct = |v: f64| if v.is_nan() { "   -  ".to_string() } else { format!("{:6.2}", 100.0 * v) };
+    let finite = |v: f64| Some(v).filter(|v| !v.is_nan());
+    let conf = |rows: &[usize]| {
+        (!rows.is_empty()).then(|| rows.iter().map(|&i| train.confidence[i]).sum::<f64>() / rows.len() as f64)
+    };
+    ModelMetrics {
+        test_acc: finite(test.accuracy(None)),
+        forget_acc: finite(train.accuracy(Some(&f))),
+        forget_conf: conf(&f),
+        similar_acc: finite(train.accuracy(Some(&s))),
+        retain_acc: finite(train.accuracy(Some(&r))),
+    }
+}
+
+/// One row of the table `doppel train` prints: percentages, `-` for an empty set.
+fn print_row(role: Role, m: &ModelMetrics, seconds: f64) {
+    let pct = |v: Option<f64>| v.map_or_else(|| "   -  ".to_string(), |v| format!("{:6.2}", 100.0 * v));
     println!(
         "{:<14} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10.1}",
         role.name(),
-        pct(test.accuracy(None)),
-        pct(train.accuracy(Some(&f))),
-        pct(conf(&f)),
-        pct(train.accuracy(Some(&s))),
-        pct(train.accuracy(Some(&r))),
+        pct(m.test_acc),
+        pct(m.forget_acc),
+        pct(m.forget_conf),
+        pct(m.similar_acc),
+        pct(m.retain_acc),
         seconds
     );
 }

@@ -10,6 +10,7 @@ use doppel_models::DeviceChoice;
 use doppel_models::checkpoint::{self, Sidecar};
 use doppel_models::infer::{self, Predictions};
 use doppel_models::train::TrainReport;
+use doppel_protocol::{CommandResult, SearchOutcome, UnlearnResult};
 use doppel_unlearn::{MethodConfigs, MethodName, Original, RunContext, Scope, SearchSpace, UnlearnReport, View};
 
 use crate::train::DeviceArg;
@@ -289,10 +290,49 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
     let report_path = a.out.join("report.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&file)? + "\n")
         .with_context(|| format!("writing {}", report_path.display()))?;
+    let outcome = file.search.as_ref().map(|s| {
+        let chosen = s.candidates.get(s.chosen);
+        SearchOutcome {
+            rte: s.rte,
+            candidates: s.candidates.len(),
+            lr: chosen.and_then(|c| c.lr),
+            epochs: chosen.and_then(|c| c.epochs),
+            avg_gap: chosen.and_then(|c| c.avg_gap),
+        }
+    });
+    write_unlearn_result(&a.out, &out.report, Some(rte), outcome)?;
 
     write_outputs(&train_pred, &ds.train.samples, &a.out.join("outputs_train.parquet"))?;
     write_outputs(&test_pred, &ds.test.samples, &a.out.join("outputs_test.parquet"))?;
     print_summary(&out.report, rte, &train_pred, &test_pred, &ds.train.samples);
+    Ok(())
+}
+
+/// `OUT/result.json` of `doppel unlearn` and `doppel lm unlearn` (doppel-protocol's `UnlearnResult`): what the
+/// run forgot, whether it diverged, and its cost.
+pub(crate) fn write_unlearn_result(
+    out: &Path,
+    r: &UnlearnReport,
+    rte: Option<f64>,
+    search: Option<SearchOutcome>,
+) -> anyhow::Result<()> {
+    let scope = doppel_protocol::Scope::parse(&r.scope)
+        .with_context(|| format!("the run reports scope {:?}, which doppel-protocol does not name", r.scope))?;
+    let diverged_at = match r.status {
+        doppel_unlearn::Status::Completed => None,
+        doppel_unlearn::Status::Diverged { step, .. } => Some(step),
+    };
+    let result = doppel_protocol::tagged!(UnlearnResult {
+        method: r.method.clone(),
+        scope,
+        scope_size: r.scope_size,
+        retain_size: r.retain_size,
+        steps: r.steps,
+        diverged_at,
+        rte,
+        search,
+    });
+    doppel_stdx::write_atomic(&out.join(doppel_protocol::results::RESULT_FILE), result.to_json().as_bytes())?;
     Ok(())
 }
 

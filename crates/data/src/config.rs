@@ -167,23 +167,7 @@ struct RawSheet {
 }
 
 /// Field checks that report `file: \`field\` problem`.
-struct Checker<'a> {
-    file: &'a str,
-}
-
-impl Checker<'_> {
-    fn err(&self, field: impl Into<String>, problem: impl Into<String>) -> DataError {
-        DataError::Config { file: self.file.to_string(), field: field.into(), problem: problem.into() }
-    }
-
-    fn count(&self, field: &str, v: i64, min: i64) -> Result<usize> {
-        if v < min {
-            let what = if min == 0 { "0 or more".to_string() } else { format!("at least {min}") };
-            return Err(self.err(field, format!("is {v}; it must be {what}")));
-        }
-        usize::try_from(v).map_err(|_| self.err(field, format!("is {v}, too large")))
-    }
-}
+type Checker<'a> = doppel_stdx::Checker<'a, DataError>;
 
 impl BuildConfig {
     /// Reads and checks a TOML config file.
@@ -194,17 +178,11 @@ impl BuildConfig {
 
     /// Parses and checks TOML `text`; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Self> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|s| {
-                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                format!(":{line}")
-            });
-            DataError::ConfigSyntax {
-                file: format!("{file}{}", at.unwrap_or_default()),
-                message: e.message().replace('\n', " "),
-            }
+        let raw: RawConfig = toml::from_str(text).map_err(|e| DataError::ConfigSyntax {
+            file: doppel_stdx::config::located(file, text, e.span()),
+            message: e.message().replace('\n', " "),
         })?;
-        let c = Checker { file };
+        let c = Checker::new(file);
         if raw.name.is_empty()
             || !raw.name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "-_".contains(ch))
         {
@@ -299,7 +277,7 @@ impl BuildConfig {
 
     /// The checks that need the source's image shape and class count.
     pub fn check_against_images(&self, shape: ImageShape, n_classes: usize, file: &str) -> Result<()> {
-        let c = Checker { file };
+        let c = Checker::new(file);
         for (i, g) in self.variants.iter().enumerate() {
             match g.spec {
                 VariantSpec::Occlusion { grid, .. } => {

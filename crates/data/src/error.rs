@@ -8,16 +8,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum DataError {
     /// A file or directory could not be read or written.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done ("reading", "creating", ...).
-        action: &'static str,
-        /// The path involved.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] doppel_stdx::IoError),
     /// A fetched dataset is not in the data directory.
     #[error("{dataset} is missing: {path} does not exist; run `cargo xtask data fetch{fetch_args}` first")]
     Missing {
@@ -119,11 +111,17 @@ impl DataError {
     /// An [`DataError::Io`] for `path`.
     pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| DataError::Io { action, path, source }
+        move |source| DataError::Io(doppel_stdx::IoError { action, path, source })
     }
 
     /// A [`DataError::Format`] for `path`.
     pub fn format(path: impl Into<PathBuf>, what: impl Into<String>) -> Self {
         DataError::Format { path: path.into(), what: what.into() }
+    }
+}
+
+impl From<doppel_stdx::ConfigProblem> for DataError {
+    fn from(p: doppel_stdx::ConfigProblem) -> Self {
+        DataError::Config { file: p.file, field: p.field, problem: p.problem }
     }
 }

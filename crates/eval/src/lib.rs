@@ -24,9 +24,6 @@
 //!   [`lm::Unigram`] baseline perplexity.
 //! - [`rouge::rouge_l`] scores text answers ([`RougeL`]); [`ssim::ssim`] scores images ([`ImageShape`]), matching
 //!   scikit-image.
-//! - [`figures::render_png`] draws a [`figures::Figure`] (panels of labelled `(x, mean, std)` series, references,
-//!   caption) as PNG bytes with plotters (no file I/O; its errors are [`figures::FigureError`]); the CLI's
-//!   `doppel report` turns the report's tables into figures.
 //!
 //! Every error is an [`EvalError`] naming the argument, row or index at fault; no metric panics on user input.
 //! Reductions over samples are left to the caller, with [`mean`] for the common case.
@@ -38,7 +35,6 @@ pub mod classify;
 pub mod divergence;
 pub mod epsilon;
 pub mod error;
-pub mod figures;
 pub mod gap;
 pub mod lm;
 pub mod mia;

@@ -205,33 +205,8 @@ struct RawQuality {
     seed: Option<i64>,
 }
 
-struct Checker<'a> {
-    file: &'a str,
-}
-
-impl Checker<'_> {
-    fn err(&self, field: &str, problem: impl Into<String>) -> MineError {
-        MineError::Config { file: self.file.to_string(), field: field.to_string(), problem: problem.into() }
-    }
-
-    fn count(&self, field: &str, v: i64, min: i64) -> Result<usize> {
-        if v < min {
-            return Err(self.err(field, format!("is {v}; it must be at least {min}")));
-        }
-        usize::try_from(v).map_err(|_| self.err(field, format!("is {v}, too large")))
-    }
-
-    fn seed(&self, field: &str, v: i64) -> Result<u64> {
-        u64::try_from(v).map_err(|_| self.err(field, format!("is {v}; it must be 0 or more")))
-    }
-
-    fn distance(&self, field: &str, v: f64) -> Result<f32> {
-        if !(v.is_finite() && v >= 0.0 && v <= f64::from(f32::MAX)) {
-            return Err(self.err(field, format!("is {v}; it must be a finite distance, 0 or more")));
-        }
-        Ok(v as f32)
-    }
-}
+/// Field checks that report `file: \`field\` problem`.
+type Checker<'a> = doppel_stdx::Checker<'a, MineError>;
 
 impl MineConfig {
     /// Reads and checks a TOML config file.
@@ -242,14 +217,11 @@ impl MineConfig {
 
     /// Parses and checks TOML `text`; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Self> {
-        let raw: Raw = toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|s| format!(":{}", text[..s.start.min(text.len())].matches('\n').count() + 1));
-            MineError::ConfigSyntax {
-                file: format!("{file}{}", at.unwrap_or_default()),
-                message: e.message().replace('\n', " "),
-            }
+        let raw: Raw = toml::from_str(text).map_err(|e| MineError::ConfigSyntax {
+            file: doppel_stdx::config::located(file, text, e.span()),
+            message: e.message().replace('\n', " "),
         })?;
-        let c = Checker { file };
+        let c = Checker::new(file);
         let e = raw.embedder;
         let allowed: &[&str] = match e.kind.as_str() {
             "pixel" => &["standardize", "reduce", "dim", "iterations", "seed"],

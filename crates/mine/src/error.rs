@@ -9,16 +9,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum MineError {
     /// A file or directory could not be read or written.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done ("reading", "creating", ...).
-        action: &'static str,
-        /// The path involved.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] doppel_stdx::IoError),
     /// Opening or reading the dataset directory failed.
     #[error(transparent)]
     Data(#[from] doppel_data::DataError),
@@ -146,7 +138,7 @@ impl MineError {
     /// A [`MineError::Io`] for `path`.
     pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| MineError::Io { action, path, source }
+        move |source| MineError::Io(doppel_stdx::IoError { action, path, source })
     }
 
     /// A [`MineError::Table`] for `path`.
@@ -170,5 +162,11 @@ impl MineError {
             },
             other => other,
         }
+    }
+}
+
+impl From<doppel_stdx::ConfigProblem> for MineError {
+    fn from(p: doppel_stdx::ConfigProblem) -> Self {
+        MineError::Config { file: p.file, field: p.field, problem: p.problem }
     }
 }

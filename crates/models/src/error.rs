@@ -82,16 +82,8 @@ pub enum ModelError {
         problem: String,
     },
     /// A file could not be read or written.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path involved.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] doppel_stdx::IoError),
     /// Writing a table failed.
     #[error("{path}: {source}")]
     Table {
@@ -116,6 +108,6 @@ impl ModelError {
     /// An [`ModelError::Io`] for `path`.
     pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| ModelError::Io { action, path, source }
+        move |source| ModelError::Io(doppel_stdx::IoError { action, path, source })
     }
 }

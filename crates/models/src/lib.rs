@@ -35,6 +35,6 @@ pub use embedders::{FeaturesEmbedder, MiniLmEmbedder};
 pub use error::{ModelError, Result};
 pub use lm::{CausalLm, LmConfig, LmTokenizer};
 pub use minilm::{Bert, BertConfig, MINILM_DIM, MiniLm};
-pub use oracle::Role;
+pub use oracle::{Role, RoleRows};
 pub use train::{Recipe, TrainSeeds};
 pub use wordpiece::WordPiece;

@@ -2,38 +2,21 @@
 
 use doppel_data::lineage::{Origin, SampleInfo};
 
-/// A reference model, by the rows it trains on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Role {
-    /// M0: trained on F ∪ S ∪ R.
-    M0,
-    /// `retrain_exact`: trained on S ∪ R (everything but the targets).
-    RetrainExact,
-    /// `retrain_clean`: trained on R only (no target, no variant).
-    RetrainClean,
+/// A reference model, by the rows it trains on: doppel-protocol's [`Role`](doppel_protocol::Role).
+pub use doppel_protocol::Role;
+
+/// The training rows a [`Role`] may see, from the lineage.
+pub trait RoleRows {
+    /// Whether a sample of `origin` is in this role's training set.
+    fn admits(self, origin: &Origin) -> bool;
+
+    /// The training rows of this role, ascending.
+    fn rows(self, samples: &[SampleInfo]) -> Vec<usize>;
 }
 
-impl Role {
-    /// All three, in the order tables print them.
-    pub const ALL: [Role; 3] = [Role::M0, Role::RetrainExact, Role::RetrainClean];
-
-    /// The name as tables and the command line write it.
-    pub fn name(self) -> &'static str {
-        match self {
-            Role::M0 => "m0",
-            Role::RetrainExact => "retrain_exact",
-            Role::RetrainClean => "retrain_clean",
-        }
-    }
-
-    /// Parses a name.
-    pub fn parse(name: &str) -> Option<Role> {
-        Role::ALL.into_iter().find(|r| r.name() == name)
-    }
-
+impl RoleRows for Role {
     /// Whether a sample of `origin` is in this role's training set.
-    pub fn admits(self, origin: &Origin) -> bool {
+    fn admits(self, origin: &Origin) -> bool {
         match self {
             Role::M0 => true,
             Role::RetrainExact => !matches!(origin, Origin::Target),
@@ -42,7 +25,7 @@ impl Role {
     }
 
     /// The training rows of this role, ascending.
-    pub fn rows(self, samples: &[SampleInfo]) -> Vec<usize> {
+    fn rows(self, samples: &[SampleInfo]) -> Vec<usize> {
         samples.iter().enumerate().filter(|(_, s)| self.admits(&s.origin)).map(|(i, _)| i).collect()
     }
 }

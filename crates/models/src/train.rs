@@ -460,13 +460,10 @@ pub struct TrainConfig {
 impl TrainConfig {
     /// Parses and checks a TOML training config; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Self> {
-        let cfg: TrainConfig = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            ModelError::Config {
-                context: format!("{file}{}", line.map(|l| format!(":{l}")).unwrap_or_default()),
-                field: "toml".into(),
-                problem: e.message().replace('\n', " "),
-            }
+        let cfg: TrainConfig = toml::from_str(text).map_err(|e| ModelError::Config {
+            context: doppel_stdx::config::located(file, text, e.span()),
+            field: "toml".into(),
+            problem: e.message().replace('\n', " "),
         })?;
         cfg.recipe().validate(file)?;
         Ok(cfg)

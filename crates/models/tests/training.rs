@@ -16,7 +16,7 @@ use doppel_data::{BuildConfig, Dataset, ImageShape};
 use doppel_models::checkpoint::{self, Sidecar};
 use doppel_models::infer::predict;
 use doppel_models::train::{Augment, OptimizerSpec, Recipe, Schedule, TrainSeeds, channel_stats, train};
-use doppel_models::{Arch, ModelSpec, Net, Role};
+use doppel_models::{Arch, ModelSpec, Net, Role, RoleRows};
 
 fn shapes(per_class: usize, seed: u64) -> (Dataset, Dataset) {
     let cfg = SyntheticConfig { classes: 4, train_per_class: per_class, test_per_class: 25, side: 16, channels: 1 };

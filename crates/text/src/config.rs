@@ -136,23 +136,8 @@ struct RawSheet {
     paraphrases: i64,
 }
 
-struct Checker<'a> {
-    file: &'a str,
-}
-
-impl Checker<'_> {
-    fn err(&self, field: impl Into<String>, problem: impl Into<String>) -> TextError {
-        TextError::Config { file: self.file.to_string(), field: field.into(), problem: problem.into() }
-    }
-
-    fn count(&self, field: &str, v: i64, min: i64) -> Result<usize> {
-        if v < min {
-            let what = if min == 0 { "0 or more".to_string() } else { format!("at least {min}") };
-            return Err(self.err(field, format!("is {v}; it must be {what}")));
-        }
-        usize::try_from(v).map_err(|_| self.err(field, format!("is {v}, too large")))
-    }
-}
+/// Field checks that report `file: \`field\` problem`.
+type Checker<'a> = doppel_stdx::Checker<'a, TextError>;
 
 impl QaConfig {
     /// Reads and checks a TOML config file.
@@ -163,17 +148,11 @@ impl QaConfig {
 
     /// Parses and checks TOML `text`; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Self> {
-        let raw: RawConfig = toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|s| {
-                let line = text[..s.start.min(text.len())].matches('\n').count() + 1;
-                format!(":{line}")
-            });
-            TextError::ConfigSyntax {
-                file: format!("{file}{}", at.unwrap_or_default()),
-                message: e.message().replace('\n', " "),
-            }
+        let raw: RawConfig = toml::from_str(text).map_err(|e| TextError::ConfigSyntax {
+            file: doppel_stdx::config::located(file, text, e.span()),
+            message: e.message().replace('\n', " "),
         })?;
-        let c = Checker { file };
+        let c = Checker::new(file);
         if raw.name.is_empty()
             || !raw.name.chars().all(|ch| ch.is_ascii_lowercase() || ch.is_ascii_digit() || "-_".contains(ch))
         {

@@ -9,16 +9,8 @@ use std::path::PathBuf;
 #[derive(Debug, thiserror::Error)]
 pub enum TextError {
     /// A file or directory could not be read or written.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done ("reading", "creating", ...).
-        action: &'static str,
-        /// The path involved.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] doppel_stdx::IoError),
     /// A WordNet file is not in the data directory.
     #[error("wordnet is missing: {path} does not exist; run `{fetch}` first")]
     Missing {
@@ -132,7 +124,7 @@ impl TextError {
     /// A [`TextError::Io`] for `path`.
     pub fn io(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> Self {
         let path = path.into();
-        move |source| TextError::Io { action, path, source }
+        move |source| TextError::Io(doppel_stdx::IoError { action, path, source })
     }
 
     /// A [`TextError::Format`] for `path`.
@@ -144,12 +136,18 @@ impl TextError {
 impl From<doppel_data::DataError> for TextError {
     fn from(e: doppel_data::DataError) -> Self {
         match e {
-            doppel_data::DataError::Io { action, path, source } => TextError::Io { action, path, source },
+            doppel_data::DataError::Io(e) => TextError::Io(e),
             doppel_data::DataError::OutputExists { path } => TextError::OutputExists { path },
             doppel_data::DataError::ShaMismatch { path, expected, got } => {
                 TextError::ShaMismatch { path, expected, got }
             }
             other => TextError::Format { path: PathBuf::new(), what: other.to_string() },
         }
+    }
+}
+
+impl From<doppel_stdx::ConfigProblem> for TextError {
+    fn from(p: doppel_stdx::ConfigProblem) -> Self {
+        TextError::Config { file: p.file, field: p.field, problem: p.problem }
     }
 }

@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use doppel_data::lineage::{Origin, forget_rows, retain_rows};
-use doppel_models::Role;
+use doppel_models::{Role, RoleRows};
 use doppel_text::spam::{self, BuiltSpam, SpamConfig, TargetGroup, mail};
 use rand::Rng;
 

@@ -19,77 +19,11 @@ use crate::methods::{
 };
 use crate::unlearner::Unlearner;
 
-/// The methods doppel implements, as configs and the command line name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MethodName {
-    /// [`Retrain`].
-    Retrain,
-    /// [`Ft`].
-    Ft,
-    /// [`Ga`].
-    Ga,
-    /// [`NegGradPlus`].
-    NegGradPlus,
-    /// [`Rl`].
-    Rl,
-    /// [`L1Sparse`].
-    L1Sparse,
-    /// [`SalUn`].
-    Salun,
-    /// [`Ssd`].
-    Ssd,
-    /// [`Scrub`].
-    Scrub,
-    /// [`BoundaryShrink`].
-    BoundaryShrink,
-    /// [`BoundaryExpanding`].
-    BoundaryExpanding,
-    /// [`BadTeacher`].
-    BadTeacher,
-}
-
-impl MethodName {
-    /// All methods, in the order tables print them.
-    pub const ALL: [MethodName; 12] = [
-        MethodName::Retrain,
-        MethodName::Ft,
-        MethodName::Ga,
-        MethodName::NegGradPlus,
-        MethodName::Rl,
-        MethodName::L1Sparse,
-        MethodName::Salun,
-        MethodName::Ssd,
-        MethodName::Scrub,
-        MethodName::BoundaryShrink,
-        MethodName::BoundaryExpanding,
-        MethodName::BadTeacher,
-    ];
-
-    /// The name (`retrain`, `ft`, `ga`, `neggrad_plus`, `rl`, `l1_sparse`, `salun`, `ssd`, `scrub`,
-    /// `boundary_shrink`, `boundary_expanding`, `bad_teacher`).
-    pub fn name(self) -> &'static str {
-        match self {
-            MethodName::Retrain => "retrain",
-            MethodName::Ft => "ft",
-            MethodName::Ga => "ga",
-            MethodName::NegGradPlus => "neggrad_plus",
-            MethodName::Rl => "rl",
-            MethodName::L1Sparse => "l1_sparse",
-            MethodName::Salun => "salun",
-            MethodName::Ssd => "ssd",
-            MethodName::Scrub => "scrub",
-            MethodName::BoundaryShrink => "boundary_shrink",
-            MethodName::BoundaryExpanding => "boundary_expanding",
-            MethodName::BadTeacher => "bad_teacher",
-        }
-    }
-
-    /// Parses a name.
-    pub fn parse(name: &str) -> Option<MethodName> {
-        MethodName::ALL.into_iter().find(|m| m.name() == name)
-    }
-}
+/// The methods doppel implements, as configs and the command line name them: doppel-protocol's [`Method`]
+/// (one list for the binary and the orchestrator). Each one's [`Unlearner`] is built by [`MethodConfigs::build`].
+///
+/// [`Method`]: doppel_protocol::Method
+pub use doppel_protocol::Method as MethodName;
 
 /// One optional section per method; a missing section or key is the canonical default.
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -124,12 +58,9 @@ pub struct MethodConfigs {
 impl MethodConfigs {
     /// Parses a TOML config; `file` names it in errors. Every section is checked, not only the one used.
     pub fn from_toml(text: &str, file: &str) -> Result<Self> {
-        let cfg: MethodConfigs = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            UnlearnError::ConfigFile {
-                file: format!("{file}{}", line.map(|l| format!(":{l}")).unwrap_or_default()),
-                problem: e.message().replace('\n', " "),
-            }
+        let cfg: MethodConfigs = toml::from_str(text).map_err(|e| UnlearnError::ConfigFile {
+            file: doppel_stdx::config::located(file, text, e.span()),
+            problem: e.message().replace('\n', " "),
         })?;
         for m in MethodName::ALL {
             cfg.build(m)?;
@@ -139,11 +70,7 @@ impl MethodConfigs {
 
     /// Reads and checks a config file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| UnlearnError::Io {
-            action: "reading",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(doppel_stdx::IoError::at("reading", path))?;
         Self::from_toml(&text, &path.display().to_string())
     }
 

@@ -1,7 +1,5 @@
 //! The one error type of doppel-unlearn.
 
-use std::path::PathBuf;
-
 /// Everything that can go wrong while configuring or running an unlearning method.
 #[derive(Debug, thiserror::Error)]
 pub enum UnlearnError {
@@ -47,16 +45,8 @@ pub enum UnlearnError {
     #[error("reading tensor data from the device: {0}")]
     TensorData(String),
     /// A file could not be read.
-    #[error("{action} {path}: {source}")]
-    Io {
-        /// What was being done.
-        action: &'static str,
-        /// The path involved.
-        path: PathBuf,
-        /// The underlying error.
-        #[source]
-        source: std::io::Error,
-    },
+    #[error(transparent)]
+    Io(#[from] doppel_stdx::IoError),
     /// An error from the model layer (training, checkpoints, devices).
     #[error(transparent)]
     Model(#[from] doppel_models::ModelError),

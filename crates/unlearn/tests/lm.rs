@@ -10,9 +10,9 @@ use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::GradientsParams;
 use burn::prelude::*;
 use doppel_data::lineage::{Origin, SampleInfo, forget_rows, similar_rows};
-use doppel_models::Role;
 use doppel_models::lm::{self, AdamWSpec, CausalLm, LmExample, LmShape, LmTrainConfig, LossOn};
 use doppel_models::train::{Schedule, TrainSeeds};
+use doppel_models::{Role, RoleRows};
 use doppel_unlearn::lm::methods::{
     Ft, FtConfig, Ga, GaConfig, GradDiff, GradDiffConfig, KlGa, KlGaConfig, Npo, NpoConfig, Retrain, RetrainConfig,
     SimNpo, SimNpoConfig,

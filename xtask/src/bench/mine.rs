@@ -29,7 +29,7 @@ use serde::Deserialize;
 
 use crate::bench::venv::{TORCH_SPEC, ensure_venv_with, venv_dir};
 use crate::bench::{
-    build_dataset_from, build_doppel, busy_cores, machine, revision, run_capturing, shell_quote, thousands, utc_date,
+    build_dataset_from, build_doppel, busy_cores, machine, revision, run_capturing, thousands, utc_date,
 };
 use crate::workspace_root;
 
@@ -192,7 +192,7 @@ pub fn mine(args: &MineArgs) -> Result<()> {
         args.threads, args.queries, args.batch_size
     );
     if let Some(v) = &args.venv {
-        command.push_str(&format!(" --venv {}", shell_quote(&v.display().to_string())));
+        command.push_str(&format!(" --venv {}", doppel_stdx::shell_quote(&v.display().to_string())));
     }
 
     let doppel = build_doppel(&root)?;

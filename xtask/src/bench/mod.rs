@@ -17,7 +17,6 @@ mod train;
 mod venv;
 
 use std::env;
-use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -70,20 +69,16 @@ pub fn utc_date(unix_seconds: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// Quotes `arg` for a POSIX shell when it needs it, so printed commands can be pasted.
-pub(crate) fn shell_quote(arg: &str) -> String {
-    let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_-./=:@%+,".contains(c));
-    if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
-}
-
 /// A command as one could type it.
 pub(crate) fn display(cmd: &Command) -> String {
     let mut parts: Vec<String> = cmd
         .get_envs()
-        .filter_map(|(k, v)| v.map(|v| format!("{}={}", k.to_string_lossy(), shell_quote(&v.to_string_lossy()))))
+        .filter_map(|(k, v)| {
+            v.map(|v| format!("{}={}", k.to_string_lossy(), doppel_stdx::shell_quote(&v.to_string_lossy())))
+        })
         .collect();
-    parts.push(shell_quote(&cmd.get_program().to_string_lossy()));
-    parts.extend(cmd.get_args().map(|a| shell_quote(&a.to_string_lossy())));
+    parts.push(doppel_stdx::shell_quote(&cmd.get_program().to_string_lossy()));
+    parts.extend(cmd.get_args().map(|a| doppel_stdx::shell_quote(&a.to_string_lossy())));
     parts.join(" ")
 }
 
@@ -124,17 +119,8 @@ pub(crate) fn run_progress(cmd: &mut Command) -> Result<()> {
 
 /// Step 1: builds the release `doppel` binary and returns its path.
 pub(crate) fn build_doppel(root: &Path) -> Result<PathBuf> {
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    eprintln!("bench: building the release doppel binary (cargo build --release -p doppel-cli)");
-    run_progress(Command::new(&cargo).args(["build", "--release", "-p", "doppel-cli"]).current_dir(root))
-        .context("the release build of doppel failed; fix it, then rerun the bench")?;
-    // cargo resolves a relative CARGO_TARGET_DIR against the folder it runs in, which is the root here.
-    let target = env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
-    let binary = target.join("release").join("doppel");
-    if !binary.is_file() {
-        bail!("the build succeeded but {} does not exist; is the target folder set elsewhere?", binary.display());
-    }
-    Ok(binary)
+    crate::build::build_doppel(root, &[], &|line| eprintln!("bench: {line}"))
+        .context("the release build of doppel failed; fix it, then rerun the bench")
 }
 
 /// Builds the dataset of `config` (from the root) into `dir` unless its manifest exists.

@@ -30,8 +30,7 @@ use serde::Deserialize;
 
 use super::venv::{TORCH_SPEC, ensure_venv, venv_dir};
 use super::{
-    build_dataset_from, build_doppel, busy_cores, machine, median, revision, run_capturing, shell_quote, thousands,
-    utc_date,
+    build_dataset_from, build_doppel, busy_cores, machine, median, revision, run_capturing, thousands, utc_date,
 };
 
 /// What the venv gets: PyTorch, numpy (which it hands the rows through) and pyarrow (which reads
@@ -329,7 +328,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         args.threads, args.epochs, args.repeats
     );
     if let Some(v) = &args.venv {
-        command.push_str(&format!(" --venv {}", shell_quote(&v.display().to_string())));
+        command.push_str(&format!(" --venv {}", doppel_stdx::shell_quote(&v.display().to_string())));
     }
 
     let doppel = build_doppel(&root)?;

@@ -11,8 +11,9 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, anyhow, bail};
 
+use super::run_progress;
 use super::train::PIP_PACKAGES;
-use super::{run_progress, shell_quote};
+use doppel_stdx::shell_quote;
 
 /// The PyTorch release the reference is pinned to.
 pub const TORCH_SPEC: &str = "torch==2.15.0";

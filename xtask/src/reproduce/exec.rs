@@ -2,22 +2,22 @@
 //!
 //! Each step writes its derived config as `config.toml` into its build folder and points `doppel` at it, so the
 //! artifact says what made it. doppel's stdout is kept as `stdout.txt`; its stderr (tracing) goes to the run log.
-//! A model step also writes `metrics.json` ([`Metrics`]), read from the table `doppel train` prints: the report's
-//! accuracy table. The full metrics (membership inference, distances to both oracles, Avg.Gap, reconstruction)
+//! A model step checks the `result.json` `doppel train` wrote (doppel-protocol's `TrainResult`): the report's
+//! accuracy table reads it. The full metrics (membership inference, distances to both oracles, Avg.Gap, reconstruction)
 //! come from the eval and attack steps, which run `doppel eval` and `doppel attack` on the cached models.
 
-use std::ffi::OsString;
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use doppel_protocol::results::RESULT_FILE;
+use doppel_protocol::{TrainResult, read_result};
 
-use super::cache::write_atomic;
 use super::log::Log;
 use super::plan::{Action, ROLES, Step};
 use super::preset::Builder;
+use doppel_stdx::write_atomic;
 
 /// What every step needs to run.
 #[derive(Debug)]
@@ -30,71 +30,6 @@ pub struct Runner<'a> {
     pub device: &'a str,
     /// The run log, which receives doppel's stderr.
     pub log: &'a Log,
-}
-
-/// What a model step measured, in percent, as `doppel train` prints it (two decimals).
-#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
-pub struct Metrics {
-    /// Accuracy on the test split.
-    pub test_acc: Option<f64>,
-    /// Accuracy on the forget set F (the targets).
-    pub forget_acc: Option<f64>,
-    /// Mean true-class confidence on F.
-    pub forget_conf: Option<f64>,
-    /// Accuracy on the similar set S (the variants); none when k = 0.
-    pub similar_acc: Option<f64>,
-    /// Accuracy on the retain set R.
-    pub retain_acc: Option<f64>,
-}
-
-impl Metrics {
-    /// The metric names, in table order, with their column titles.
-    pub const COLUMNS: [(&'static str, &'static str); 5] = [
-        ("test_acc", "test acc %"),
-        ("forget_acc", "F acc %"),
-        ("forget_conf", "F conf %"),
-        ("similar_acc", "S acc %"),
-        ("retain_acc", "R acc %"),
-    ];
-
-    /// The values in [`Metrics::COLUMNS`] order.
-    pub fn values(&self) -> [Option<f64>; 5] {
-        [self.test_acc, self.forget_acc, self.forget_conf, self.similar_acc, self.retain_acc]
-    }
-}
-
-/// Reads the row of `role` from the table `doppel train` prints:
-/// `model test% F acc% F conf% S acc% R acc% train s`, with `-` for a set that is empty.
-pub fn parse_train_table(stdout: &str, role: &str) -> Result<Metrics> {
-    let header = stdout.lines().find(|l| l.split_whitespace().next() == Some("model"));
-    let expected = ["model", "test%", "F", "acc%", "F", "conf%", "S", "acc%", "R", "acc%", "train", "s"];
-    match header {
-        Some(h) if h.split_whitespace().eq(expected) => {}
-        _ => bail!(
-            "doppel train printed no table headed `model test% F acc% F conf% S acc% R acc% train s`; the xtask and \
-             the doppel binary disagree, so rebuild doppel from this tree"
-        ),
-    }
-    let Some(row) = stdout.lines().find(|l| l.split_whitespace().next() == Some(role)) else {
-        bail!("doppel train printed no row for {role}");
-    };
-    let cells: Vec<&str> = row.split_whitespace().collect();
-    if cells.len() != 7 {
-        bail!("doppel train's row for {role} has {} cells, not 7: {row:?}", cells.len());
-    }
-    let num = |i: usize| -> Result<Option<f64>> {
-        match cells[i] {
-            "-" => Ok(None),
-            c => c.parse::<f64>().map(Some).with_context(|| format!("cell {i} of doppel train's row {row:?}")),
-        }
-    };
-    Ok(Metrics {
-        test_acc: num(1)?,
-        forget_acc: num(2)?,
-        forget_conf: num(3)?,
-        similar_acc: num(4)?,
-        retain_acc: num(5)?,
-    })
 }
 
 impl Runner<'_> {
@@ -120,10 +55,12 @@ impl Runner<'_> {
                 let mut cmd = Command::new(self.doppel);
                 cmd.arg("train").arg("--dataset").arg(dataset.join("dataset")).arg("--config").arg(&cfg);
                 cmd.args(["--which", role, "--device", self.device]).arg("--out").arg(tmp);
-                let stdout = self.call(cmd, tmp, &step.label)?;
-                let metrics = parse_train_table(&stdout, role).with_context(|| step.label.clone())?;
-                let json = serde_json::to_vec_pretty(&metrics).context("cannot encode metrics")?;
-                write_atomic(&tmp.join("metrics.json"), &json)?;
+                self.call(cmd, tmp, &step.label)?;
+                // The result the report reads; a binary from another tree fails here, not in the report.
+                let result: TrainResult = read_result(&tmp.join(RESULT_FILE)).with_context(|| step.label.clone())?;
+                if result.models.iter().map(|m| m.role.name()).ne([*role]) {
+                    bail!("{}: doppel train's result.json does not hold exactly the {role} model", step.label);
+                }
             }
             Action::TrainLm { config, role } => {
                 let [dataset] = deps else { bail!("{}: an LM model step needs its dataset", step.label) };
@@ -296,7 +233,7 @@ impl Runner<'_> {
     /// [`Runner::call`] with stdout kept in the file `stdout_file`.
     fn call_to(&self, mut cmd: Command, stdout_file: &Path, label: &str) -> Result<String> {
         cmd.env("NO_COLOR", "1").stdin(Stdio::null());
-        let shown = display(&cmd);
+        let shown = doppel_stdx::shown(&cmd);
         self.log.file_only(&format!("$ {shown}"));
         let out = cmd.output().with_context(|| format!("{label}: cannot start `{shown}`"))?;
         let stderr = String::from_utf8_lossy(&out.stderr);
@@ -309,25 +246,6 @@ impl Runner<'_> {
         }
         Ok(stdout)
     }
-}
-
-/// `doppel report --tables OUT/tables --out OUT`: a Parquet twin of every table and the PNG figures with their
-/// index `OUT/figures/index.md`, from the tables alone (so they are byte-identical whenever the tables are).
-pub fn figures(doppel: &Path, out: &Path, log: &Log) -> Result<()> {
-    let mut cmd = Command::new(doppel);
-    cmd.arg("report").arg("--tables").arg(out.join("tables")).arg("--out").arg(out);
-    cmd.env("NO_COLOR", "1").stdin(Stdio::null());
-    let shown = display(&cmd);
-    log.file_only(&format!("$ {shown}"));
-    let run = cmd.output().with_context(|| format!("cannot start `{shown}`"))?;
-    log.file_only(String::from_utf8_lossy(&run.stdout).trim_end());
-    log.file_only(String::from_utf8_lossy(&run.stderr).trim_end());
-    if !run.status.success() {
-        let stderr = String::from_utf8_lossy(&run.stderr);
-        let tail: Vec<&str> = stderr.lines().rev().take(8).collect::<Vec<_>>().into_iter().rev().collect();
-        bail!("`{shown}` failed with {}; its stderr ended:\n    {}", run.status, tail.join("\n    "));
-    }
-    Ok(())
 }
 
 /// Makes `link` point at the folder `target`.
@@ -347,18 +265,6 @@ fn link_dir(target: &Path, link: &Path) -> Result<()> {
     }
 }
 
-/// Quotes `arg` for a POSIX shell when it needs it, so printed commands can be pasted.
-pub fn shell_quote(arg: &str) -> String {
-    let plain = !arg.is_empty() && arg.chars().all(|c| c.is_ascii_alphanumeric() || "_-./=:@%+,".contains(c));
-    if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
-}
-
-fn display(cmd: &Command) -> String {
-    let mut parts = vec![shell_quote(&cmd.get_program().to_string_lossy())];
-    parts.extend(cmd.get_args().map(|a| shell_quote(&a.to_string_lossy())));
-    parts.join(" ")
-}
-
 /// `doppel --version` of `doppel`, e.g. `doppel-cli 0.1.0`.
 pub fn doppel_version(doppel: &Path) -> Result<String> {
     let out = Command::new(doppel)
@@ -374,58 +280,6 @@ pub fn doppel_version(doppel: &Path) -> Result<String> {
 
 /// Builds the release `doppel` binary (with the wgpu feature for `--device wgpu`) and returns its path.
 pub fn build_doppel(root: &Path, device: &str, log: &Log) -> Result<PathBuf> {
-    let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
-    let mut cmd = Command::new(&cargo);
-    cmd.args(["build", "--release", "-p", "doppel-cli"]);
-    if device == "wgpu" {
-        cmd.args(["--features", "wgpu"]);
-    }
-    let shown = display(&cmd);
-    log.line(&format!("building the release doppel binary ({shown})"));
-    let status = cmd
-        .current_dir(root)
-        .stdin(Stdio::null())
-        .stdout(Stdio::from(std::io::stderr()))
-        .status()
-        .with_context(|| format!("cannot start `{shown}`"))?;
-    if !status.success() {
-        bail!("`{shown}` failed with {status}; fix the build, or pass --doppel-bin PATH");
-    }
-    // cargo resolves a relative CARGO_TARGET_DIR against the folder it runs in, which is the root here.
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
-    let binary = target.join("release").join("doppel");
-    if !binary.is_file() {
-        bail!("the build succeeded but {} does not exist; is the target folder set elsewhere?", binary.display());
-    }
-    Ok(binary)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    // Printed by `doppel train --which m0,retrain_exact,retrain_clean` on configs/smoke.toml with k = 0.
-    const TABLE: &str = "model             test%   F acc%  F conf%   S acc%   R acc%    train s
-m0                82.50    75.00    71.43      -      88.78        0.0
-retrain_exact     83.75    75.00    70.99      -      87.24        0.0
-";
-
-    #[test]
-    fn the_train_table_parses_with_empty_sets() {
-        let m = parse_train_table(TABLE, "retrain_exact").unwrap();
-        assert_eq!(
-            m,
-            Metrics {
-                test_acc: Some(83.75),
-                forget_acc: Some(75.0),
-                forget_conf: Some(70.99),
-                similar_acc: None,
-                retain_acc: Some(87.24)
-            }
-        );
-        let e = parse_train_table(TABLE, "retrain_clean").unwrap_err().to_string();
-        assert!(e.contains("no row for retrain_clean"), "{e}");
-        let e = parse_train_table("model acc\nm0 1\n", "m0").unwrap_err().to_string();
-        assert!(e.contains("rebuild doppel"), "{e}");
-    }
+    let features: &[&str] = if device == "wgpu" { &["wgpu"] } else { &[] };
+    crate::build::build_doppel(root, features, &|line| log.line(line))
 }

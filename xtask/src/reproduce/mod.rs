@@ -18,8 +18,8 @@
 //! key, whatever the order the steps ran in.
 
 pub mod cache;
+mod code;
 pub mod exec;
-pub mod lm_report;
 mod log;
 pub mod plan;
 pub mod preset;
@@ -36,10 +36,13 @@ use anyhow::{Context, Result, bail};
 use clap::Args;
 
 use crate::workspace_root;
-use cache::{Cache, RECORD_FORMAT, Record, write_atomic};
-use exec::{Runner, shell_quote};
+use cache::{Cache, RECORD_FORMAT, Record};
+use doppel_stdx::sha256_hex;
+use doppel_stdx::shell_quote;
+use doppel_stdx::write_atomic;
+use exec::Runner;
 use log::{Log, Progress, human_seconds};
-use plan::{Action, KeyContext, Kind, Plan, code_fingerprint, sha256_hex};
+use plan::{Action, KeyContext, Kind, Plan, code_fingerprint};
 use preset::Preset;
 
 /// The options of `cargo xtask reproduce`.
@@ -168,8 +171,14 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     if !args.merge && !args.dry_run {
         fetch_missing(&preset, &data_dir, &log)?;
     }
-    let code =
-        Kind::ALL.iter().map(|&k| Ok((k, code_fingerprint(&root, k.code_paths())?))).collect::<Result<Vec<_>>>()?;
+    let graph = code::Graph::load(&root)?;
+    let code = Kind::ALL
+        .iter()
+        .map(|&k| {
+            let paths = graph.code_paths(k)?;
+            Ok((k, code_fingerprint(&root, &paths.iter().map(String::as_str).collect::<Vec<_>>())?))
+        })
+        .collect::<Result<Vec<_>>>()?;
     let sources = source_digests(&preset, &data_dir)?;
     let ctx = KeyContext { device: device.to_string(), code: code.clone(), sources: sources.clone() };
     let plan = Plan::build(&preset, &ctx)?;
@@ -202,9 +211,8 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         }
     };
     if args.merge {
-        report::write(&out, &preset, &plan, &cache, &info("merge", started.elapsed().as_secs_f64()))?;
         let (bin, _, _) = locate_doppel(args, &root, device, &log)?;
-        exec::figures(&bin, &out, &log)?;
+        report::write(&out, &preset, &plan, &cache, &info("merge", started.elapsed().as_secs_f64()), &bin, &log)?;
         log.line(&format!("merged {} steps; report in {}", plan.steps.len(), out.join("report.md").display()));
         return Ok(());
     }
@@ -246,13 +254,12 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
             ));
         }
         None => {
-            report::write(&out, &preset, &plan, &cache, &info("unsharded", started.elapsed().as_secs_f64()))?;
-            if doppel.is_none() {
-                doppel = Some(locate_doppel(args, &root, device, &log)?);
-            }
-            if let Some((bin, _, _)) = &doppel {
-                exec::figures(bin, &out, &log)?;
-            }
+            let bin = match doppel {
+                Some((bin, _, _)) => bin,
+                None => locate_doppel(args, &root, device, &log)?.0,
+            };
+            let seconds = started.elapsed().as_secs_f64();
+            report::write(&out, &preset, &plan, &cache, &info("unsharded", seconds), &bin, &log)?;
             log.line(&format!(
                 "done in {took}: {built} built, {reused} reused; report in {}",
                 out.join("report.md").display()

@@ -12,11 +12,13 @@
 //! the manifest need nothing new.
 
 use std::collections::BTreeSet;
-use std::fmt;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use serde::{Deserialize, Serialize};
+use doppel_protocol::Role;
+use doppel_stdx::hash::hex;
+use doppel_stdx::sha256_hex;
+use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use super::preset::{Builder, Preset};
@@ -24,112 +26,12 @@ use super::preset::{Builder, Preset};
 /// Bump when the layout of an artifact or the meaning of its key changes; every key of that kind changes with it.
 const SCHEMA: u32 = 1;
 
-/// The kinds of artifact, each cached under `cache/<dir>/<key>/`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Kind {
-    /// `doppel data build`: a similarity-entailed dataset directory.
-    Dataset,
-    /// `doppel train --which <role>`: one reference model with its inference outputs.
-    Model,
-    /// `doppel mine neighbours --exact`: the targets' look-alikes, for the `mined` scope.
-    Mine,
-    /// `doppel unlearn`: one method under one scope from one seed's M0.
-    Unlearn,
-    /// `doppel eval` of the reference and unlearned models of every seed on one dataset: per-sample and summary
-    /// tables.
-    Eval,
-    /// `doppel attack`: reconstruct the targets from one seed's models and score them by SSIM.
-    Attack,
-    /// `doppel lm train --role <role>` then `doppel lm eval`: one reference causal LM of a QA arm with its
-    /// metrics.
-    LmModel,
-    /// `doppel lm unlearn` then `doppel lm eval`: one LM method under one scope from one seed's M0, with its metrics.
-    LmUnlearn,
-}
+/// The kinds of artifact, each cached under `cache/<dir>/<key>/`: doppel-protocol's `StepKind`, which the report
+/// reads too.
+pub use doppel_protocol::StepKind as Kind;
 
-impl Kind {
-    /// Every kind, in pipeline order.
-    pub const ALL: [Kind; 8] = [
-        Kind::Dataset,
-        Kind::Model,
-        Kind::LmModel,
-        Kind::Mine,
-        Kind::Unlearn,
-        Kind::LmUnlearn,
-        Kind::Eval,
-        Kind::Attack,
-    ];
-
-    /// The cache sub-folder and the name in logs.
-    pub fn dir(self) -> &'static str {
-        match self {
-            Kind::Dataset => "dataset",
-            Kind::Model => "model",
-            Kind::Mine => "mine",
-            Kind::Unlearn => "unlearn",
-            Kind::Eval => "eval",
-            Kind::Attack => "attack",
-            Kind::LmModel => "lm-model",
-            Kind::LmUnlearn => "lm-unlearn",
-        }
-    }
-
-    /// The workspace paths whose contents decide this kind's artifacts: the crates its command links
-    /// (their `Cargo.toml` and `src/`), the workspace manifest and the lock file.
-    pub fn code_paths(self) -> &'static [&'static str] {
-        match self {
-            Kind::Dataset => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/mine", "crates/text", "crates/cli"],
-            Kind::Model => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/models", "crates/cli"],
-            Kind::Mine => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/mine", "crates/models", "crates/cli"],
-            Kind::Unlearn => {
-                &["Cargo.toml", "Cargo.lock", "crates/data", "crates/models", "crates/unlearn", "crates/cli"]
-            }
-            Kind::Eval => &["Cargo.toml", "Cargo.lock", "crates/data", "crates/models", "crates/eval", "crates/cli"],
-            Kind::Attack => &[
-                "Cargo.toml",
-                "Cargo.lock",
-                "crates/data",
-                "crates/models",
-                "crates/eval",
-                "crates/attack",
-                "crates/cli",
-            ],
-            // doppel lm eval scores the greedy answers with MiniLM (doppel-models behind doppel-mine's Embedder)
-            // and the metrics of doppel-eval.
-            Kind::LmModel => &[
-                "Cargo.toml",
-                "Cargo.lock",
-                "crates/data",
-                "crates/text",
-                "crates/mine",
-                "crates/models",
-                "crates/eval",
-                "crates/cli",
-            ],
-            Kind::LmUnlearn => &[
-                "Cargo.toml",
-                "Cargo.lock",
-                "crates/data",
-                "crates/text",
-                "crates/mine",
-                "crates/models",
-                "crates/unlearn",
-                "crates/eval",
-                "crates/cli",
-            ],
-        }
-    }
-}
-
-impl fmt::Display for Kind {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.dir())
-    }
-}
-
-/// The three reference models of the study, in table order.
-pub const ROLES: [&str; 3] = ["m0", "retrain_exact", "retrain_clean"];
+/// The three reference models of the study, in table order (doppel-protocol's `Role::ALL`).
+pub const ROLES: [&str; 3] = [Role::M0.name(), Role::RetrainExact.name(), Role::RetrainClean.name()];
 
 /// What a step runs.
 #[derive(Debug, Clone)]
@@ -667,15 +569,6 @@ fn push(
     }
     steps.push(Step { kind, key, material, label, slug, deps, action, coords });
     Ok(steps.len() - 1)
-}
-
-/// Lowercase hex of sha256(`bytes`).
-pub fn sha256_hex(bytes: &[u8]) -> String {
-    hex(&Sha256::digest(bytes))
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// A digest of the sources under `root` that `paths` name: each file as is, each crate folder as its `Cargo.toml`

@@ -51,8 +51,23 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result, bail};
+use doppel_protocol::{LmMethod, Method, Scope};
 use serde::Deserialize;
 use toml::{Table, Value};
+
+/// The names of `$t::ALL`, as a constant array of `$n` strings.
+macro_rules! names {
+    ($t:ident, $n:expr) => {{
+        let all = $t::ALL;
+        let mut out = [""; $n];
+        let mut i = 0;
+        while i < $n {
+            out[i] = all[i].name();
+            i += 1;
+        }
+        out
+    }};
+}
 
 /// A checked preset.
 #[derive(Debug, Clone)]
@@ -142,31 +157,18 @@ pub struct AttackArm {
     pub seeds: Vec<u64>,
 }
 
-/// The methods doppel unlearn offers, in table order (`doppel unlearn --method`).
-pub const METHODS: [&str; 12] = [
-    "retrain",
-    "ft",
-    "ga",
-    "neggrad_plus",
-    "rl",
-    "l1_sparse",
-    "salun",
-    "scrub",
-    "boundary_shrink",
-    "boundary_expanding",
-    "ssd",
-    "bad_teacher",
-];
+/// The methods doppel unlearn offers, in table order (`doppel unlearn --method`): doppel-protocol's list.
+pub const METHODS: [&str; Method::ALL.len()] = names!(Method, Method::ALL.len());
 
 /// The methods `doppel lm unlearn` offers a QA arm, in table order.
-pub const LM_METHODS: [&str; 7] = ["retrain", "ft", "ga", "grad_diff", "kl_ga", "npo", "simnpo"];
+pub const LM_METHODS: [&str; LmMethod::ALL.len()] = names!(LmMethod, LmMethod::ALL.len());
 
 /// The scopes the unlearn stage runs, from the narrowest: the targets, the targets and their mined look-alikes,
 /// the targets and all their variants.
-pub const SCOPES: [&str; 3] = ["exact", "mined", "lineage"];
+pub const SCOPES: [&str; Scope::ALL.len()] = names!(Scope, Scope::ALL.len());
 
 /// The scopes of a QA arm: the target pairs, or the targets and all their paraphrases.
-pub const LM_SCOPES: [&str; 2] = ["exact", "lineage"];
+pub const LM_SCOPES: [&str; 2] = [Scope::Exact.name(), Scope::Lineage.name()];
 
 /// A dataset arm's `unlearn` table, checked.
 #[derive(Debug, Clone)]
@@ -290,9 +292,7 @@ pub fn parse_table(text: &str, file: &str) -> Result<Table> {
 }
 
 fn syntax_error(text: &str, file: &str, e: &toml::de::Error) -> anyhow::Error {
-    let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-    let at = line.map(|l| format!(":{l}")).unwrap_or_default();
-    anyhow::anyhow!("{file}{at}: {}", e.message().replace('\n', " "))
+    anyhow::anyhow!("{}: {}", doppel_stdx::config::located(file, text, e.span()), e.message().replace('\n', " "))
 }
 
 impl Preset {

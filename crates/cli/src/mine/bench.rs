@@ -85,7 +85,7 @@ pub fn bench_index(a: BenchIndexArgs) -> anyhow::Result<()> {
 
     let v = index.vectors();
     let bytes: Vec<u8> = v.as_slice().iter().flat_map(|x| x.to_le_bytes()).collect();
-    write_atomic(&a.out.join("vectors.f32"), &bytes)?;
+    doppel_stdx::write_atomic(&a.out.join("vectors.f32"), &bytes)?;
     let rows_of =
         |hits: &[Vec<Hit>]| -> Vec<Vec<usize>> { hits.iter().map(|h| h.iter().map(|x| x.row).collect()).collect() };
     let queries = serde_json::json!({
@@ -94,7 +94,7 @@ pub fn bench_index(a: BenchIndexArgs) -> anyhow::Result<()> {
         "hnsw": rows_of(&hnsw),
         "exact": rows_of(&exact),
     });
-    write_atomic(&a.out.join("queries.json"), queries.to_string().as_bytes())?;
+    doppel_stdx::write_atomic(&a.out.join("queries.json"), queries.to_string().as_bytes())?;
     let result = serde_json::json!({
         "rows": index.len(),
         "dim": v.dim(),
@@ -112,7 +112,7 @@ pub fn bench_index(a: BenchIndexArgs) -> anyhow::Result<()> {
         "exact_query_s": exact_s,
         "recall_at_k": recall,
     });
-    write_atomic(&a.out.join("index.json"), result.to_string().as_bytes())?;
+    doppel_stdx::write_atomic(&a.out.join("index.json"), result.to_string().as_bytes())?;
     println!("{result}");
     Ok(())
 }
@@ -137,7 +137,7 @@ pub fn bench_minilm(a: BenchMinilmArgs) -> anyhow::Result<()> {
     let embeddings = model.embed(&sentences)?;
     let seconds = started.elapsed().as_secs_f64();
     let bytes: Vec<u8> = embeddings.iter().flatten().flat_map(|x| x.to_le_bytes()).collect();
-    write_atomic(&a.out.join("minilm.f32"), &bytes)?;
+    doppel_stdx::write_atomic(&a.out.join("minilm.f32"), &bytes)?;
     let tokens: usize = sentences.iter().map(|s| model.tokenizer().encode(s).len()).sum();
     let result = serde_json::json!({
         "sentences": sentences.len(),
@@ -146,7 +146,7 @@ pub fn bench_minilm(a: BenchMinilmArgs) -> anyhow::Result<()> {
         "seconds": seconds,
         "sentences_per_s": sentences.len() as f64 / seconds,
     });
-    write_atomic(&a.out.join("minilm.json"), result.to_string().as_bytes())?;
+    doppel_stdx::write_atomic(&a.out.join("minilm.json"), result.to_string().as_bytes())?;
     println!("{result}");
     Ok(())
 }
@@ -184,12 +184,6 @@ fn recall_at(approx: &[Vec<Hit>], exact: &[Vec<Hit>]) -> f64 {
         found as f64 / e.len().max(1) as f64
     });
     per_query.sum::<f64>() / exact.len().max(1) as f64
-}
-
-fn write_atomic(path: &Path, bytes: &[u8]) -> anyhow::Result<()> {
-    let tmp = path.with_extension("partial");
-    std::fs::write(&tmp, bytes).with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, path).with_context(|| format!("renaming {} to {}", tmp.display(), path.display()))
 }
 
 #[cfg(test)]

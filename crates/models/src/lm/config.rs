@@ -184,13 +184,10 @@ impl LmTrainConfig {
 
     /// Parses and checks a TOML config; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Self> {
-        let cfg: LmTrainConfig = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            ModelError::Config {
-                context: format!("{file}{}", line.map(|l| format!(":{l}")).unwrap_or_default()),
-                field: "toml".into(),
-                problem: e.message().replace('\n', " "),
-            }
+        let cfg: LmTrainConfig = toml::from_str(text).map_err(|e| ModelError::Config {
+            context: doppel_stdx::config::located(file, text, e.span()),
+            field: "toml".into(),
+            problem: e.message().replace('\n', " "),
         })?;
         cfg.validate(file)?;
         Ok(cfg)

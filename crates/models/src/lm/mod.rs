@@ -13,7 +13,7 @@
 //! - [`batch`] pads examples into a [`Batch`] with a loss mask over the whole sequence or the answer only
 //!   ([`LossOn`]); [`score`] returns per-example host-side log-probabilities for doppel-eval's metrics.
 //! - [`train::train_lm`] runs the deterministic AdamW loop of an [`LmTrainConfig`] on chosen examples
-//!   (M0 / `retrain_exact` / `retrain_clean` differ only in the rows, chosen with [`crate::Role::admits`]).
+//!   (M0 / `retrain_exact` / `retrain_clean` differ only in the rows, chosen with [`crate::RoleRows::admits`]).
 //! - [`checkpoint::save`] / [`checkpoint::load`] write and read a model folder: `model.safetensors`, the JSON
 //!   sidecar `model.json` ([`LmSidecar`]) and the compact `vocab.txt`, so a model reloads with its own tokenizer.
 //! - [`generate::generate`] decodes greedily or by seeded temperature / top-k sampling ([`Decoding`]).

@@ -167,12 +167,9 @@ impl SpamConfig {
 
     /// Parses and checks TOML `text`; `file` names it in errors.
     pub fn from_toml(text: &str, file: &str) -> Result<Self> {
-        let raw: Raw = toml::from_str(text).map_err(|e| {
-            let at = e.span().map(|s| format!(":{}", text[..s.start.min(text.len())].matches('\n').count() + 1));
-            TextError::ConfigSyntax {
-                file: format!("{file}{}", at.unwrap_or_default()),
-                message: e.message().replace('\n', " "),
-            }
+        let raw: Raw = toml::from_str(text).map_err(|e| TextError::ConfigSyntax {
+            file: doppel_stdx::config::located(file, text, e.span()),
+            message: e.message().replace('\n', " "),
         })?;
         let err = |field: &str, problem: String| TextError::Config {
             file: file.to_string(),

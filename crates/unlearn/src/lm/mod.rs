@@ -82,57 +82,10 @@ pub trait LmUnlearner {
     ) -> Result<LmUnlearned>;
 }
 
-/// The LM methods, as configs and the command line name them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum LmMethodName {
-    /// [`methods::Ga`].
-    Ga,
-    /// [`methods::GradDiff`].
-    GradDiff,
-    /// [`methods::KlGa`].
-    KlGa,
-    /// [`methods::Npo`].
-    Npo,
-    /// [`methods::SimNpo`].
-    #[serde(rename = "simnpo")]
-    SimNpo,
-    /// [`methods::Ft`].
-    Ft,
-    /// [`methods::Retrain`].
-    Retrain,
-}
-
-impl LmMethodName {
-    /// All methods, in the order tables print them.
-    pub const ALL: [LmMethodName; 7] = [
-        LmMethodName::Retrain,
-        LmMethodName::Ft,
-        LmMethodName::Ga,
-        LmMethodName::GradDiff,
-        LmMethodName::KlGa,
-        LmMethodName::Npo,
-        LmMethodName::SimNpo,
-    ];
-
-    /// The name: `ga`, `grad_diff`, `kl_ga`, `npo`, `simnpo`, `ft`, `retrain`.
-    pub fn name(self) -> &'static str {
-        match self {
-            LmMethodName::Ga => "ga",
-            LmMethodName::GradDiff => "grad_diff",
-            LmMethodName::KlGa => "kl_ga",
-            LmMethodName::Npo => "npo",
-            LmMethodName::SimNpo => "simnpo",
-            LmMethodName::Ft => "ft",
-            LmMethodName::Retrain => "retrain",
-        }
-    }
-
-    /// Parses a name.
-    pub fn parse(name: &str) -> Option<LmMethodName> {
-        LmMethodName::ALL.into_iter().find(|m| m.name() == name)
-    }
-}
+/// The LM methods, as configs and the command line name them: doppel-protocol's [`LmMethod`].
+///
+/// [`LmMethod`]: doppel_protocol::LmMethod
+pub use doppel_protocol::LmMethod as LmMethodName;
 
 /// One optional section per LM method; a missing section or key is the paper's default (scaled as each config's
 /// doc comment says).
@@ -158,12 +111,9 @@ pub struct LmMethodConfigs {
 impl LmMethodConfigs {
     /// Parses a TOML config; `file` names it in errors. Every section is checked, not only the one used.
     pub fn from_toml(text: &str, file: &str) -> Result<Self> {
-        let cfg: LmMethodConfigs = toml::from_str(text).map_err(|e| {
-            let line = e.span().map(|s| text[..s.start.min(text.len())].matches('\n').count() + 1);
-            UnlearnError::ConfigFile {
-                file: format!("{file}{}", line.map(|l| format!(":{l}")).unwrap_or_default()),
-                problem: e.message().replace('\n', " "),
-            }
+        let cfg: LmMethodConfigs = toml::from_str(text).map_err(|e| UnlearnError::ConfigFile {
+            file: doppel_stdx::config::located(file, text, e.span()),
+            problem: e.message().replace('\n', " "),
         })?;
         for m in LmMethodName::ALL {
             cfg.build(m)?;
@@ -173,11 +123,7 @@ impl LmMethodConfigs {
 
     /// Reads and checks a config file.
     pub fn from_file(path: &Path) -> Result<Self> {
-        let text = std::fs::read_to_string(path).map_err(|source| UnlearnError::Io {
-            action: "reading",
-            path: path.to_path_buf(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path).map_err(doppel_stdx::IoError::at("reading", path))?;
         Self::from_toml(&text, &path.display().to_string())
     }
 

@@ -1,19 +1,17 @@
 //! The language arm's part of the report: per QA arm and k, the three reference LMs and every unlearned LM on the
-//! targets F, their paraphrases S, the retain rows R and held-out QA pairs, from each step's `lm-eval.json`.
+//! targets F, their paraphrases S, the retain rows R and held-out QA pairs, from each step's `doppel lm eval`
+//! result.
 //!
 //! Like the rest of the report, everything here is a function of the artifacts, so it is byte-identical whenever
 //! they are.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
 
-use anyhow::{Context, Result};
+use crate::found::{Cost, Costs, LmRow, ROLES};
+use crate::stats::mean_std_sample;
 
-use super::plan::ROLES;
-use super::report::{Cost, mean_std};
-
-/// The `doppel lm eval` metrics the report shows, as (key in `lm-eval.json`, column title, decimals).
+/// The LM metrics the report shows, as (field of doppel-protocol's `LmEvalResult`, title, decimals).
 pub const LM_COLUMNS: [(&str, &str, usize); 9] = [
     ("answer_nll_forget", "F answer NLL", 3),
     ("answer_nll_similar", "S answer NLL", 3),
@@ -25,35 +23,6 @@ pub const LM_COLUMNS: [(&str, &str, usize); 9] = [
     ("minilm_cosine_forget", "MiniLM cos F", 3),
     ("min_k_auc_forget_vs_heldout", "Min-K% AUC F vs held-out", 3),
 ];
-
-/// One LM's metrics (one seed) with where it sits.
-#[derive(Debug, Clone)]
-pub struct LmRow {
-    /// Index of the dataset arm.
-    pub arm: usize,
-    /// The arm's label.
-    pub dataset: String,
-    /// Paraphrases per target.
-    pub k: usize,
-    /// `m0`, `retrain_exact`, `retrain_clean` or `<method>-<scope>`.
-    pub model: String,
-    /// The numbers of its `lm-eval.json`.
-    pub values: BTreeMap<String, f64>,
-}
-
-/// The numeric fields of an `lm-eval.json` (NaN, written as null, is left out).
-pub fn read_lm_eval(path: &Path) -> Result<BTreeMap<String, f64>> {
-    let text = std::fs::read(path).with_context(|| format!("cannot read {}", path.display()))?;
-    let v: serde_json::Value =
-        serde_json::from_slice(&text).with_context(|| format!("{} is not JSON", path.display()))?;
-    let obj = v.as_object().with_context(|| format!("{} is not a JSON object", path.display()))?;
-    let values: BTreeMap<String, f64> =
-        obj.iter().filter_map(|(k, x)| x.as_f64().filter(|f| f.is_finite()).map(|f| (k.clone(), f))).collect();
-    if !values.contains_key("heldout_ppl") {
-        anyhow::bail!("{} has no heldout_ppl; it was not written by `doppel lm eval`", path.display());
-    }
-    Ok(values)
-}
 
 /// One model at one k of one arm, over seeds.
 #[derive(Debug, Clone)]
@@ -99,29 +68,10 @@ pub fn summarise(rows: &[LmRow]) -> Vec<LmCell> {
             seeds: g.len(),
             stats: LM_COLUMNS
                 .iter()
-                .map(|(key, _, _)| mean_std(&g.iter().map(|r| r.values.get(*key).copied()).collect::<Vec<_>>()))
+                .map(|(key, _, _)| mean_std_sample(&g.iter().map(|r| r.eval.metric(key)).collect::<Vec<_>>()))
                 .collect(),
         })
         .collect()
-}
-
-/// `tables/lm.csv`: one line per arm, k and model, each metric as `<key>_mean,<key>_std`.
-pub fn csv(cells: &[LmCell], costs: &BTreeMap<(usize, usize, String), Cost>) -> String {
-    let mut s = String::from("dataset,k,model,seeds");
-    for (key, _, _) in LM_COLUMNS {
-        let _ = write!(s, ",{key}_mean,{key}_std");
-    }
-    s.push_str(",diverged\n");
-    for c in cells {
-        let _ = write!(s, "{},{},{},{}", c.dataset, c.k, c.model, c.seeds);
-        for ((_, _, d), (m, sd)) in LM_COLUMNS.iter().zip(&c.stats) {
-            let f = |v: Option<f64>| v.map(|x| format!("{x:.p$}", p = d + 3)).unwrap_or_default();
-            let _ = write!(s, ",{},{}", f(*m), f(*sd));
-        }
-        let diverged = costs.get(&(c.arm, c.k, c.model.clone())).map_or(String::new(), |c| c.diverged().to_string());
-        let _ = writeln!(s, ",{diverged}");
-    }
-    s
 }
 
 fn pm(m: Option<f64>, sd: Option<f64>, d: usize) -> String {
@@ -138,7 +88,7 @@ fn find<'a>(cells: &'a [LmCell], arm: usize, k: usize, model: &str) -> Option<&'
 
 /// Arm `arm`'s LM table and, per k, where retrain_exact sits and which method comes nearest retrain_clean on the
 /// targets. Empty when the arm has no LM rows.
-pub fn markdown(cells: &[LmCell], costs: &BTreeMap<(usize, usize, String), Cost>, arm: usize) -> String {
+pub fn markdown(cells: &[LmCell], costs: &Costs, arm: usize) -> String {
     let rows: Vec<&LmCell> = cells.iter().filter(|c| c.arm == arm).collect();
     if rows.is_empty() {
         return String::new();
@@ -155,7 +105,7 @@ pub fn markdown(cells: &[LmCell], costs: &BTreeMap<(usize, usize, String), Cost>
     let _ = writeln!(s, "|---:|---|{}", "---:|".repeat(titles.len()));
     for c in &rows {
         let vals: Vec<String> = LM_COLUMNS.iter().zip(&c.stats).map(|((_, _, d), (m, sd))| pm(*m, *sd, *d)).collect();
-        let diverged = costs.get(&(c.arm, c.k, c.model.clone())).map_or(0, Cost::diverged);
+        let diverged = costs.get(&(c.arm, c.k, c.model.clone())).map_or(0, |c: &Cost| c.diverged);
         let name = match (c.model.as_str(), diverged) {
             ("m0", _) => "M0".to_string(),
             (m, 0) => m.to_string(),
@@ -260,15 +210,31 @@ pub fn headline(cells: &[LmCell], arm: usize, label: &str, targets: u64) -> Opti
 
 #[cfg(test)]
 mod tests {
+    #![allow(clippy::unwrap_used)]
     use super::*;
+    use doppel_protocol::LmEvalResult;
 
     fn row(k: usize, model: &str, seed_shift: f64, rouge: f64, nll: f64) -> LmRow {
-        let mut values = BTreeMap::new();
-        values.insert("rouge_l_forget".to_string(), rouge + seed_shift);
-        values.insert("answer_nll_forget".to_string(), nll);
-        values.insert("heldout_ppl".to_string(), 200.0);
-        values.insert("unigram_ppl".to_string(), 800.0);
-        LmRow { arm: 0, dataset: "qa".into(), k, model: model.into(), values }
+        let eval = doppel_protocol::tagged!(LmEvalResult {
+            model: model.into(),
+            role: "m0".into(),
+            heldout_ppl: 200.0,
+            unigram_ppl: 800.0,
+            answer_nll_forget: nll,
+            answer_nll_similar: None,
+            answer_nll_retain: 1.0,
+            answer_nll_heldout: 1.0,
+            rouge_l_forget: rouge + seed_shift,
+            minilm_cosine_forget: 0.5,
+            min_k_auc_forget_vs_heldout: f64::NAN,
+            min_k: 0.2,
+            forget: 5,
+            similar: 0,
+            retain: 50,
+            heldout: 10,
+            heldout_unk_rate: 0.0,
+        });
+        LmRow { arm: 0, dataset: "qa".into(), k, model: model.into(), eval }
     }
 
     fn cells() -> Vec<LmCell> {
@@ -314,7 +280,7 @@ mod tests {
         assert!(md.contains(at_k0), "{md}");
         assert!(md.contains("(5.500 against 0.300)"), "{md}");
         assert!(md.contains("M0's held-out perplexity 200.0 against the unigram's 800.0"), "{md}");
-        let table = csv(&c, &BTreeMap::new());
+        let table = crate::tables::lm(&c, &BTreeMap::new()).csv();
         assert!(table.starts_with("dataset,k,model,seeds,answer_nll_forget_mean,answer_nll_forget_std,"), "{table}");
         assert_eq!(table.lines().count(), 1 + 10);
         assert!(markdown(&c, &BTreeMap::new(), 1).is_empty());

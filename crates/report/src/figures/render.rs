@@ -31,7 +31,7 @@ use plotters::style::text_anchor::{HPos, Pos, VPos};
 use plotters::style::{FontStyle, register_font};
 
 /// The embedded text font: DejaVu Sans, subset (see `assets/README.md`).
-const FONT: &[u8] = include_bytes!("../assets/DejaVuSans-subset.ttf");
+const FONT: &[u8] = include_bytes!("../../assets/DejaVuSans-subset.ttf");
 /// The family name every text style of this module uses; plotters' own default labels ask for it too.
 const FAMILY: &str = "sans-serif";
 

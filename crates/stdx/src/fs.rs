@@ -1,0 +1,109 @@
+//! Atomic file writes and the I/O error that names what was being done to which path.
+//!
+//! Every output of doppel is written under a temporary name beside its destination and renamed into place, so a
+//! reader (or a rerun after a kill) sees the old file or the new one, never a part. The temporary name is
+//! `.<name>.tmp-<pid>-<n>`: hidden, in the same folder (a rename across file systems is a copy), unique per
+//! process and call, so two writers of one path never share a temporary file.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
+
+/// An I/O failure with the action and the path it concerns: `writing results/report.md: No space left on device`.
+#[derive(Debug)]
+pub struct IoError {
+    /// What was being done, as a gerund: `reading`, `creating`, `renaming into place`.
+    pub action: &'static str,
+    /// The file or folder.
+    pub path: PathBuf,
+    /// The operating system's error.
+    pub source: std::io::Error,
+}
+
+impl IoError {
+    /// A closure for `map_err` that wraps an [`std::io::Error`] of `action` on `path`.
+    pub fn at(action: &'static str, path: impl Into<PathBuf>) -> impl FnOnce(std::io::Error) -> IoError {
+        let path = path.into();
+        move |source| IoError { action, path, source }
+    }
+}
+
+impl std::fmt::Display for IoError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}: {}", self.action, self.path.display(), self.source)
+    }
+}
+
+impl std::error::Error for IoError {
+    fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+        Some(&self.source)
+    }
+}
+
+static COUNTER: AtomicU64 = AtomicU64::new(0);
+
+/// The temporary name [`write_atomic`] uses for `path`: `.<name>.tmp-<pid>-<n>` in the same folder.
+pub fn temp_path(path: &Path) -> PathBuf {
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+    path.with_file_name(format!(".{name}.tmp-{}-{n}", std::process::id()))
+}
+
+/// Writes `bytes` to `path` through a temporary file beside it (flushed to disk) and a rename, creating the
+/// parent folders first. On failure the temporary file is removed and `path` is untouched.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
+    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+        std::fs::create_dir_all(parent).map_err(IoError::at("creating", parent))?;
+    }
+    let tmp = temp_path(path);
+    let written = std::fs::File::create(&tmp)
+        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+        .map_err(IoError::at("writing", &tmp));
+    if let Err(e) = written {
+        let _ = std::fs::remove_file(&tmp);
+        return Err(e);
+    }
+    std::fs::rename(&tmp, path).map_err(|source| {
+        let _ = std::fs::remove_file(&tmp);
+        IoError { action: "renaming into place", path: path.to_path_buf(), source }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_write_replaces_the_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/out.txt");
+        write_atomic(&path, b"one").unwrap();
+        write_atomic(&path, b"two").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"two");
+        let names: Vec<_> =
+            std::fs::read_dir(path.parent().unwrap()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("out.txt")]);
+    }
+
+    #[test]
+    fn a_failed_write_names_the_path_and_keeps_the_old_file() {
+        let dir = tempfile::tempdir().unwrap();
+        // A folder where the file should go: the rename fails, the folder stays, no temporary is left.
+        let path = dir.path().join("taken");
+        std::fs::create_dir(&path).unwrap();
+        std::fs::write(path.join("inside"), b"x").unwrap();
+        let e = write_atomic(&path, b"new").unwrap_err();
+        assert_eq!(e.action, "renaming into place");
+        assert!(e.to_string().contains("taken"), "{e}");
+        assert!(path.join("inside").is_file());
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+
+    #[test]
+    fn temporary_names_differ_per_call() {
+        let p = Path::new("/x/y.csv");
+        assert_ne!(temp_path(p), temp_path(p));
+        assert!(temp_path(p).file_name().unwrap().to_string_lossy().starts_with(".y.csv.tmp-"));
+    }
+}

@@ -1,0 +1,22 @@
+//! doppel-stdx: the helpers every doppel crate and the xtask share, on std (and sha2) alone, so the xtask can
+//! link it without pulling in burn or polars.
+//!
+//! - [`fs`]: [`write_atomic`] (temporary file beside the destination, then a rename) and the [`IoError`] that
+//!   names the action and the path.
+//! - [`hash`]: lowercase-hex sha256 of buffers and files ([`sha256_hex`], [`sha256_file`]).
+//! - [`config`]: the field checks of a TOML config ([`Checker`], [`ConfigProblem`]) and the line a TOML syntax
+//!   error points at ([`config::at_line`]).
+//! - [`process`]: [`shell_quote`] and [`shown`], so printed commands can be pasted into a shell.
+//!
+//! Each library crate keeps its own `thiserror` enum with its domain variants; the common ones wrap these types
+//! (`From<IoError>`, `From<ConfigProblem>`), so a message reads the same whichever crate raised it.
+
+pub mod config;
+pub mod fs;
+pub mod hash;
+pub mod process;
+
+pub use config::{Checker, ConfigProblem};
+pub use fs::{IoError, write_atomic};
+pub use hash::{sha256_file, sha256_hex};
+pub use process::{shell_quote, shown};
