@@ -16,6 +16,7 @@
 pub mod build;
 pub mod config;
 pub mod dataset;
+pub mod derive;
 pub mod error;
 pub mod hash;
 pub mod lineage;

@@ -231,7 +231,7 @@ impl MineConfig {
             _ => &[],
         };
         if let Some(k) = e.set_keys().into_iter().find(|k| !allowed.is_empty() && !allowed.contains(k)) {
-            return Err(c.err(&format!("embedder.{k}"), format!("does not apply to embedder.kind = {:?}", e.kind)));
+            return Err(c.err(format!("embedder.{k}"), format!("does not apply to embedder.kind = {:?}", e.kind)));
         }
         let required = |field: &str, v: Option<i64>| {
             v.ok_or_else(|| c.err(field, format!("is required for embedder.kind = {:?}", e.kind)))

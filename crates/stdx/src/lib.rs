@@ -1,4 +1,4 @@
-//! doppel-stdx: the helpers every doppel crate and the xtask share, on std (and sha2) alone, so the xtask can
+//! doppel-stdx: the helpers every doppel crate and the xtask share, on std, sha2 and toml alone, so the xtask can
 //! link it without pulling in burn or polars.
 //!
 //! - [`fs`]: [`write_atomic`] (temporary file beside the destination, then a rename) and the [`IoError`] that
@@ -6,6 +6,8 @@
 //! - [`hash`]: lowercase-hex sha256 of buffers and files ([`sha256_hex`], [`sha256_file`]).
 //! - [`config`]: the field checks of a TOML config ([`Checker`], [`ConfigProblem`]) and the line a TOML syntax
 //!   error points at ([`config::at_line`]).
+//! - [`overrides`]: `--set key=value` on a TOML config ([`overrides::apply`]), dotted keys through tables and
+//!   arrays of tables (`variants.0.ratio`), so the binary derives a step's config and the xtask never edits one.
 //! - [`process`]: [`shell_quote`] and [`shown`], so printed commands can be pasted into a shell.
 //!
 //! Each library crate keeps its own `thiserror` enum with its domain variants; the common ones wrap these types
@@ -14,6 +16,7 @@
 pub mod config;
 pub mod fs;
 pub mod hash;
+pub mod overrides;
 pub mod process;
 
 pub use config::{Checker, ConfigProblem};

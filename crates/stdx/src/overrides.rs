@@ -1,0 +1,108 @@
+//! `--set key=value` overrides of a TOML config.
+//!
+//! A key is dotted (`source.train_per_class`); missing tables on the way are created, and a number picks an
+//! element of an array of tables (`variants.0.ratio` is the first `[[variants]]` group's `ratio`). A value is a
+//! TOML value (`0.5`, `"noun"`, `["noun", "verb"]`, `{ a = 1 }`); a word that is not one is taken as a string, so
+//! `--set name=mnist-10k` works unquoted. The checks of the config itself run afterwards, on the result, exactly
+//! as on a file.
+
+use toml::{Table, Value};
+
+/// One `key=value` argument, parsed: `Err` names what is wrong with it.
+pub fn parse(arg: &str) -> Result<(String, Value), String> {
+    let Some((key, value)) = arg.split_once('=') else {
+        return Err(format!("--set {arg:?} is not key=value (e.g. --set source.train_per_class=500)"));
+    };
+    let key = key.trim();
+    if key.is_empty() || key.split('.').any(str::is_empty) {
+        return Err(format!("--set {arg:?}: {key:?} is not a dotted key like source.train_per_class"));
+    }
+    let value = value.trim();
+    let parsed = format!("v = {value}").parse::<Table>().ok().and_then(|mut t| t.remove("v"));
+    Ok((key.to_string(), parsed.unwrap_or_else(|| Value::String(value.to_string()))))
+}
+
+/// `key=value` as [`parse`] reads it back.
+pub fn render(key: &str, value: &Value) -> String {
+    format!("{key}={value}")
+}
+
+/// Sets the dotted `key` in `table` to `value`; `Err` is the problem with the key, to be named with it.
+pub fn set(table: &mut Table, key: &str, value: Value) -> Result<(), String> {
+    let parts: Vec<&str> = key.split('.').collect();
+    if parts.iter().any(|p| p.is_empty()) {
+        return Err("is not a dotted key like \"source.train_per_class\"".into());
+    }
+    let mut at = &mut *table;
+    let mut i = 0;
+    while i + 1 < parts.len() {
+        let part = parts[i];
+        let entry = at.entry(part.to_string()).or_insert_with(|| Value::Table(Table::new()));
+        at = match entry {
+            Value::Table(t) => t,
+            Value::Array(items) if i + 2 < parts.len() => {
+                let index = parts[i + 1];
+                let n = items.len();
+                let item = index
+                    .parse::<usize>()
+                    .ok()
+                    .and_then(|j| items.get_mut(j))
+                    .ok_or_else(|| format!("indexes `{part}` with `{index}`; it has {n} elements (0-based)"))?;
+                i += 1;
+                match item {
+                    Value::Table(t) => t,
+                    _ => return Err(format!("goes through `{part}.{index}`, which is not a table")),
+                }
+            }
+            _ => return Err(format!("goes through `{part}`, which is not a table")),
+        };
+        i += 1;
+    }
+    if let Some(last) = parts.last() {
+        at.insert((*last).to_string(), value);
+    }
+    Ok(())
+}
+
+/// Applies every `key=value` of `sets` to `table`, in order; `Err` is (key, problem).
+pub fn apply(table: &mut Table, sets: &[String]) -> Result<(), (String, String)> {
+    for arg in sets {
+        let (key, value) = parse(arg).map_err(|p| (arg.clone(), p))?;
+        set(table, &key, value).map_err(|p| (key, p))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn overrides_reach_nested_tables_and_array_elements() {
+        let mut t: Table =
+            "seed = 1\n[source]\ndataset = \"mnist\"\n[[variants]]\nratio = 0.2\n[[variants]]\nratio = 0.3\n"
+                .parse()
+                .unwrap();
+        let sets = ["source.train_per_class=500", "variants.1.ratio=0.5", "name=mnist-10k", "pos=[\"noun\"]", "x.y=2"];
+        apply(&mut t, &sets.map(String::from)).unwrap();
+        assert_eq!(t["source"]["train_per_class"].as_integer(), Some(500));
+        assert_eq!(t["variants"][1]["ratio"].as_float(), Some(0.5));
+        assert_eq!(t["variants"][0]["ratio"].as_float(), Some(0.2));
+        assert_eq!(t["name"].as_str(), Some("mnist-10k"), "an unquoted word is a string");
+        assert_eq!(t["pos"][0].as_str(), Some("noun"));
+        assert_eq!(t["x"]["y"].as_integer(), Some(2), "missing tables are made");
+        let (key, value) = parse(&render("a.b", &Value::String("it's".into()))).unwrap();
+        assert_eq!((key.as_str(), value.as_str()), ("a.b", Some("it's")));
+    }
+
+    #[test]
+    fn bad_overrides_say_what_is_wrong() {
+        let mut t: Table = "seed = 1\n[[variants]]\nratio = 0.2\n".parse().unwrap();
+        let e = apply(&mut t, &["variants.3.ratio=1".into()]).unwrap_err();
+        assert_eq!(e, ("variants.3.ratio".into(), "indexes `variants` with `3`; it has 1 elements (0-based)".into()));
+        assert!(apply(&mut t, &["seed.x=1".into()]).unwrap_err().1.contains("goes through `seed`"));
+        assert!(apply(&mut t, &["noequals".into()]).unwrap_err().1.contains("is not key=value"));
+        assert!(apply(&mut t, &["a..b=1".into()]).unwrap_err().1.contains("dotted key"));
+    }
+}
