@@ -1,4 +1,4 @@
-//! Building the release `doppel` binary, for `reproduce` and `bench` alike.
+//! Building the release `doppel` binary and naming the tree it comes from, for `reproduce` and `bench` alike.
 
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -33,4 +33,22 @@ pub fn build_doppel(root: &Path, features: &[&str], say: &dyn Fn(&str)) -> Resul
         bail!("the build succeeded but {} does not exist; is the target folder set elsewhere?", binary.display());
     }
     Ok(binary)
+}
+
+/// The commit of the checkout at `root` (`git rev-parse [--short] HEAD`) and whether tracked files have
+/// uncommitted changes; `None` outside git.
+pub fn git_revision(root: &Path, short: bool) -> Option<(String, bool)> {
+    let git = |args: &[&str]| {
+        Command::new("git")
+            .args(args)
+            .current_dir(root)
+            .stderr(Stdio::null())
+            .output()
+            .ok()
+            .filter(|o| o.status.success())
+            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
+    };
+    let rev = if short { git(&["rev-parse", "--short", "HEAD"]) } else { git(&["rev-parse", "HEAD"]) }?;
+    let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
+    Some((rev, dirty))
 }

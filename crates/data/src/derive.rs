@@ -41,52 +41,12 @@ pub fn derive(text: &str, file: &str, sets: &[String], variants_per_target: Opti
     toml::to_string(&table).map_err(|e| bad("(the whole file)".into(), format!("cannot be written back: {e}")))
 }
 
-/// Splits `k` variants per target over the config's groups in proportion to their `per_target` (largest
-/// remainder, earlier groups first on ties), so `k` equal to the config's own total gives the config back and
-/// `k = 0` turns every group off. Groups that all say 0 share `k` equally.
-pub fn scale_groups(groups: &[usize], k: usize) -> Vec<usize> {
-    if groups.is_empty() {
-        return Vec::new();
-    }
-    let weights: Vec<usize> = if groups.iter().all(|&g| g == 0) { vec![1; groups.len()] } else { groups.to_vec() };
-    let total: usize = weights.iter().sum();
-    let mut out: Vec<usize> = weights.iter().map(|&w| k * w / total).collect();
-    let mut left = k - out.iter().sum::<usize>();
-    let mut order: Vec<usize> = (0..weights.len()).collect();
-    // Descending remainder; the sort is stable, so ties keep group order.
-    order.sort_by_key(|&i| std::cmp::Reverse(k * weights[i] % total));
-    for i in order {
-        if left == 0 {
-            break;
-        }
-        out[i] += 1;
-        left -= 1;
-    }
-    out
-}
+pub use doppel_stdx::overrides::scale_groups;
 
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
     use super::*;
-
-    #[test]
-    fn scale_groups_keeps_proportions_and_totals() {
-        for (groups, k, want) in [
-            (vec![5, 2], 7, vec![5, 2]),
-            (vec![5, 2], 0, vec![0, 0]),
-            (vec![5, 2], 21, vec![15, 6]),
-            (vec![5, 2], 1, vec![1, 0]),
-            (vec![10, 2], 25, vec![21, 4]),
-            (vec![10], 50, vec![50]),
-            (vec![0, 0], 3, vec![2, 1]),
-            (vec![], 0, vec![]),
-        ] {
-            let got = scale_groups(&groups, k);
-            assert_eq!(got, want, "groups {groups:?} k {k}");
-            assert_eq!(got.iter().sum::<usize>(), if groups.is_empty() { 0 } else { k });
-        }
-    }
 
     #[test]
     fn a_derived_config_has_the_overrides_and_the_scaled_groups() {

@@ -181,21 +181,8 @@ pub(crate) fn busy_cores() -> Option<f64> {
 
 /// The doppel revision: the short commit, and whether the tree had uncommitted changes.
 pub(crate) fn revision(root: &Path) -> String {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(root)
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    match git(&["rev-parse", "--short", "HEAD"]) {
-        Some(rev) => {
-            let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-            format!("git {rev}{}", if dirty { " (with uncommitted changes)" } else { "" })
-        }
+    match crate::build::git_revision(root, true) {
+        Some((rev, dirty)) => format!("git {rev}{}", if dirty { " (with uncommitted changes)" } else { "" }),
         None => format!("version {}", env!("CARGO_PKG_VERSION")),
     }
 }

@@ -8,13 +8,11 @@
 //! and later runs read; the sha256 helpers here both check downloaded artifacts and hash the kept files for it.
 
 use std::collections::BTreeMap;
-use std::fs::{self, File};
-use std::io::Read;
+use std::fs;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 /// The marker file that makes `data/<name>/` a finished dataset.
 pub const MARKER: &str = ".fetched.json";
@@ -212,30 +210,7 @@ pub fn sha256_file(path: &Path) -> Result<String> {
 
 /// The lowercase hex sha256 of the file at `path` and the number of bytes hashed.
 pub(super) fn sha256_and_len(path: &Path) -> Result<(String, u64)> {
-    let mut file = File::open(path).with_context(|| format!("cannot open {} to hash it", path.display()))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    let mut len = 0;
-    loop {
-        let n = file.read(&mut buf).with_context(|| format!("cannot read {} to hash it", path.display()))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        len += u64::try_from(n).unwrap_or(u64::MAX);
-    }
-    Ok((hex(&hasher.finalize()), len))
-}
-
-/// Lowercase hex digits of `bytes`.
-pub(super) fn hex(bytes: &[u8]) -> String {
-    const DIGITS: &[u8; 16] = b"0123456789abcdef";
-    let mut out = String::with_capacity(bytes.len() * 2);
-    for b in bytes {
-        out.push(char::from(DIGITS[usize::from(b >> 4)]));
-        out.push(char::from(DIGITS[usize::from(b & 0xf)]));
-    }
-    out
+    doppel_stdx::hash::sha256_file_len(path).with_context(|| format!("cannot hash {}", path.display()))
 }
 
 /// Checks the artifact at `path` against `expected`. On a mismatch the file is deleted, so the
@@ -262,7 +237,7 @@ mod tests {
 
     /// The lowercase hex sha256 of `bytes`.
     fn sha256_hex(bytes: &[u8]) -> String {
-        hex(&Sha256::digest(bytes))
+        doppel_stdx::sha256_hex(bytes)
     }
 
     #[test]

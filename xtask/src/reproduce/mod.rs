@@ -500,23 +500,7 @@ fn locate_doppel(args: &ReproduceArgs, root: &Path, device: &str, log: &Log) -> 
 
 /// `git rev-parse HEAD` and whether tracked files have uncommitted changes; `unknown` outside git.
 fn git_revision(root: &Path) -> (String, bool) {
-    let git = |args: &[&str]| {
-        Command::new("git")
-            .args(args)
-            .current_dir(root)
-            .stderr(Stdio::null())
-            .output()
-            .ok()
-            .filter(|o| o.status.success())
-            .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-    };
-    match git(&["rev-parse", "HEAD"]) {
-        Some(rev) => {
-            let dirty = git(&["status", "--porcelain", "--untracked-files=no"]).is_some_and(|s| !s.is_empty());
-            (rev, dirty)
-        }
-        None => ("unknown".into(), false),
-    }
+    crate::build::git_revision(root, false).unwrap_or_else(|| ("unknown".into(), false))
 }
 
 /// `--emit-jobs FILE`: the shard commands, one a line, and a Slurm array script beside them.

@@ -668,67 +668,16 @@ fn variant_groups(config: &Table, file: &str) -> Result<Vec<usize>> {
         .collect()
 }
 
-/// Sets dotted keys (`"source.train_per_class" = 500`) in `table`, creating missing tables on the way. A number
-/// picks an element of an array of tables: `"variants.0.ratio" = 0.5` sets the first `[[variants]]` group's ratio.
+/// Sets each dotted key of `set` (`"source.train_per_class" = 500`, `"variants.0.ratio" = 0.5`) in `table`
+/// (doppel-stdx's overrides, the ones `--set` applies in the binary); errors are (key, problem).
 fn apply_set(table: &mut Table, set: &Table) -> std::result::Result<(), (String, String)> {
     for (key, value) in set {
-        let parts: Vec<&str> = key.split('.').collect();
-        if parts.iter().any(|p| p.is_empty()) {
-            return Err((key.clone(), "is not a dotted key like \"source.train_per_class\"".into()));
-        }
-        let mut at = &mut *table;
-        let mut i = 0;
-        while i + 1 < parts.len() {
-            let part = parts[i];
-            let entry = at.entry(part.to_string()).or_insert_with(|| Value::Table(Table::new()));
-            at = match entry {
-                Value::Table(t) => t,
-                Value::Array(items) if i + 2 < parts.len() => {
-                    let index = parts[i + 1];
-                    let n = items.len();
-                    let item = index.parse::<usize>().ok().and_then(|j| items.get_mut(j)).ok_or_else(|| {
-                        (key.clone(), format!("indexes `{part}` with `{index}`; it has {n} elements (0-based)"))
-                    })?;
-                    i += 1;
-                    match item {
-                        Value::Table(t) => t,
-                        _ => return Err((key.clone(), format!("goes through `{part}.{index}`, which is not a table"))),
-                    }
-                }
-                _ => return Err((key.clone(), format!("goes through `{part}`, which is not a table"))),
-            };
-            i += 1;
-        }
-        if let Some(last) = parts.last() {
-            at.insert((*last).to_string(), value.clone());
-        }
+        doppel_stdx::overrides::set(table, key, value.clone()).map_err(|p| (key.clone(), p))?;
     }
     Ok(())
 }
 
-/// Splits `k` variants per target over the config's groups in proportion to their `per_target` (largest
-/// remainder, earlier groups first on ties), so `k` equal to the config's own total gives the config back and
-/// `k = 0` turns every group off. Groups that all say 0 share `k` equally.
-pub fn scale_groups(groups: &[usize], k: usize) -> Vec<usize> {
-    if groups.is_empty() {
-        return Vec::new();
-    }
-    let weights: Vec<usize> = if groups.iter().all(|&g| g == 0) { vec![1; groups.len()] } else { groups.to_vec() };
-    let total: usize = weights.iter().sum();
-    let mut out: Vec<usize> = weights.iter().map(|&w| k * w / total).collect();
-    let mut left = k - out.iter().sum::<usize>();
-    let mut order: Vec<usize> = (0..weights.len()).collect();
-    // Descending remainder; the sort is stable, so ties keep group order.
-    order.sort_by_key(|&i| std::cmp::Reverse(k * weights[i] % total));
-    for i in order {
-        if left == 0 {
-            break;
-        }
-        out[i] += 1;
-        left -= 1;
-    }
-    out
-}
+pub use doppel_stdx::overrides::scale_groups;
 
 #[cfg(test)]
 mod tests {
@@ -749,24 +698,6 @@ k = [7, 0]
 set = { "source.train_per_class" = 50 }
 train_set = { epochs = 2 }
 "#;
-
-    #[test]
-    fn scale_groups_keeps_proportions_and_totals() {
-        for (groups, k, want) in [
-            (vec![5, 2], 7, vec![5, 2]),
-            (vec![5, 2], 0, vec![0, 0]),
-            (vec![5, 2], 21, vec![15, 6]),
-            (vec![5, 2], 1, vec![1, 0]),
-            (vec![10, 2], 25, vec![21, 4]),
-            (vec![10], 50, vec![50]),
-            (vec![0, 0], 3, vec![2, 1]),
-            (vec![], 0, vec![]),
-        ] {
-            let got = scale_groups(&groups, k);
-            assert_eq!(got, want, "groups {groups:?} k {k}");
-            assert_eq!(got.iter().sum::<usize>(), if groups.is_empty() { 0 } else { k });
-        }
-    }
 
     #[test]
     fn a_good_preset_loads_and_derives_configs() {
