@@ -49,13 +49,15 @@ pub struct TrainArgs {
     /// The LM training config, e.g. configs/train/qa-lm.toml.
     #[arg(long)]
     config: PathBuf,
+    #[command(flatten)]
+    overrides: crate::config_arg::Overrides,
     /// Which rows to train on: m0 (all), retrain_exact (all but the targets), retrain_clean (base rows only).
     #[arg(long, value_parser = parse_role)]
     role: Role,
     /// The master seed (init and batch order derive from it); defaults to the config's `seed`.
     #[arg(long)]
     seed: Option<u64>,
-    /// The model folder to write (model.safetensors, model.json, vocab.txt).
+    /// The model folder to write (model.safetensors, model.json, vocab.txt; config.toml, the config as used).
     #[arg(long)]
     out: PathBuf,
     /// Where to train: flex (CPU) or wgpu (GPU; needs the wgpu feature).
@@ -139,7 +141,8 @@ fn encode(tok: &LmTokenizer, rows: &[&QaSample], max_len: usize) -> Vec<LmExampl
 }
 
 fn train(a: TrainArgs) -> anyhow::Result<()> {
-    let mut cfg = LmTrainConfig::from_file(&a.config)?;
+    let used = crate::config_arg::read(&a.config, &a.overrides.sets, None)?;
+    let mut cfg = LmTrainConfig::from_toml(&used.text, &used.file)?;
     if let Some(seed) = a.seed {
         cfg.seed = seed;
     }
@@ -180,6 +183,7 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         doppel_version: env!("CARGO_PKG_VERSION").into(),
     };
     lm::checkpoint::save(&a.out, &model, &tok, &side)?;
+    used.write_into(&a.out)?;
     let last = report.epochs.last().map_or(f64::NAN, |e| e.loss);
     println!(
         "{} on {} rows, vocabulary {}: final training loss {:.4} (ppl {:.2}) after {} epochs in {:.1} s → {}",

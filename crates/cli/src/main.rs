@@ -10,6 +10,7 @@ use clap::{Args, Parser, Subcommand};
 use doppel_data::{BuildConfig, store};
 
 mod attack;
+mod config_arg;
 mod eval;
 mod lm;
 mod lm_unlearn;
@@ -83,6 +84,8 @@ struct BuildQaArgs {
     /// The QA config, e.g. configs/qa-wordnet.toml.
     #[arg(long)]
     config: PathBuf,
+    #[command(flatten)]
+    overrides: config_arg::Overrides,
     /// The dataset directory to write; it must not exist unless --force.
     #[arg(long)]
     out: PathBuf,
@@ -115,6 +118,12 @@ struct BuildArgs {
     /// The build config, e.g. configs/mnist-occlusion.toml.
     #[arg(long)]
     config: PathBuf,
+    #[command(flatten)]
+    overrides: config_arg::Overrides,
+    /// Scale the config's `[[variants]]` groups to K look-alikes per target in all (in proportion to their
+    /// `per_target`; 0 builds the dataset without variants), after any --set.
+    #[arg(long, value_name = "K")]
+    variants_per_target: Option<usize>,
     /// The dataset directory to write; it must not exist unless --force.
     #[arg(long)]
     out: PathBuf,
@@ -167,15 +176,17 @@ fn run(cli: Cli) -> anyhow::Result<()> {
 }
 
 fn build(a: BuildArgs) -> anyhow::Result<()> {
-    let cfg = BuildConfig::from_file(&a.config)?;
+    let used = config_arg::read(&a.config, &a.overrides.sets, a.variants_per_target)?;
+    let cfg = BuildConfig::from_toml(&used.text, &used.file)?;
     if a.out.exists() && !a.force {
         // Checked before the (possibly long) build, and again by the writer.
         return Err(doppel_data::DataError::OutputExists { path: a.out }.into());
     }
     let started = std::time::Instant::now();
-    let built = doppel_data::build_dataset(&cfg, &a.config.display().to_string(), &a.data_dir)?;
+    let built = doppel_data::build_dataset(&cfg, &used.file, &a.data_dir)?;
     let manifest = store::write(&built, &a.out, a.force).with_context(|| format!("writing {}", a.out.display()))?;
     tracing::info!(seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "done");
+    used.write_into(&a.out)?;
     write_dataset_result(&a.out, &manifest.name, &manifest.train.per_origin, manifest.test.total)?;
     print_summary(&manifest, &a.out);
     Ok(())
@@ -203,7 +214,8 @@ pub(crate) fn write_dataset_result(
 }
 
 fn build_qa(a: BuildQaArgs) -> anyhow::Result<()> {
-    let cfg = doppel_text::QaConfig::from_file(&a.config)?;
+    let used = config_arg::read(&a.config, &a.overrides.sets, None)?;
+    let cfg = doppel_text::QaConfig::from_toml(&used.text, &used.file)?;
     if a.out.exists() && !a.force {
         anyhow::bail!("{} exists; pass --force to replace it", a.out.display());
     }
@@ -218,6 +230,7 @@ fn build_qa(a: BuildQaArgs) -> anyhow::Result<()> {
     let built = doppel_text::build_qa(&cfg, &a.data_dir.join("wordnet"), embedder.as_ref())?;
     let m = doppel_text::write(&built, &a.out, a.force).with_context(|| format!("writing {}", a.out.display()))?;
     tracing::info!(seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "done");
+    used.write_into(&a.out)?;
     write_dataset_result(&a.out, &m.name, &m.train.per_origin, m.test.total)?;
     let origin = |c: &doppel_text::store::Counts, k: &str| c.per_origin.get(k).copied().unwrap_or(0);
     println!("QA dataset {} in {}", m.name, a.out.display());

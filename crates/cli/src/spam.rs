@@ -13,6 +13,8 @@ pub struct BuildSpamArgs {
     /// configs/spam-assassin-without.toml (targets without).
     #[arg(long)]
     config: PathBuf,
+    #[command(flatten)]
+    overrides: crate::config_arg::Overrides,
     /// The dataset directory to write; it must not exist unless --force.
     #[arg(long)]
     out: PathBuf,
@@ -29,7 +31,8 @@ pub struct BuildSpamArgs {
 
 /// Runs `doppel data build-spam`.
 pub fn run(a: BuildSpamArgs) -> anyhow::Result<()> {
-    let cfg = SpamConfig::from_file(&a.config)?;
+    let used = crate::config_arg::read(&a.config, &a.overrides.sets, None)?;
+    let cfg = SpamConfig::from_toml(&used.text, &used.file)?;
     if a.out.exists() && !a.force {
         return Err(doppel_text::TextError::OutputExists { path: a.out }.into());
     }
@@ -42,9 +45,10 @@ pub fn run(a: BuildSpamArgs) -> anyhow::Result<()> {
         }
     };
     let embedder = minilm.as_ref().map(|m| m as &dyn doppel_mine::Embedder);
-    let built = build_spam(&cfg, &a.config.display().to_string(), &a.data_dir.join("spam-assassin"), embedder)?;
+    let built = build_spam(&cfg, &used.file, &a.data_dir.join("spam-assassin"), embedder)?;
     let m = write_spam(&built, &a.out, a.force).with_context(|| format!("writing {}", a.out.display()))?;
     tracing::info!(seconds = format!("{:.1}", started.elapsed().as_secs_f64()), "done");
+    used.write_into(&a.out)?;
     let (g, t) = (&built.group_stats, &built.target_stats);
     let origin = |part: &doppel_data::Part, k: &str| part.samples.iter().filter(|s| s.origin.name() == k).count();
     let per_origin: std::collections::BTreeMap<String, usize> =

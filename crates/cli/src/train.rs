@@ -21,10 +21,13 @@ pub struct TrainArgs {
     /// The training config (model, recipe, seed), e.g. configs/train/mnist-mlp.toml.
     #[arg(long)]
     config: PathBuf,
+    #[command(flatten)]
+    overrides: crate::config_arg::Overrides,
     /// Which models to train, comma-separated: m0, retrain_exact, retrain_clean.
     #[arg(long, value_delimiter = ',', default_value = "m0,retrain_exact,retrain_clean")]
     which: Vec<String>,
-    /// Output directory; each model goes to OUT/<which>/.
+    /// Output directory; each model goes to OUT/<which>/, the config as used (after --set) to OUT/config.toml and
+    /// the metrics to OUT/result.json.
     #[arg(long)]
     out: PathBuf,
     /// Where to train: flex (CPU) or wgpu (GPU; needs the wgpu feature).
@@ -63,7 +66,8 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
                 .with_context(|| format!("--which: {w:?} is not one of m0, retrain_exact, retrain_clean"))
         })
         .collect::<anyhow::Result<_>>()?;
-    let cfg = TrainConfig::from_file(&a.config)?;
+    let used = crate::config_arg::read(&a.config, &a.overrides.sets, None)?;
+    let cfg = TrainConfig::from_toml(&used.text, &used.file)?;
     let choice: DeviceChoice = a.device.into();
     let device = choice.open()?;
     let ds = store::open(&a.dataset)?;
@@ -126,6 +130,7 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
         print_row(role, &metrics, seconds);
         results.push(TrainedModel { role, rows: trained_rows, reused, metrics });
     }
+    used.write_into(&a.out)?;
     // What the orchestrator and the report read (doppel-protocol), beside the role folders.
     doppel_stdx::write_atomic(&a.out.join(RESULT_FILE), TrainResult::new(results).to_json().as_bytes())?;
     Ok(())

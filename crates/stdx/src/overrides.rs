@@ -97,6 +97,77 @@ pub fn scale_groups(groups: &[usize], k: usize) -> Vec<usize> {
     out
 }
 
+/// Why [`derive`] cannot give a config.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DeriveError {
+    /// The file is not TOML; `file` carries the line (`configs/x.toml:12`).
+    Syntax {
+        /// The file and line.
+        file: String,
+        /// The parser's message, on one line.
+        message: String,
+    },
+    /// An override or the variant groups do not fit the file.
+    Field(crate::ConfigProblem),
+}
+
+impl std::fmt::Display for DeriveError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            DeriveError::Syntax { file, message } => write!(f, "{file}: not valid TOML: {message}"),
+            DeriveError::Field(p) => p.fmt(f),
+        }
+    }
+}
+
+impl std::error::Error for DeriveError {}
+
+/// A config file as one step of a sweep uses it: `text` (from `file`) with `sets` applied in order and, when
+/// `variants_per_target` is given, each `[[variants]]` group's `per_target` scaled by [`scale_groups`] to that
+/// total (read after the overrides). With nothing to apply the text comes back as it is.
+///
+/// This is how `cargo xtask reproduce` derives every step's config without editing TOML itself: it passes the
+/// preset's file, its `set` table and the step's k and seed to the `doppel` command, which derives the config
+/// before its own checks. `doppel data build --config F --set seed=3 --variants-per-target 21` is the same build as
+/// a copy of F edited by hand.
+pub fn derive(
+    text: &str,
+    file: &str,
+    sets: &[String],
+    variants_per_target: Option<usize>,
+) -> Result<String, DeriveError> {
+    if sets.is_empty() && variants_per_target.is_none() {
+        return Ok(text.to_string());
+    }
+    let mut table: Table = toml::from_str(text).map_err(|e| DeriveError::Syntax {
+        file: crate::config::located(file, text, e.span()),
+        message: e.message().replace('\n', " "),
+    })?;
+    let bad = |field: String, problem: String| {
+        DeriveError::Field(crate::ConfigProblem { file: file.to_string(), field, problem })
+    };
+    apply(&mut table, sets).map_err(|(k, p)| bad(format!("--set {k}"), p))?;
+    if let Some(k) = variants_per_target {
+        let Some(groups) = table.get_mut("variants").and_then(Value::as_array_mut) else {
+            return Err(bad("variants".into(), "has no [[variants]] groups to scale to --variants-per-target".into()));
+        };
+        let per: Vec<usize> = groups
+            .iter()
+            .enumerate()
+            .map(|(i, g)| match g.get("per_target").and_then(Value::as_integer).map(usize::try_from) {
+                Some(Ok(n)) => Ok(n),
+                _ => Err(bad(format!("variants[{i}].per_target"), "must be an integer, 0 or more".into())),
+            })
+            .collect::<Result<_, _>>()?;
+        for (g, n) in groups.iter_mut().zip(scale_groups(&per, k)) {
+            if let Some(t) = g.as_table_mut() {
+                t.insert("per_target".into(), Value::Integer(i64::try_from(n).unwrap_or(i64::MAX)));
+            }
+        }
+    }
+    toml::to_string(&table).map_err(|e| bad("(the whole file)".into(), format!("cannot be written back: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -128,6 +199,23 @@ mod tests {
         assert!(apply(&mut t, &["seed.x=1".into()]).unwrap_err().1.contains("goes through `seed`"));
         assert!(apply(&mut t, &["noequals".into()]).unwrap_err().1.contains("is not key=value"));
         assert!(apply(&mut t, &["a..b=1".into()]).unwrap_err().1.contains("dotted key"));
+    }
+
+    #[test]
+    fn a_derived_config_has_the_overrides_and_the_scaled_groups() {
+        let text = "name = \"t\"\nseed = 1\n[[variants]]\nper_target = 5\n[[variants]]\nper_target = 2\n";
+        let d = derive(text, "t.toml", &["seed=3".into()], Some(21)).unwrap();
+        let t: Table = toml::from_str(&d).unwrap();
+        assert_eq!(t["seed"].as_integer(), Some(3));
+        assert_eq!(t["variants"][0]["per_target"].as_integer(), Some(15));
+        assert_eq!(t["variants"][1]["per_target"].as_integer(), Some(6));
+        assert_eq!(derive(text, "t.toml", &[], None).unwrap(), text, "nothing to apply: the file as it is");
+        let e = derive(text, "t.toml", &["variants.5.ratio=0.5".into()], None).unwrap_err().to_string();
+        assert!(e.contains("t.toml") && e.contains("--set variants.5.ratio") && e.contains("2 elements"), "{e}");
+        let e = derive("name = \"t\"\n", "t.toml", &[], Some(3)).unwrap_err().to_string();
+        assert!(e.contains("no [[variants]] groups"), "{e}");
+        let e = derive("name = \n", "t.toml", &["a=1".into()], None).unwrap_err().to_string();
+        assert!(e.starts_with("t.toml:1: not valid TOML"), "{e}");
     }
 
     #[test]

@@ -1,7 +1,10 @@
 //! Running one step: the `doppel` command of its [`Action`], into the step's build folder.
 //!
-//! Each step writes its derived config as `config.toml` into its build folder and points `doppel` at it, so the
-//! artifact says what made it. doppel's stdout is kept as `stdout.txt`; its stderr (tracing) goes to the run log.
+//! A step whose config the binary derives (dataset builds, model training) writes the preset's file as it was when
+//! planned to `base-config.toml` in its build folder and runs `doppel … --config base-config.toml --set …`; the
+//! command writes the config as used to `config.toml` in its output. Mine and unlearn steps write their settings
+//! file, unchanged, as `config.toml`. Either way the artifact says what made it.
+//! doppel's stdout is kept as `stdout.txt`; its stderr (tracing) goes to the run log.
 //! A model step checks the `result.json` `doppel train` wrote (doppel-protocol's `TrainResult`): the report's
 //! accuracy table reads it. The full metrics (membership inference, distances to both oracles, Avg.Gap, reconstruction)
 //! come from the eval and attack steps, which run `doppel eval` and `doppel attack` on the cached models.
@@ -16,8 +19,15 @@ use doppel_protocol::{TrainResult, read_result};
 
 use super::log::Log;
 use super::plan::{Action, ROLES, Step};
-use super::preset::Builder;
+use super::preset::{Builder, StepConfig};
 use doppel_stdx::write_atomic;
+
+/// Writes the base of a derived config into the build folder `tmp`; returns its path.
+fn base_config(tmp: &Path, config: &StepConfig) -> Result<PathBuf> {
+    let path = tmp.join("base-config.toml");
+    write_atomic(&path, config.base.as_bytes())?;
+    Ok(path)
+}
 
 /// What every step needs to run.
 #[derive(Debug)]
@@ -37,10 +47,10 @@ impl Runner<'_> {
     pub fn run(&self, step: &Step, deps: &[PathBuf], tmp: &Path) -> Result<()> {
         match &step.action {
             Action::BuildDataset { config, builder } => {
-                let cfg = tmp.join("config.toml");
-                write_atomic(&cfg, config.as_bytes())?;
+                let cfg = base_config(tmp, config)?;
                 let mut cmd = Command::new(self.doppel);
-                cmd.arg("data").arg(builder.command()).arg("--config").arg(&cfg).arg("--out").arg(tmp.join("dataset"));
+                cmd.arg("data").arg(builder.command()).arg("--config").arg(&cfg).args(config.args());
+                cmd.arg("--out").arg(tmp.join("dataset"));
                 cmd.arg("--data-dir").arg(self.data_dir);
                 if *builder == Builder::Qa {
                     // MiniLM scores the paraphrases.
@@ -50,10 +60,10 @@ impl Runner<'_> {
             }
             Action::Train { config, role } => {
                 let Some(dataset) = deps.first() else { bail!("{}: a model step needs its dataset", step.label) };
-                let cfg = tmp.join("config.toml");
-                write_atomic(&cfg, config.as_bytes())?;
+                let cfg = base_config(tmp, config)?;
                 let mut cmd = Command::new(self.doppel);
                 cmd.arg("train").arg("--dataset").arg(dataset.join("dataset")).arg("--config").arg(&cfg);
+                cmd.args(config.args());
                 cmd.args(["--which", role, "--device", self.device]).arg("--out").arg(tmp);
                 self.call(cmd, tmp, &step.label)?;
                 // The result the report reads; a binary from another tree fails here, not in the report.
@@ -64,11 +74,10 @@ impl Runner<'_> {
             }
             Action::TrainLm { config, role } => {
                 let [dataset] = deps else { bail!("{}: an LM model step needs its dataset", step.label) };
-                let cfg = tmp.join("config.toml");
-                write_atomic(&cfg, config.as_bytes())?;
+                let cfg = base_config(tmp, config)?;
                 let mut cmd = Command::new(self.doppel);
                 cmd.args(["lm", "train", "--role", role, "--device", self.device]);
-                cmd.arg("--data").arg(dataset.join("dataset")).arg("--config").arg(&cfg);
+                cmd.arg("--data").arg(dataset.join("dataset")).arg("--config").arg(&cfg).args(config.args());
                 cmd.arg("--data-dir").arg(self.data_dir).arg("--out").arg(tmp.join(role));
                 self.call(cmd, tmp, &step.label)?;
                 self.lm_eval(&dataset.join("dataset"), &tmp.join(role), tmp, &step.label)?;

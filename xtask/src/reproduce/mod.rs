@@ -42,7 +42,7 @@ use doppel_stdx::shell_quote;
 use doppel_stdx::write_atomic;
 use exec::Runner;
 use log::{Log, Progress, human_seconds};
-use plan::{Action, KeyContext, Kind, Plan, code_fingerprint};
+use plan::{KeyContext, Kind, Plan, code_fingerprint};
 use preset::Preset;
 
 /// The options of `cargo xtask reproduce`.
@@ -217,7 +217,6 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         return Ok(());
     }
 
-    materialise_configs(&out, &plan)?;
     let mut progress = Progress::default();
     for &i in &selected {
         let s = &plan.steps[i];
@@ -408,28 +407,6 @@ fn run_step(sched: &Sched<'_>, doppel: Option<&(PathBuf, String, String)>, i: us
     };
     cache.commit(&tmp, &record)?;
     Ok(Some(wall))
-}
-
-/// Writes each step's derived config to `OUT/configs/<kind>/<slug>.toml`, for a reader; the step itself reads
-/// the copy inside its artifact.
-fn materialise_configs(out: &Path, plan: &Plan) -> Result<()> {
-    for s in &plan.steps {
-        let text = match &s.action {
-            Action::BuildDataset { config, .. }
-            | Action::Train { config, .. }
-            | Action::TrainLm { config, .. }
-            | Action::Mine { config }
-            | Action::Unlearn { config, .. }
-            | Action::UnlearnLm { config, .. } => config,
-            // Nothing to show: their command lines are in the log and the manifest.
-            Action::Eval { .. } | Action::Attack(_) => continue,
-        };
-        let path = out.join("configs").join(s.kind.dir()).join(format!("{}.toml", s.slug));
-        if std::fs::read_to_string(&path).ok().as_deref() != Some(text.as_str()) {
-            write_atomic(&path, text.as_bytes())?;
-        }
-    }
-    Ok(())
 }
 
 /// The fetched sources the preset reads, each with the sha256 of its `.fetched.json` file list.

@@ -21,7 +21,7 @@ use doppel_stdx::sha256_hex;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::preset::{Builder, Preset};
+use super::preset::{Builder, Preset, StepConfig};
 
 /// Bump when the layout of an artifact or the meaning of its key changes; every key of that kind changes with it.
 const SCHEMA: u32 = 1;
@@ -36,18 +36,18 @@ pub const ROLES: [&str; 3] = [Role::M0.name(), Role::RetrainExact.name(), Role::
 /// What a step runs.
 #[derive(Debug, Clone)]
 pub enum Action {
-    /// `doppel data <build|build-spam|build-qa> --config <config> --out <artifact>/dataset`.
+    /// `doppel data <build|build-spam|build-qa> --config <base> <overrides> --out <artifact>/dataset`.
     BuildDataset {
-        /// The derived build config.
-        config: String,
+        /// The build config: the preset's file and the step's overrides.
+        config: StepConfig,
         /// Which `doppel data` command.
         builder: Builder,
     },
-    /// `doppel lm train --data <dep>/dataset --config <config> --role <role> --out <artifact>/<role>`, then
-    /// `doppel lm eval --model <artifact>/<role> --out <artifact>` (`lm-eval.json`).
+    /// `doppel lm train --data <dep>/dataset --config <base> <overrides> --role <role> --out <artifact>/<role>`,
+    /// then `doppel lm eval --model <artifact>/<role> --out <artifact>` (`lm-eval.json`).
     TrainLm {
-        /// The derived LM train config.
-        config: String,
+        /// The LM train config: the preset's file and the step's overrides.
+        config: StepConfig,
         /// m0, retrain_exact or retrain_clean.
         role: &'static str,
     },
@@ -61,10 +61,10 @@ pub enum Action {
         /// exact or lineage.
         scope: &'static str,
     },
-    /// `doppel train --dataset <dep>/dataset --config <config> --which <role> --out <artifact>`.
+    /// `doppel train --dataset <dep>/dataset --config <base> <overrides> --which <role> --out <artifact>`.
     Train {
-        /// The derived train config.
-        config: String,
+        /// The train config: the preset's file and the step's overrides.
+        config: StepConfig,
         /// m0, retrain_exact or retrain_clean.
         role: &'static str,
     },
@@ -225,12 +225,13 @@ impl Plan {
                 let data_seeds: Vec<Option<u64>> =
                     if preset.reseed_data { arm.seeds.iter().map(|&s| Some(s)).collect() } else { vec![None] };
                 for data_seed in data_seeds {
-                    let config = preset.dataset_toml(arm, k, data_seed)?;
+                    let config = preset.dataset_config(arm, k, data_seed)?;
+                    let key_text = config.key_text();
                     let material = Material {
                         kind: Kind::Dataset,
                         schema: SCHEMA,
                         code: ctx.code(Kind::Dataset),
-                        config: &config,
+                        config: &key_text,
                         inputs: vec![],
                         source_files,
                         device: None,
@@ -444,7 +445,8 @@ fn push_references(
     seed: u64,
 ) -> Result<Vec<usize>> {
     let arm = &preset.datasets[a];
-    let train = preset.train_toml(arm, seed)?;
+    let train = preset.train_config(arm, seed)?;
+    let key_text = train.key_text();
     let mut out = Vec::with_capacity(ROLES.len());
     for role in ROLES {
         let (kind, action) = if arm.builder.is_lm() {
@@ -457,7 +459,7 @@ fn push_references(
             ctx,
             Derived {
                 kind,
-                config: &train,
+                config: &key_text,
                 role: Some(role),
                 deps: vec![ds],
                 label: format!("{} k={k} seed={seed} {role}", arm.label),
@@ -698,7 +700,7 @@ mod tests {
         let ds = plan.steps.iter().find(|s| s.kind == Kind::Dataset && s.coords.k == 10).unwrap();
         let Action::BuildDataset { config, builder } = &ds.action else { panic!("{:?}", ds.action) };
         assert_eq!(*builder, Builder::Qa);
-        assert!(config.contains("per_target = 10"), "{config}");
+        assert_eq!(config.sets, ["paraphrases.per_target=10"], "{config:?}");
         assert!(ds.material.contains("\"source_files\":\"w,m\""), "{}", ds.material);
         let labels: Vec<&str> =
             plan.steps.iter().filter(|s| s.kind == Kind::LmUnlearn).map(|s| s.label.as_str()).collect();

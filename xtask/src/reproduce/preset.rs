@@ -9,7 +9,7 @@
 //! [[datasets]]
 //! config = "configs/smoke.toml"           # a `doppel data build` config, from the workspace root
 //! train = "configs/train/smoke-mlp.toml"  # a `doppel train` config, from the workspace root
-//! k = [0, 7, 21]                          # variants per target to sweep (see `scale_groups`)
+//! k = [0, 7, 21]                          # variants per target to sweep (doppel-stdx `scale_groups`)
 //! label = "smoke"                         # optional; default: the dataset config's `name`
 //! builder = "spam"                       # optional: `images` (default, `doppel data build`), `spam`
 //!                                         # (`doppel data build-spam`: natural look-alikes, so k = [0]) or
@@ -37,14 +37,15 @@
 //! steps = 1500                            # Adam steps of each attack
 //! k = [0, 25]                             # optional: a subset of the arm's k (default: all)
 //! seeds = [1]                             # optional: a subset of the preset's seeds (default: all)
-//! k = [0, 21]                             # optional: a subset of the arm's k (default: all of them)
-//! seeds = [1]                             # optional: a subset of the preset's seeds (default: all)
 //! ```
 //!
 //! [`Preset::load`] checks everything it can without running doppel (keys, ranges, that the referenced files exist
 //! and parse) and names the file and the key in every error; `doppel` itself checks the derived configs when a step
-//! runs. The referenced files are never modified: [`Preset::dataset_toml`] and [`Preset::train_toml`] derive the
-//! text of each step's config, which the orchestrator writes into the results folder.
+//! runs. The referenced files are never modified, nor edited in a copy: [`Preset::dataset_config`] and
+//! [`Preset::train_config`] give each step's [`StepConfig`], the file's text and the `--set` overrides the `doppel`
+//! command applies itself (the `set` tables are applied here too, read-only, to check them and to read the sources
+//! and groups). Each command writes the config as used into its output, and the report copies it to
+//! `OUT/configs/`.
 
 use std::collections::BTreeSet;
 use std::fmt;
@@ -121,8 +122,10 @@ pub struct DatasetArm {
     pub label: String,
     /// The dataset build config, as written in the preset.
     pub config_path: String,
-    /// Its contents with `set` applied.
-    pub config: Table,
+    /// Its text, as the file says (what the binary is given).
+    pub config_text: String,
+    /// The preset's `set` table, as `--set key=value` arguments.
+    pub config_sets: Vec<String>,
     /// The fetched datasets it reads, by `cargo xtask data fetch` name (none for `synthetic`): an image arm's
     /// `source.dataset`, `spam-assassin`, or `wordnet` and `minilm` for a QA arm.
     pub sources: Vec<String>,
@@ -130,8 +133,10 @@ pub struct DatasetArm {
     pub groups: Vec<usize>,
     /// The train config, as written in the preset.
     pub train_path: String,
-    /// Its contents with `train_set` applied.
-    pub train: Table,
+    /// Its text, as the file says.
+    pub train_text: String,
+    /// The preset's `train_set` table, as `--set key=value` arguments.
+    pub train_sets: Vec<String>,
     /// The `k` values, ascending, without repeats.
     pub k: Vec<usize>,
     /// The training seeds of this arm's models (the preset's, or the arm's `seeds` subset in the preset's order).
@@ -352,15 +357,19 @@ impl Preset {
             let (config_text, config_file) = read_ref(root, &a.config).map_err(|p| err(&at("config"), p))?;
             let mut config = parse_table(&config_text, &config_file)
                 .with_context(|| format!("{file}: `{}` names a file that is not valid TOML", at("config")))?;
-            if let Some(set) = &a.set {
-                apply_set(&mut config, set).map_err(|(k, p)| err(&format!("{}.\"{k}\"", at("set")), p))?;
-            }
+            let config_sets = match &a.set {
+                Some(set) => apply_set(&mut config, set).map_err(|(k, p)| err(&format!("{}.\"{k}\"", at("set")), p))?,
+                None => Vec::new(),
+            };
             let (train_text, train_file) = read_ref(root, &a.train).map_err(|p| err(&at("train"), p))?;
             let mut train = parse_table(&train_text, &train_file)
                 .with_context(|| format!("{file}: `{}` names a file that is not valid TOML", at("train")))?;
-            if let Some(set) = &a.train_set {
-                apply_set(&mut train, set).map_err(|(k, p)| err(&format!("{}.\"{k}\"", at("train_set")), p))?;
-            }
+            let train_sets = match &a.train_set {
+                Some(set) => {
+                    apply_set(&mut train, set).map_err(|(k, p)| err(&format!("{}.\"{k}\"", at("train_set")), p))?
+                }
+                None => Vec::new(),
+            };
             let builder = match a.builder.as_deref() {
                 None | Some("images") => Builder::Images,
                 Some("spam") => Builder::Spam,
@@ -459,11 +468,13 @@ impl Preset {
                 builder,
                 label,
                 config_path: a.config,
-                config,
+                config_text,
+                config_sets,
                 sources,
                 groups,
                 train_path: a.train,
-                train,
+                train_text,
+                train_sets,
                 k,
                 seeds: arm_seeds.clone(),
                 unlearn,
@@ -479,35 +490,59 @@ impl Preset {
         })
     }
 
-    /// The text of the dataset build config for `arm` at `k`, with the master seed replaced when the preset
-    /// reseeds data.
-    pub fn dataset_toml(&self, arm: &DatasetArm, k: usize, seed: Option<u64>) -> Result<String> {
-        let mut config = arm.config.clone();
-        if arm.builder == Builder::Qa {
-            // k is the paraphrases kept per target.
-            if let Some(Value::Table(p)) = config.get_mut("paraphrases") {
-                p.insert("per_target".into(), Value::Integer(i64::try_from(k).context("k does not fit in TOML")?));
-            }
-        }
-        let per = scale_groups(&arm.groups, k);
-        if let Some(Value::Array(groups)) = config.get_mut("variants") {
-            for (g, n) in groups.iter_mut().zip(per) {
-                if let Value::Table(t) = g {
-                    t.insert("per_target".into(), Value::Integer(n as i64));
-                }
-            }
+    /// The dataset build config of `arm` at `k`: the arm's file with its `set`, then (for a QA arm) k paraphrases
+    /// per target or (for an image arm with `[[variants]]`) the groups scaled to k, and the master seed replaced
+    /// when the preset reseeds data.
+    pub fn dataset_config(&self, arm: &DatasetArm, k: usize, seed: Option<u64>) -> Result<StepConfig> {
+        let mut sets = arm.config_sets.clone();
+        let mut variants_per_target = None;
+        match arm.builder {
+            Builder::Qa => sets.push(render("paraphrases.per_target", &count_value(k)?)),
+            _ if !arm.groups.is_empty() => variants_per_target = Some(k),
+            _ => {}
         }
         if let Some(s) = seed {
-            config.insert("seed".into(), seed_value(s)?);
+            sets.push(render("seed", &seed_value(s)?));
         }
-        toml::to_string(&config).with_context(|| format!("cannot write the derived config of {}", arm.config_path))
+        Ok(StepConfig { base: arm.config_text.clone(), sets, variants_per_target })
     }
 
-    /// The text of the train config for `arm` with its `seed` replaced by `seed`.
-    pub fn train_toml(&self, arm: &DatasetArm, seed: u64) -> Result<String> {
-        let mut train = arm.train.clone();
-        train.insert("seed".into(), seed_value(seed)?);
-        toml::to_string(&train).with_context(|| format!("cannot write the derived config of {}", arm.train_path))
+    /// The train config of `arm` for `seed`: the arm's file with its `train_set` and the seed.
+    pub fn train_config(&self, arm: &DatasetArm, seed: u64) -> Result<StepConfig> {
+        let mut sets = arm.train_sets.clone();
+        sets.push(render("seed", &seed_value(seed)?));
+        Ok(StepConfig { base: arm.train_text.clone(), sets, variants_per_target: None })
+    }
+}
+
+/// A step's config as the `doppel` command derives it (`--config <base> --set … --variants-per-target K`, see
+/// doppel-data's `derive`): xtask never edits TOML, it hands the binary the preset's file and the overrides.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StepConfig {
+    /// The text of the preset's config file.
+    pub base: String,
+    /// `key=value` overrides, applied in order.
+    pub sets: Vec<String>,
+    /// For an image dataset with `[[variants]]`: the look-alikes per target the groups are scaled to.
+    pub variants_per_target: Option<usize>,
+}
+
+impl StepConfig {
+    /// The override arguments of the command line.
+    pub fn args(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        for s in &self.sets {
+            out.extend(["--set".to_string(), s.clone()]);
+        }
+        if let Some(k) = self.variants_per_target {
+            out.extend(["--variants-per-target".to_string(), k.to_string()]);
+        }
+        out
+    }
+
+    /// What decides the artifact: the base text and the overrides.
+    pub fn key_text(&self) -> String {
+        format!("{}\n# overrides: {}", self.base, self.args().join(" "))
     }
 }
 
@@ -632,6 +667,10 @@ fn seed_value(seed: u64) -> Result<Value> {
     Ok(Value::Integer(i64::try_from(seed).context("a seed above i64::MAX does not fit in TOML")?))
 }
 
+fn count_value(n: usize) -> Result<Value> {
+    Ok(Value::Integer(i64::try_from(n).context("a count above i64::MAX does not fit in TOML")?))
+}
+
 /// Reads a file named in a preset (relative to `root`); the error says which file is missing.
 fn read_ref(root: &Path, rel: &str) -> std::result::Result<(String, String), String> {
     let path = root.join(rel);
@@ -669,15 +708,18 @@ fn variant_groups(config: &Table, file: &str) -> Result<Vec<usize>> {
 }
 
 /// Sets each dotted key of `set` (`"source.train_per_class" = 500`, `"variants.0.ratio" = 0.5`) in `table`
-/// (doppel-stdx's overrides, the ones `--set` applies in the binary); errors are (key, problem).
-fn apply_set(table: &mut Table, set: &Table) -> std::result::Result<(), (String, String)> {
+/// (doppel-stdx's overrides, the ones `--set` applies in the binary), to check the keys and read the result;
+/// returns them as `key=value` arguments for the binary. Errors are (key, problem).
+fn apply_set(table: &mut Table, set: &Table) -> std::result::Result<Vec<String>, (String, String)> {
+    let mut args = Vec::new();
     for (key, value) in set {
         doppel_stdx::overrides::set(table, key, value.clone()).map_err(|p| (key.clone(), p))?;
+        args.push(render(key, value));
     }
-    Ok(())
+    Ok(args)
 }
 
-pub use doppel_stdx::overrides::scale_groups;
+use doppel_stdx::overrides::render;
 
 #[cfg(test)]
 mod tests {
@@ -686,6 +728,12 @@ mod tests {
     fn root() -> PathBuf {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
         manifest.parent().unwrap().to_path_buf()
+    }
+
+    /// The config the `doppel` command will run with (doppel-stdx's derive, which the binary calls).
+    fn derived(c: &StepConfig) -> Table {
+        parse_table(&doppel_stdx::overrides::derive(&c.base, "f", &c.sets, c.variants_per_target).unwrap(), "derived")
+            .unwrap()
     }
 
     const GOOD: &str = r#"
@@ -719,14 +767,20 @@ train_set = { epochs = 2 }
         assert_eq!(u.methods, METHODS.to_vec(), "all, in table order");
         assert_eq!(u.scopes, vec!["exact", "lineage"], "in table order");
         assert_eq!((u.k.as_slice(), u.seeds.as_slice()), (&[7][..], &[3, 1][..]));
-        let ds = parse_table(&p.dataset_toml(arm, 21, None).unwrap(), "derived").unwrap();
+        let ds = derived(&p.dataset_config(arm, 21, None).unwrap());
         let per: Vec<i64> =
             ds["variants"].as_array().unwrap().iter().map(|g| g["per_target"].as_integer().unwrap()).collect();
         assert_eq!(per, vec![15, 6]);
         assert_eq!(ds["source"]["train_per_class"].as_integer(), Some(50));
         assert_eq!(ds["seed"].as_integer(), Some(42), "the data seed stays unless reseed_data");
-        let tr = parse_table(&p.train_toml(arm, 3).unwrap(), "derived").unwrap();
+        let tr = derived(&p.train_config(arm, 3).unwrap());
         assert_eq!((tr["seed"].as_integer(), tr["epochs"].as_integer()), (Some(3), Some(2)));
+        assert_eq!(p.train_config(arm, 3).unwrap().args(), ["--set", "epochs=2", "--set", "seed=3"]);
+        let reseeded = Preset { reseed_data: true, ..p.clone() };
+        let c = reseeded.dataset_config(arm, 7, Some(9)).unwrap();
+        assert_eq!(c.args(), ["--set", "source.train_per_class=50", "--set", "seed=9", "--variants-per-target", "7"]);
+        assert_eq!(derived(&c)["seed"].as_integer(), Some(9));
+        assert_ne!(c.key_text(), p.dataset_config(arm, 7, None).unwrap().key_text(), "overrides enter the key");
     }
 
     #[test]
@@ -858,7 +912,7 @@ train_set = { epochs = 2 }
         let p =
             Preset::from_toml(&GOOD.replace("set = {", "set = { \"variants.0.ratio\" = 0.5, "), "good.toml", &root())
                 .unwrap();
-        let ds = parse_table(&p.dataset_toml(&p.datasets[0], 7, None).unwrap(), "derived").unwrap();
+        let ds = derived(&p.dataset_config(&p.datasets[0], 7, None).unwrap());
         let groups = ds["variants"].as_array().unwrap();
         assert_eq!(groups[0]["ratio"].as_float(), Some(0.5));
         assert_eq!(groups.len(), 2, "the other group stays");
@@ -880,7 +934,9 @@ train_set = { epochs = 2 }
             (Builder::Spam, &["spam-assassin".to_string()][..], &[0][..])
         );
         assert_eq!(arm.label, "spam-assassin-with", "the config's name");
-        assert!(p.dataset_toml(arm, 0, None).unwrap().contains("group = \"with\""));
+        let c = p.dataset_config(arm, 0, None).unwrap();
+        assert_eq!((c.sets.len(), c.variants_per_target), (0, None), "no variants to scale: the file as it is");
+        assert!(c.base.contains("group = \"with\""));
     }
 
     #[test]

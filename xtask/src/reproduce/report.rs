@@ -78,6 +78,7 @@ pub fn write(
             shown.join(", ")
         );
     }
+    copy_configs(out, plan, cache)?;
     let report_plan = report_plan(preset, plan, info)?;
     let plan_path = out.join("plan.json");
     let text = serde_json::to_string_pretty(&report_plan).context("cannot encode the report plan")? + "\n";
@@ -86,6 +87,30 @@ pub fn write(
     let manifest = manifest(preset, plan, &records, info);
     let text = serde_json::to_vec_pretty(&manifest).context("cannot encode the manifest")?;
     write_atomic(&out.join("manifest.json"), &text)?;
+    Ok(())
+}
+
+/// Copies each step's config as used — the `config.toml` its artifact holds, written by the command after its
+/// `--set` overrides (or, for mine and unlearn steps, the settings file as given) — to
+/// `OUT/configs/<kind>/<slug>.toml`, for a reader.
+fn copy_configs(out: &Path, plan: &Plan, cache: &Cache) -> Result<()> {
+    for s in &plan.steps {
+        let dir = cache.dir(s.kind, &s.key);
+        let holder = match &s.action {
+            Action::BuildDataset { .. } => dir.join("dataset"),
+            Action::TrainLm { role, .. } => dir.join(role),
+            Action::Train { .. } | Action::Mine { .. } | Action::Unlearn { .. } | Action::UnlearnLm { .. } => dir,
+            // Nothing to show: their command lines are in the log and the manifest.
+            Action::Eval { .. } | Action::Attack(_) => continue,
+        };
+        let used = holder.join("config.toml");
+        let text = std::fs::read(&used)
+            .with_context(|| format!("{}: cannot read the config it ran with, {}", s.label, used.display()))?;
+        let path = out.join("configs").join(s.kind.dir()).join(format!("{}.toml", s.slug));
+        if std::fs::read(&path).ok().as_deref() != Some(text.as_slice()) {
+            write_atomic(&path, &text)?;
+        }
+    }
     Ok(())
 }
 
