@@ -18,6 +18,7 @@
 //! - [`report`] (`doppel-report`): the study's tables, report and figures from a reproduce run's cache.
 //! - [`protocol`] (`doppel-protocol`): the names (roles, scopes, methods) and the `result.json` of each command.
 //! - [`stdx`] (`doppel-stdx`): atomic writes, sha256, config field checks.
+//! - [`study`] (`doppel-study`): presets and the reproduce step plan with its cache keys.
 //!
 //! Runnable examples, on synthetic data with nothing to download: `cargo run --release --example
 //! mine_lookalikes` (build a dataset, mine the targets' look-alikes, score them against the lineage) and
@@ -32,5 +33,6 @@ pub use doppel_models as models;
 pub use doppel_protocol as protocol;
 pub use doppel_report as report;
 pub use doppel_stdx as stdx;
+pub use doppel_study as study;
 pub use doppel_text as text;
 pub use doppel_unlearn as unlearn;

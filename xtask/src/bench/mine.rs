@@ -31,7 +31,6 @@ use crate::bench::venv::{TORCH_SPEC, ensure_venv_with, venv_dir};
 use crate::bench::{
     build_dataset_from, build_doppel, busy_cores, machine, revision, run_capturing, thousands, utc_date,
 };
-use crate::workspace_root;
 
 /// The dataset's build config, from the workspace root.
 pub const DATASET_CONFIG: &str = "configs/bench/mnist-60k.toml";
@@ -184,16 +183,11 @@ pub fn mine(args: &MineArgs) -> Result<()> {
     if args.threads == 0 || args.queries == 0 || args.batch_size == 0 {
         bail!("--threads, --queries and --batch-size must each be at least 1");
     }
-    let root = workspace_root();
-    let out = root.join(OUT_DIR);
-    fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
-    let mut command = format!(
+    let command = format!(
         "cargo xtask bench mine --threads {} --queries {} --batch-size {}",
         args.threads, args.queries, args.batch_size
     );
-    if let Some(v) = &args.venv {
-        command.push_str(&format!(" --venv {}", doppel_stdx::shell_quote(&v.display().to_string())));
-    }
+    let (root, out, command) = super::begin(OUT_DIR, command, args.venv.as_deref())?;
 
     let doppel = build_doppel(&root)?;
     build_dataset_from(&root, &doppel, DATASET_CONFIG, DATASET_DIR)?;

@@ -5,8 +5,8 @@
 //! same rows and write a Markdown report under `target/bench/`. What they share lives here, so that the two
 //! reports describe the machine, the date and the revision in the same words:
 //!
-//! - `mod.rs` (this file): running commands and showing them ([`run_capturing`], [`run_progress`],
-//!   [`shell_quote`]), the build steps, the machine and revision lines, [`busy_cores`] and the number formatting
+//! - `mod.rs` (this file): running commands ([`run_capturing`], [`run_progress`]), the start of a bench
+//!   ([`begin`]), the build steps, the machine and revision lines, [`busy_cores`] and the number formatting
 //!   ([`median`], [`thousands`], [`utc_date`]).
 //! - `train.rs`: `bench train`, the training throughput of doppel's MLP and CNN against PyTorch's.
 //! - `mine.rs`: `bench mine`, doppel's HNSW index and MiniLM against faiss and sentence-transformers.
@@ -69,23 +69,10 @@ pub fn utc_date(unix_seconds: u64) -> String {
     format!("{year:04}-{month:02}-{day:02}")
 }
 
-/// A command as one could type it.
-pub(crate) fn display(cmd: &Command) -> String {
-    let mut parts: Vec<String> = cmd
-        .get_envs()
-        .filter_map(|(k, v)| {
-            v.map(|v| format!("{}={}", k.to_string_lossy(), doppel_stdx::shell_quote(&v.to_string_lossy())))
-        })
-        .collect();
-    parts.push(doppel_stdx::shell_quote(&cmd.get_program().to_string_lossy()));
-    parts.extend(cmd.get_args().map(|a| doppel_stdx::shell_quote(&a.to_string_lossy())));
-    parts.join(" ")
-}
-
 /// Runs `cmd` with stderr passed through (the child's progress) and returns its stdout. A failure names the
 /// command and shows the end of its stdout.
 pub(crate) fn run_capturing(cmd: &mut Command) -> Result<String> {
-    let shown = display(cmd);
+    let shown = doppel_stdx::shown(cmd);
     let out = cmd
         .stdin(Stdio::null())
         .stderr(Stdio::inherit())
@@ -93,8 +80,7 @@ pub(crate) fn run_capturing(cmd: &mut Command) -> Result<String> {
         .with_context(|| format!("cannot start `{shown}`"))?;
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
     if !out.status.success() {
-        let tail: Vec<&str> = stdout.lines().rev().take(12).collect();
-        let tail: Vec<&str> = tail.into_iter().rev().collect();
+        let tail = doppel_stdx::process::tail_lines(&stdout, 12);
         let shown_tail =
             if tail.is_empty() { String::new() } else { format!("; its stdout ended:\n    {}", tail.join("\n    ")) };
         bail!("`{shown}` failed with {}{shown_tail}", out.status);
@@ -104,7 +90,7 @@ pub(crate) fn run_capturing(cmd: &mut Command) -> Result<String> {
 
 /// Runs `cmd` with stdout sent to our stderr, for tools whose output is progress (cargo, pip).
 pub(crate) fn run_progress(cmd: &mut Command) -> Result<()> {
-    let shown = display(cmd);
+    let shown = doppel_stdx::shown(cmd);
     let status = cmd
         .stdin(Stdio::null())
         .stdout(Stdio::from(std::io::stderr()))
@@ -115,6 +101,18 @@ pub(crate) fn run_progress(cmd: &mut Command) -> Result<()> {
         bail!("`{shown}` failed with {status}");
     }
     Ok(())
+}
+
+/// Starts a bench: the workspace root, the report folder `out_dir` under it (created) and `command`, the line
+/// that reruns this bench, with `--venv` added when one was given.
+pub(crate) fn begin(out_dir: &str, mut command: String, venv: Option<&Path>) -> Result<(PathBuf, PathBuf, String)> {
+    let root = crate::workspace_root();
+    let out = root.join(out_dir);
+    fs::create_dir_all(&out).with_context(|| format!("cannot create {}", out.display()))?;
+    if let Some(v) = venv {
+        command.push_str(&format!(" --venv {}", doppel_stdx::shell_quote(&v.display().to_string())));
+    }
+    Ok((root, out, command))
 }
 
 /// Step 1: builds the release `doppel` binary and returns its path.
@@ -230,12 +228,5 @@ mod tests {
         assert_eq!(cpu_jiffies(text), Some((160, 1180)));
         assert_eq!(cpu_jiffies("cpu0 1 2 3 4 5\n"), None);
         assert_eq!(cpu_jiffies("cpu 1 x 3 4 5\n"), None);
-    }
-
-    #[test]
-    fn shell_quoting_of_printed_commands() {
-        let mut cmd = Command::new("doppel");
-        cmd.env("RAYON_NUM_THREADS", "2").args(["train", "--out", "a b"]);
-        assert_eq!(display(&cmd), "RAYON_NUM_THREADS=2 doppel train --out 'a b'");
     }
 }

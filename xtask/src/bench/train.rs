@@ -23,7 +23,6 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::{SystemTime, UNIX_EPOCH};
 
-use crate::workspace_root;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use serde::Deserialize;
@@ -320,16 +319,11 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     if args.threads == 0 || args.epochs == 0 || args.repeats == 0 {
         bail!("--threads, --epochs and --repeats must each be at least 1");
     }
-    let root = workspace_root();
-    let bench_dir = root.join(BENCH_DIR);
-    fs::create_dir_all(&bench_dir).with_context(|| format!("cannot create {}", bench_dir.display()))?;
-    let mut command = format!(
+    let command = format!(
         "cargo xtask bench train --threads {} --epochs {} --repeats {}",
         args.threads, args.epochs, args.repeats
     );
-    if let Some(v) = &args.venv {
-        command.push_str(&format!(" --venv {}", doppel_stdx::shell_quote(&v.display().to_string())));
-    }
+    let (root, bench_dir, command) = super::begin(BENCH_DIR, command, args.venv.as_deref())?;
 
     let doppel = build_doppel(&root)?;
     build_dataset(&root, &doppel)?;
@@ -441,7 +435,7 @@ mod tests {
     #[test]
     fn the_bench_train_configs_have_an_epochs_line() {
         for model in Model::ALL {
-            let path = workspace_root().join(format!("configs/bench/train-{}.toml", model.name()));
+            let path = crate::workspace_root().join(format!("configs/bench/train-{}.toml", model.name()));
             let text = fs::read_to_string(&path).unwrap();
             let got = with_epochs(&text, 5, "t").unwrap();
             assert!(got.contains("\nepochs = 5\n"), "{}", path.display());

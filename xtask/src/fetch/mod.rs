@@ -26,11 +26,9 @@
 //! - `unpack.rs`: keeping the wanted files from an unpacked artifact, hashing them, and finding and placing
 //!   CIFAR-10's layout. Validating that layout is doppel-data's job: its loader reports a damaged CIFAR-10 when
 //!   the dataset is loaded, so this module checks only what it needs to move the files.
-//! - `lock.rs`: the OS lock on `data/.fetch.lock`.
 
 mod artifacts;
 mod clients;
-mod lock;
 mod unpack;
 
 use std::env;
@@ -48,8 +46,8 @@ pub use artifacts::{
     write_marker,
 };
 use clients::{Client, running_as_root};
+use doppel_stdx::human::bytes as human_bytes;
 use doppel_stdx::shell_quote;
-use lock::lock_data_dir;
 pub use unpack::{CifarLayout, detect_cifar_layout};
 use unpack::{hash_tree, keep_files, layout_in, place_cifar, rename, warn_cifar_size};
 
@@ -93,26 +91,6 @@ fn default_cifar10() -> PathBuf {
 fn data_dir(given: Option<&Path>) -> Result<PathBuf> {
     let dir = given.map_or_else(|| workspace_root().join("data"), Path::to_path_buf);
     std::path::absolute(&dir).with_context(|| format!("cannot resolve the data folder {}", dir.display()))
-}
-
-/// A size in bytes, for people.
-fn human_bytes(n: u64) -> String {
-    const UNITS: [&str; 4] = ["kB", "MB", "GB", "TB"];
-    if n < 1000 {
-        return format!("{n} B");
-    }
-    // Precision loss is fine: the value is only printed with one decimal.
-    #[allow(clippy::cast_precision_loss)]
-    let mut value = n as f64 / 1000.0;
-    let mut unit = UNITS[0];
-    for next in &UNITS[1..] {
-        if value < 1000.0 {
-            break;
-        }
-        value /= 1000.0;
-        unit = next;
-    }
-    format!("{value:.1} {unit}")
 }
 
 /// Progress lines for one dataset: `[i/N] name: …` on stderr.
@@ -640,7 +618,18 @@ pub fn fetch(args: &FetchArgs) -> Result<()> {
     let downloads = std::path::absolute(&downloads)
         .with_context(|| format!("cannot resolve the downloads folder {}", downloads.display()))?;
     fs::create_dir_all(&data_dir).with_context(|| format!("cannot create the data folder {}", data_dir.display()))?;
-    let _lock = lock_data_dir(&data_dir)?;
+    // Two fetches into one folder would unpack into the same partial folders: the second waits for the first.
+    let lock_path = data_dir.join(".fetch.lock");
+    let busy =
+        || eprintln!("another `cargo xtask data fetch` is using {}; waiting for it to finish", data_dir.display());
+    let _lock = match doppel_stdx::fs::lock_file(&lock_path, busy) {
+        Ok(file) => Some(file),
+        Err(e) if e.action == "locking" => {
+            eprintln!("warning: {e}; continuing unlocked, so do not run two fetches into this data folder at once");
+            None
+        }
+        Err(e) => return Err(e.into()),
+    };
 
     let mut retry_flags = String::new();
     for (flag, value) in
@@ -818,11 +807,5 @@ mod tests {
         assert!(format!("{e:#}").contains("has no .fetched.json"), "{e:#}");
         assert!(fetcher.data_dir.join("cifar10/precious.txt").is_file());
         Ok(())
-    }
-
-    #[test]
-    fn human_sizes() {
-        assert_eq!(human_bytes(999), "999 B");
-        assert_eq!(human_bytes(20_279_490), "20.3 MB");
     }
 }

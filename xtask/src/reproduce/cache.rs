@@ -7,7 +7,7 @@
 //! not build the same artifact at once: the second waits, then finds it done. The OS drops the lock of a killed
 //! process.
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::{self, File};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, Result};
@@ -80,15 +80,7 @@ impl Cache {
     pub fn lock(&self, kind: Kind, key: &str) -> Result<File> {
         let dir = self.root.join(kind.dir()).join(".locks");
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        let path = dir.join(format!("{key}.lock"));
-        let file = OpenOptions::new()
-            .create(true)
-            .truncate(false)
-            .write(true)
-            .open(&path)
-            .with_context(|| format!("cannot open the lock file {}", path.display()))?;
-        file.lock().with_context(|| format!("cannot lock {}", path.display()))?;
-        Ok(file)
+        Ok(doppel_stdx::fs::lock_file(&dir.join(format!("{key}.lock")), || {})?)
     }
 
     /// A fresh, empty build folder for `key`, after deleting the leftovers of killed builds of the same key. Call

@@ -12,6 +12,7 @@ use std::sync::Mutex;
 use std::time::Instant;
 
 use anyhow::{Context, Result};
+use doppel_stdx::human::seconds as human_seconds;
 
 use super::plan::Kind;
 
@@ -151,18 +152,6 @@ impl Progress {
     }
 }
 
-/// `42 s`, `3 min 05 s`, `1 h 02 min`.
-pub fn human_seconds(s: f64) -> String {
-    let s = s.max(0.0).round() as u64;
-    if s < 60 {
-        format!("{s} s")
-    } else if s < 3600 {
-        format!("{} min {:02} s", s / 60, s % 60)
-    } else {
-        format!("{} h {:02} min", s / 3600, (s % 3600) / 60)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,8 +171,6 @@ mod tests {
         // Group 1 turns out slower: its last step is priced at its own mean.
         assert_eq!(p.finish(Kind::Model, 1, Some(60.0)).1, "model ETA 1 min 00 s");
         assert_eq!(p.finish(Kind::Model, 1, Some(50.0)).1, "model stage done");
-        assert_eq!(human_seconds(185.0), "3 min 05 s");
-        assert_eq!(human_seconds(3720.0), "1 h 02 min");
     }
 
     #[test]

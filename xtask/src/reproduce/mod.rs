@@ -18,11 +18,11 @@
 //! key, whatever the order the steps ran in.
 
 pub mod cache;
-mod code;
 pub mod exec;
 mod log;
-pub mod plan;
-pub mod preset;
+pub use doppel_study::code;
+pub use doppel_study::plan;
+pub use doppel_study::preset;
 pub mod report;
 
 use std::collections::BTreeSet;
@@ -37,11 +37,12 @@ use clap::Args;
 
 use crate::workspace_root;
 use cache::{Cache, RECORD_FORMAT, Record};
+use doppel_stdx::human::seconds as human_seconds;
 use doppel_stdx::sha256_hex;
 use doppel_stdx::shell_quote;
 use doppel_stdx::write_atomic;
 use exec::Runner;
-use log::{Log, Progress, human_seconds};
+use log::{Log, Progress};
 use plan::{KeyContext, Kind, Plan, code_fingerprint};
 use preset::Preset;
 

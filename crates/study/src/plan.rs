@@ -21,7 +21,7 @@ use doppel_stdx::sha256_hex;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use super::preset::{Builder, Preset, StepConfig};
+use crate::preset::{Builder, Preset, StepConfig};
 
 /// Bump when the layout of an artifact or the meaning of its key changes; every key of that kind changes with it.
 const SCHEMA: u32 = 1;
@@ -626,7 +626,7 @@ mod tests {
     use super::*;
 
     fn root() -> std::path::PathBuf {
-        Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
+        Path::new(env!("CARGO_MANIFEST_DIR")).parent().and_then(Path::parent).unwrap().to_path_buf()
     }
 
     fn smoke_plan(device: &str) -> Plan {

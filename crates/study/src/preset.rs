@@ -727,7 +727,7 @@ mod tests {
 
     fn root() -> PathBuf {
         let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-        manifest.parent().unwrap().to_path_buf()
+        manifest.parent().and_then(Path::parent).unwrap().to_path_buf()
     }
 
     /// The config the `doppel` command will run with (doppel-stdx's derive, which the binary calls).

@@ -13,7 +13,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
-use super::plan::Kind;
+use crate::plan::Kind;
 
 /// The package of the `doppel` binary.
 pub const BINARY: &str = "doppel-cli";
@@ -93,7 +93,7 @@ impl Graph {
         let mut stack: Vec<String> = roots.iter().map(|r| r.to_string()).collect();
         while let Some(c) = stack.pop() {
             let Some((_, deps)) = self.crates.get(&c) else {
-                bail!("the workspace has no crate {c}; update xtask/src/reproduce/code.rs");
+                bail!("the workspace has no crate {c}; update crates/study/src/code.rs");
             };
             if seen.insert(c) {
                 stack.extend(deps.iter().cloned());
@@ -120,7 +120,7 @@ mod tests {
     use super::*;
 
     fn graph() -> Graph {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
         Graph::load(&root).unwrap_or_else(|e| panic!("{e:#}"))
     }
 
