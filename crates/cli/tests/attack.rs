@@ -6,6 +6,7 @@
 
 use std::path::Path;
 
+use doppel_protocol::{EvalResult, read_result};
 use polars::prelude::{DataFrame, ParquetReader, SerReader};
 
 mod common;
@@ -225,13 +226,12 @@ fn eval_takes_the_reconstruction_scores_of_each_run() {
     ok(&doppel(&[&args[..], &["--candidates", "8", "--steps", "10", "--out", "at"]].concat(), dir));
     let stdout = ok(&doppel(&["eval", "--dataset", "ds", "--runs", "run", "--attacks", "at", "--out", "ev"], dir));
     assert!(stdout.contains("| SSIM kkt | SSIM inversion | SSIM class mean | SSIM nearest |"), "{stdout}");
-    let summary = std::fs::read_to_string(dir.join("ev/summary.csv")).unwrap();
-    let header: Vec<&str> = summary.lines().next().unwrap().split(',').collect();
-    let kkt = header.iter().position(|h| *h == "recon_kkt").expect("a recon_kkt column");
-    for line in summary.lines().skip(1) {
-        let cell = line.split(',').nth(kkt).unwrap();
-        let v: f64 = cell.parse().unwrap_or_else(|_| panic!("recon_kkt {cell:?} in {line}"));
-        assert!((-1.0..=1.0).contains(&v), "{line}");
+    let result: EvalResult = read_result(&dir.join("ev/result.json")).unwrap();
+    let kkt = result.columns.iter().position(|c| c == "recon_kkt").expect("a recon_kkt column");
+    assert_eq!(result.models.len(), 3, "m0 and both oracles");
+    for row in &result.models {
+        let v = row.mean[kkt].unwrap_or_else(|| panic!("{} has no recon_kkt", row.model));
+        assert!((-1.0..=1.0).contains(&v), "{}: recon_kkt {v}", row.model);
     }
 
     let bad = doppel(&["eval", "--dataset", "ds", "--runs", "run", "--attacks", "at,at", "--out", "ev2"], dir);
