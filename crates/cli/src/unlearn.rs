@@ -50,7 +50,7 @@ pub struct UnlearnArgs {
     /// Where to run: flex (CPU) or wgpu (GPU; needs the wgpu feature).
     #[arg(long, value_enum, default_value_t = DeviceArg::Flex)]
     device: DeviceArg,
-    /// Run the budgeted hyperparameter search: the method's lr × {0.1, 1, 10} and epochs × {1, 2} (the same grid
+    /// Run the budgeted hyperparameter search: the method's lr × {0.1, 1, 10} and every budget × {1, 2} (the same grid
     /// for every method), each scored by Avg.Gap to --reference over forget, retain and test accuracy and MIA AUC;
     /// the best is written, every candidate goes into report.json.
     #[arg(long, requires = "reference")]
@@ -191,14 +191,14 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
             (Vec::new(), None);
         for (i, c) in grid.iter().enumerate() {
             let m = c.configs.build(a.method.into())?;
-            tracing::info!(method = m.name(), scope = scope.name(), candidate = i + 1, of = grid.len(), lr = ?c.lr, epochs = ?c.epochs, "search");
+            tracing::info!(method = m.name(), scope = scope.name(), candidate = i + 1, of = grid.len(), lr = ?c.lr, budget = ?c.budget, "search");
             let run = match m.unlearn(&original, &view, &scope, &ctx, &mut |_| {}) {
                 Ok(run) => run,
                 // No sound weights at all (every step blew up): recorded, never chosen.
                 Err(e) => {
                     entries.push(SearchEntry {
                         lr: c.lr,
-                        epochs: c.epochs,
+                        budget: c.budget,
                         avg_gap: None,
                         problem: Some(e.to_string()),
                         status: None,
@@ -219,7 +219,7 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
             };
             entries.push(SearchEntry {
                 lr: c.lr,
-                epochs: c.epochs,
+                budget: c.budget,
                 avg_gap: gap,
                 problem,
                 status: Some(run.report.status.clone()),
@@ -296,7 +296,7 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
             rte: s.rte,
             candidates: s.candidates.len(),
             lr: chosen.and_then(|c| c.lr),
-            epochs: chosen.and_then(|c| c.epochs),
+            budget: chosen.and_then(|c| c.budget),
             avg_gap: chosen.and_then(|c| c.avg_gap),
         }
     });
@@ -355,7 +355,8 @@ fn finite_outputs(run: &str, splits: &[(&str, &Predictions)], out: &Path) -> any
 #[derive(Debug, serde::Serialize)]
 struct SearchEntry {
     lr: Option<f64>,
-    epochs: Option<usize>,
+    /// The factor applied to the method's budgets.
+    budget: Option<f64>,
     /// `None` when the candidate's outputs could not be scored (see `problem`).
     avg_gap: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]

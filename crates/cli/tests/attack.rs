@@ -32,7 +32,7 @@ kind = "cosine"
 /// Builds configs/smoke.toml into `dir/ds` (28 × 28 grey, 4 classes, 8 targets) and trains m0 and retrain_clean
 /// into `dir/run`.
 fn fixture(dir: &Path) {
-    let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
+    let smoke = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
     ok(&doppel(&["data", "build", "--config", smoke.to_str().unwrap(), "--out", "ds"], dir));
     std::fs::write(dir.join("t.toml"), TRAIN).unwrap();
     ok(&doppel(

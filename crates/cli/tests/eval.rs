@@ -29,7 +29,7 @@ kind = "cosine"
 
 /// Builds configs/smoke.toml into `dir/ds` and trains the three references for each seed into `dir/seed-<s>`.
 fn fixture(dir: &Path, seeds: &[u64]) {
-    let smoke = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
+    let smoke = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
     ok(&doppel(&["data", "build", "--config", smoke.to_str().unwrap(), "--out", "ds"], dir));
     for seed in seeds {
         let config = format!("t{seed}.toml");

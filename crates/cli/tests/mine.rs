@@ -31,7 +31,8 @@ recall_queries = 100
 
 /// A smoke dataset (configs/smoke.toml) in `dir/ds` and the mining config in `dir/m.toml`.
 fn setup(dir: &Path) {
-    let smoke = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/smoke.toml");
+    let smoke = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
+    let smoke = smoke.to_str().unwrap();
     ok(&doppel(&["data", "build", "--config", smoke, "--out", "ds"], dir));
     std::fs::write(dir.join("m.toml"), CONFIG).unwrap();
 }
@@ -115,7 +116,8 @@ fn features_of_a_trained_checkpoint_embed_and_follow_the_weights() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     setup(dir);
-    let train = concat!(env!("CARGO_MANIFEST_DIR"), "/../../configs/train/smoke-mlp.toml");
+    let train = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../configs/train/smoke-mlp.toml");
+    let train = train.to_str().unwrap();
     ok(&doppel(&["train", "--dataset", "ds", "--config", train, "--which", "m0", "--out", "m"], dir));
     std::fs::write(dir.join("f.toml"), with_embedder("kind = \"features\"\ncheckpoint = \"m/m0\"")).unwrap();
     let first = ok(&doppel(&["mine", "embed", "--dataset", "ds", "--config", "f.toml"], dir));

@@ -43,23 +43,28 @@ kind = "constant"
 
 const METHODS: &str = r#"
 [ft]
-epochs = 1
+retain = { epochs = 1 }
+[ga]
+forget = { steps = 5 }
 [neggrad_plus]
-epochs = 1
+retain = { steps = 20 }
 [rl]
-epochs = 1
+rounds = 1
 [l1_sparse]
-epochs = 1
+retain = { epochs = 1 }
 [salun]
-epochs = 1
+rounds = 1
 [ssd]
 batch_size = 8
 [scrub]
-epochs = 2
+rounds = 2
+forget = { steps = 3 }
 [boundary_shrink]
-epochs = 2
+forget = { steps = 4 }
 [boundary_expanding]
-epochs = 2
+forget = { steps = 4 }
+[bad_teacher]
+mixed = { steps = 5 }
 "#;
 
 #[test]
@@ -164,7 +169,7 @@ fn salun_with_the_mined_scope_runs_from_doppel_mine_output() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("has no `neighbour_id` column"), "{:?}", bad);
 }
 
-/// `--search`: six candidates (lr × {0.1, 1, 10}, epochs × {1, 2}) scored by Avg.Gap to the reference; the written
+/// `--search`: six candidates (lr × {0.1, 1, 10}, budgets × {1, 2}) scored by Avg.Gap to the reference; the written
 /// model is the lowest-gap candidate, and report.json holds them all.
 #[test]
 fn the_search_runs_the_grid_and_keeps_the_lowest_gap() {
@@ -190,13 +195,15 @@ fn the_search_runs_the_grid_and_keeps_the_lowest_gap() {
     let min = gaps.iter().copied().fold(f64::INFINITY, f64::min);
     assert_eq!(gaps[chosen], min, "the chosen candidate has the lowest gap");
     assert_eq!(gaps.iter().position(|&g| g == min), Some(chosen), "the earliest on ties");
-    // The written settings are the chosen candidate's (u.toml's [ft] has epochs = 1, lr the default 0.01).
+    // The written settings are the chosen candidate's (u.toml's [ft] has retain = { epochs = 1 }, lr the default
+    // 0.01).
     assert_eq!(report["settings"]["lr"], candidates[chosen]["lr"]);
-    assert_eq!(report["settings"]["epochs"], candidates[chosen]["epochs"]);
+    let factor = candidates[chosen]["budget"].as_f64().unwrap();
+    assert_eq!(report["settings"]["retain"]["epochs"].as_f64(), Some(factor), "one epoch times the factor");
     let lrs: Vec<f64> = candidates.iter().map(|c| c["lr"].as_f64().unwrap()).collect();
     assert!((lrs[0] - 0.001).abs() < 1e-12 && (lrs[4] - 0.1).abs() < 1e-12, "{lrs:?}");
-    let epochs: Vec<u64> = candidates.iter().map(|c| c["epochs"].as_u64().unwrap()).collect();
-    assert_eq!(epochs, [1, 2, 1, 2, 1, 2]);
+    let factors: Vec<f64> = candidates.iter().map(|c| c["budget"].as_f64().unwrap()).collect();
+    assert_eq!(factors, [1.0, 2.0, 1.0, 2.0, 1.0, 2.0]);
 
     let no_ref = doppel(&[&args[..], &["--search", "--out", "bad"]].concat(), dir);
     assert!(!no_ref.status.success());

@@ -3,8 +3,6 @@
 //! the script's header names the package versions and how to regenerate).
 #![allow(clippy::unwrap_used)]
 
-use std::path::PathBuf;
-
 use doppel_eval::{ChannelLayout, ImageShape, LogisticFit, roc_auc, rouge_l, ssim};
 use serde::Deserialize;
 
@@ -17,7 +15,7 @@ struct Fixture<C> {
 }
 
 fn load<C: for<'de> Deserialize<'de>>(name: &str) -> Vec<C> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     let text = std::fs::read_to_string(&path).unwrap();
     let fixture: Fixture<C> = serde_json::from_str(&text).unwrap();
     assert!(!fixture.cases.is_empty(), "{} holds no cases", path.display());

@@ -238,7 +238,7 @@ fn bad_input_is_a_clear_error() {
 fn compacting_the_fetched_minilm_vocabulary() {
     let dir = std::env::var_os("DOPPEL_DATA_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data"))
+        .unwrap_or_else(|| doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../data"))
         .join("minilm");
     if !dir.join("vocab.txt").exists() {
         let msg = format!("minilm not fetched in {}; run `cargo xtask data fetch --only minilm`", dir.display());

@@ -31,7 +31,7 @@ const GIRL: &str = "The girl is carrying a baby.";
 fn data_dir() -> PathBuf {
     std::env::var_os("DOPPEL_DATA_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data"))
+        .unwrap_or_else(|| doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../data"))
 }
 
 /// The fetched model folder, or `None` (with a message) when it was not fetched and data is not required.
@@ -282,7 +282,7 @@ fn a_thousand_sentences_embed_by_meaning() {
 #[test]
 fn matches_sentence_transformers_on_hard_sentences() {
     let Some(m) = model() else { return };
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minilm_reference.json");
+    let path = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/minilm_reference.json");
     let fixture: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let sentences: Vec<String> =
         fixture["sentences"].as_array().unwrap().iter().map(|s| s.as_str().unwrap().to_string()).collect();

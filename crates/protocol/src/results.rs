@@ -242,7 +242,7 @@ pub struct UnlearnResult {
 }
 
 impl CommandResult for UnlearnResult {
-    const FORMAT: &'static str = "doppel-unlearn-result/1";
+    const FORMAT: &'static str = "doppel-unlearn-result/2";
 }
 
 /// What `doppel unlearn --search` chose.
@@ -255,8 +255,8 @@ pub struct SearchOutcome {
     pub candidates: usize,
     /// The chosen candidate's learning rate, when the grid sets one.
     pub lr: Option<f64>,
-    /// The chosen candidate's epochs, when the grid sets them.
-    pub epochs: Option<usize>,
+    /// The factor the chosen candidate applied to the method's budgets (steps or epochs), when it has any.
+    pub budget: Option<f64>,
     /// The chosen candidate's Avg.Gap to the reference.
     pub avg_gap: Option<f64>,
 }

@@ -11,7 +11,7 @@ use doppel_protocol::{
 };
 
 fn round_trip<T: CommandResult>(name: &str) -> T {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
+    let path = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures").join(name);
     let parsed: T = read_result(&path).unwrap();
     assert_eq!(parsed.to_json(), std::fs::read_to_string(&path).unwrap(), "{name} does not round-trip");
     parsed
@@ -33,7 +33,7 @@ fn every_result_type_round_trips_its_fixture() {
 
 #[test]
 fn a_result_read_as_another_command_names_both_formats() {
-    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/train.json");
+    let path = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/train.json");
     let e = read_result::<EvalResult>(&path).unwrap_err().to_string();
     assert!(e.contains("doppel-train-result/1") && e.contains("doppel-eval-result/1"), "{e}");
 }

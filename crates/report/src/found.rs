@@ -321,10 +321,10 @@ fn add_cost(dir: &Path, s: &PlanStep, costs: &mut Costs) -> Result<()> {
         cost.rte.push(rte);
     }
     if let (true, Some(search)) = (searched, &r.search) {
-        let setting = match (search.lr, search.epochs) {
-            (Some(lr), Some(e)) => format!("lr {lr:e}, {e} epochs"),
+        let setting = match (search.lr, search.budget) {
+            (Some(lr), Some(f)) => format!("lr {lr:e}, budget ×{f}"),
             (Some(lr), None) => format!("lr {lr:e}"),
-            (None, Some(e)) => format!("{e} epochs"),
+            (None, Some(f)) => format!("budget ×{f}"),
             (None, None) => "its only setting".to_string(),
         };
         let gap = search.avg_gap.map_or("–".to_string(), |g| format!("{g:.4}"));

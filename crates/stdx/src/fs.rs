@@ -95,6 +95,20 @@ pub fn lock_file(path: &Path, on_busy: impl FnOnce()) -> Result<File, IoError> {
     Ok(file)
 }
 
+/// The manifest folder of the package whose test or binary is running: cargo's run-time `CARGO_MANIFEST_DIR`
+/// (`cargo test`, `cargo run` and nextest set it) when that folder holds a `Cargo.toml`, else `compiled` (pass
+/// `env!("CARGO_MANIFEST_DIR")`).
+///
+/// Why not `env!` alone: two checkouts of one commit that share a `CARGO_TARGET_DIR` (CI's clone and a working
+/// tree) share compiled test binaries, and the compile-time path then points into whichever checkout built them —
+/// its fixtures, configs and data, or a folder that no longer exists.
+pub fn manifest_dir(compiled: &str) -> PathBuf {
+    std::env::var_os("CARGO_MANIFEST_DIR")
+        .map(PathBuf::from)
+        .filter(|dir| dir.join("Cargo.toml").is_file())
+        .unwrap_or_else(|| PathBuf::from(compiled))
+}
+
 #[cfg(test)]
 mod tests {
     #![allow(clippy::unwrap_used)]
@@ -150,5 +164,12 @@ mod tests {
         drop(first);
         assert_eq!(rx.recv().unwrap(), "locked");
         waiter.join().unwrap();
+    }
+
+    #[test]
+    fn the_running_checkout_wins_over_the_compiled_manifest_path() {
+        // Under cargo test or nextest the run-time variable names this package's folder.
+        let here = manifest_dir("/nowhere/compiled");
+        assert!(here.join("Cargo.toml").is_file() && here.join("src/fs.rs").is_file(), "{}", here.display());
     }
 }

@@ -2,7 +2,8 @@
 //! link it without pulling in burn or polars.
 //!
 //! - [`fs`]: [`write_atomic`] (temporary file beside the destination, then a rename), [`fs::lock_file`] (the OS
-//!   lock two processes take turns on) and the [`IoError`] that names the action and the path.
+//!   lock two processes take turns on), [`fs::manifest_dir`] (the running checkout's package folder, for tests that
+//!   read fixtures) and the [`IoError`] that names the action and the path.
 //! - [`human`]: sizes and durations for progress lines (`20.3 MB`, `3 min 05 s`).
 //! - [`hash`]: lowercase-hex sha256 of buffers and files ([`sha256_hex`], [`sha256_file`]).
 //! - [`config`]: the field checks of a TOML config ([`Checker`], [`ConfigProblem`]) and the line a TOML syntax

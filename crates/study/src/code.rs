@@ -120,7 +120,7 @@ mod tests {
     use super::*;
 
     fn graph() -> Graph {
-        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let root = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../..");
         Graph::load(&root).unwrap_or_else(|e| panic!("{e:#}"))
     }
 

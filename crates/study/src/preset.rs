@@ -726,7 +726,7 @@ mod tests {
     use super::*;
 
     fn root() -> PathBuf {
-        let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let manifest = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR"));
         manifest.parent().and_then(Path::parent).unwrap().to_path_buf()
     }
 

@@ -2,12 +2,11 @@
 //! lists every package the xtask (and doppel-study, which it imports) compiles in, and none may be burn's or
 //! polars'. A dependency added anywhere in their closure that pulls either in fails here, with its path.
 
-use std::path::Path;
 use std::process::Command;
 
 fn normal_dependencies(package: &str) -> String {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+    let root = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../..");
     let out = Command::new(cargo)
         .args(["tree", "--offline", "--locked", "-e", "normal", "-p", package])
         .current_dir(root)

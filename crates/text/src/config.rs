@@ -286,7 +286,7 @@ answers = "paraphrase"
 
     #[test]
     fn the_shipped_config_parses() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/qa-wordnet.toml");
+        let path = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../configs/qa-wordnet.toml");
         let c = QaConfig::from_file(&path).unwrap();
         assert_eq!(c.pos, Pos::ALL);
     }

@@ -13,7 +13,7 @@ use doppel_text::{BagOfWords, QaConfig, build_qa, open, write};
 fn data_dir() -> PathBuf {
     std::env::var_os("DOPPEL_DATA_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data"))
+        .unwrap_or_else(|| doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../data"))
 }
 
 /// The fetched WordNet folder, or `None` (with a message) when it was not fetched and data is not required.

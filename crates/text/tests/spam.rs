@@ -294,7 +294,7 @@ fn bad_input_is_an_error_naming_the_problem() {
 fn data_dir() -> PathBuf {
     std::env::var_os("DOPPEL_DATA_DIR")
         .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data"))
+        .unwrap_or_else(|| doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../data"))
 }
 
 /// The shipped configs on the fetched corpus.
@@ -310,7 +310,7 @@ fn real_corpus_builds_with_and_without() {
     let corpus = spam::read_corpus(&dir).unwrap();
     assert_eq!(corpus.len(), 6046);
     assert_eq!(corpus.iter().filter(|m| m.label == 1).count(), 1896);
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../configs");
+    let root = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../configs");
     for (file, group) in
         [("spam-assassin.toml", TargetGroup::With), ("spam-assassin-without.toml", TargetGroup::Without)]
     {

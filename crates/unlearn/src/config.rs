@@ -3,9 +3,10 @@
 //! ```toml
 //! # configs/unlearn/mnist-mlp.toml: every section optional; a missing key takes the paper's default.
 //! [ft]
-//! epochs = 1
+//! retain = { epochs = 1 }
 //! [salun]
-//! epochs = 1
+//! rounds = 1
+//! forget = { steps = 18 }
 //! ratio = 0.5
 //! ```
 
@@ -107,7 +108,7 @@ mod tests {
 
     #[test]
     fn the_shipped_presets_parse_and_check() {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/unlearn");
+        let dir = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../configs/unlearn");
         let mut n = 0;
         for entry in std::fs::read_dir(&dir).unwrap() {
             let path = entry.unwrap().path();
@@ -126,11 +127,13 @@ mod tests {
 
     #[test]
     fn config_files_are_strict_and_checked() {
-        let cfg = MethodConfigs::from_toml("[ft]\nepochs = 2\n", "c.toml").unwrap();
-        assert_eq!(cfg.ft.epochs, 2);
+        let cfg = MethodConfigs::from_toml("[ft]\nretain = { epochs = 2 }\n", "c.toml").unwrap();
+        assert_eq!(cfg.ft.retain, crate::Budget::Epochs(2));
         assert_eq!(cfg.ft.lr, 0.01);
-        let err = MethodConfigs::from_toml("[ft]\nepoch = 2\n", "c.toml").unwrap_err().to_string();
-        assert!(err.starts_with("c.toml:2: unknown field `epoch`"), "{err}");
+        let err = MethodConfigs::from_toml("[ft]\nepochs = 2\n", "c.toml").unwrap_err().to_string();
+        assert!(err.starts_with("c.toml:2: unknown field `epochs`"), "{err}");
+        let err = MethodConfigs::from_toml("[ga]\nforget = { steps = 0 }\n", "c.toml").unwrap_err().to_string();
+        assert_eq!(err, "ga: `forget` is { steps = 0 }; it must be at least 1");
         let err = MethodConfigs::from_toml("[salun]\nratio = 2.0\n", "c.toml").unwrap_err().to_string();
         assert_eq!(err, "salun: `ratio` is 2; it must be in (0, 1]");
         let cfg = MethodConfigs::from_toml("[scrub]\nmsteps = 1\n[bad_teacher]\nretain_fraction = 0.5\n", "c.toml");

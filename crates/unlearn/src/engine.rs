@@ -6,7 +6,6 @@ use burn::optim::GradientsParams;
 use burn::prelude::*;
 use doppel_data::{Dataset, seed};
 use doppel_models::{ModelSpec, Net};
-use rand::Rng;
 use rand::seq::SliceRandom;
 
 use crate::error::{Result, UnlearnError};
@@ -40,14 +39,6 @@ pub(crate) fn batches(rows: &[usize], batch_size: usize, seed_: u64, name: &str,
     let mut order = rows.to_vec();
     order.shuffle(&mut seed::rng(seed_, name, epoch as u64));
     order.chunks(batch_size.max(1)).map(<[usize]>::to_vec).collect()
-}
-
-/// A random label other than the true one for every row (uniform over the other classes), from the stream
-/// `unlearn/relabel`.
-pub(crate) fn random_labels(data: &Dataset, rows: &[usize], seed_: u64) -> Vec<u32> {
-    let k = data.class_names().len() as u32;
-    let mut rng = seed::rng(seed_, "unlearn/relabel", 0);
-    rows.iter().map(|&r| (data.labels()[r] + 1 + rng.random_range(0..k - 1)) % k).collect()
 }
 
 /// A network being trained on the autodiff device, with the step count and the divergence guard.
@@ -147,18 +138,16 @@ impl<'a> Engine<'a> {
         v.0.unwrap_or_else(|| Tensor::zeros([1], &self.ad))
     }
 
-    /// One shuffled pass over `rows` (batches of `batch_size` in the order of stream `stream`, index `epoch`, of
-    /// the run seed `seed`): each batch goes to `on_batch`, then one guarded step on `loss(engine, batch)`.
-    /// Returns `false` when a step diverged; the caller stops.
-    pub fn pass(
+    /// One guarded step per batch of `batches`, in order: each batch goes to `on_batch`, then a step on
+    /// `loss(engine, batch)` with learning rate `lr`. Returns `false` when a step diverged; the caller stops.
+    pub fn walk(
         &mut self,
-        rows: &[usize],
-        (batch_size, lr): (usize, f64),
-        (seed, stream, epoch): (u64, &str, usize),
+        batches: impl IntoIterator<Item = Vec<usize>>,
+        lr: f64,
         on_batch: &mut dyn FnMut(&[usize]),
         mut loss: impl FnMut(&Self, &[usize]) -> Tensor<1>,
     ) -> bool {
-        for b in batches(rows, batch_size, seed, stream, epoch) {
+        for b in batches {
             on_batch(&b);
             let l = loss(self, &b);
             if !self.step(l, lr) {
@@ -166,6 +155,30 @@ impl<'a> Engine<'a> {
             }
         }
         true
+    }
+
+    /// `Σ ‖θ − θ₀‖²` over every float parameter (tracked in θ), with θ₀ the [`anchor`] of the starting weights.
+    pub fn pull(&self, anchor: &[Tensor<1>]) -> Tensor<1> {
+        struct Pull<'a> {
+            anchor: std::slice::Iter<'a, Tensor<1>>,
+            sum: Option<Tensor<1>>,
+        }
+        impl ModuleVisitor for Pull<'_> {
+            fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+                let Some(theta0) = self.anchor.next() else { return };
+                let theta = param.val();
+                let n: usize = theta.dims().iter().product();
+                let d = theta.reshape([n]) - Tensor::<1>::from_inner(theta0.clone());
+                let s: Tensor<1> = (d.clone() * d).sum();
+                self.sum = Some(match self.sum.take() {
+                    Some(acc) => acc + s,
+                    None => s,
+                });
+            }
+        }
+        let mut v = Pull { anchor: anchor.iter(), sum: None };
+        self.net.visit(&mut v);
+        v.sum.unwrap_or_else(|| Tensor::zeros([1], &self.ad))
     }
 
     /// One guarded step on `loss` with learning rate `lr`. Returns `false` (and records the divergence) when
@@ -236,6 +249,21 @@ pub(crate) fn pixels(data: &Dataset, rows: &[usize]) -> Vec<u8> {
         out.extend_from_slice(data.image(r));
     }
     out
+}
+
+/// Every float parameter of `net` (plain device), flattened, in visiting order: the θ₀ of [`Engine::pull`].
+pub(crate) fn anchor(net: &Net) -> Vec<Tensor<1>> {
+    struct Anchor(Vec<Tensor<1>>);
+    impl ModuleVisitor for Anchor {
+        fn visit_float<const D: usize>(&mut self, param: &Param<Tensor<D>>) {
+            let t = param.val();
+            let n: usize = t.dims().iter().product();
+            self.0.push(t.reshape([n]));
+        }
+    }
+    let mut v = Anchor(Vec::new());
+    net.visit(&mut v);
+    v.0
 }
 
 /// `KL(p_t ‖ p_s)` with `p = softmax(logits / T)`, summed over classes and averaged over rows (PyTorch's

@@ -31,6 +31,7 @@
 //! weights that grew until the logits overflow count as diverged too, and no NaN row reaches a table. Retraining that diverges is an error ([`UnlearnError::Model`]).
 
 pub mod adam;
+pub mod budget;
 pub mod config;
 pub mod error;
 pub mod lm;
@@ -43,6 +44,7 @@ pub mod unlearner;
 
 mod engine;
 
+pub use budget::Budget;
 pub use config::{MethodConfigs, MethodName};
 pub use error::{Result, UnlearnError};
 pub use scope::Scope;

@@ -40,7 +40,7 @@ pub fn stderr(out: &Output) -> String {
 /// message naming `cargo xtask data fetch --only <only>` — or a failure under `DOPPEL_REQUIRE_DATA=1`, which CI
 /// sets after fetching.
 pub fn fetched(needs: &[&str], only: &str) -> Option<PathBuf> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../data");
+    let dir = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../data");
     if needs.iter().all(|f| dir.join(f).is_file()) {
         return Some(dir);
     }

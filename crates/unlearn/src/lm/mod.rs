@@ -160,7 +160,8 @@ mod tests {
 
     #[test]
     fn the_shipped_preset_parses_and_checks() {
-        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../configs/unlearn/lm/qa-lm.toml");
+        let path =
+            doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../configs/unlearn/lm/qa-lm.toml");
         let cfg = LmMethodConfigs::from_file(&path).unwrap();
         assert_ne!(cfg, LmMethodConfigs::default());
     }

@@ -9,6 +9,7 @@ use doppel_models::train::labels_tensor;
 use doppel_models::{Arch, Net};
 use rand::Rng;
 
+use crate::budget::{Budget, Cycle};
 use crate::engine::{Engine, Sides, pixels, run_gradient, unlearned};
 use crate::error::{Result, UnlearnError};
 use crate::methods::gradient::FORGET_ORDER;
@@ -19,19 +20,19 @@ use crate::unlearner::{Original, RunContext, Status, View};
 
 /// Boundary Shrink (Chen et al. 2023, CVPR). For every forget sample, one FGSM step on the original model
 /// (`x' = clip(x + ε·sign ∇ₓ CE(f₀(x), y), 0, 1)`, ε in units of the `[0, 1]` pixel scale, before input
-/// normalisation) finds the "nearest wrong label": the original's prediction on `x'`, or its second-best class
-/// there when that prediction is still the true label — i.e. `argmax_{c ≠ y} f₀(x')_c`. Labels are fixed once (the
-/// attacked model is the unchanging original); then the forget side is fine-tuned with CE to those labels.
-/// Canonical: ε 0.1, 10 epochs, SGD lr 1e-5, momentum 0.9, no weight decay (the paper's FGSM bound and the
-/// optimiser of its reference code). The batch size is not part of the method; 128 as for the other methods
-/// here.
+/// normalisation) finds the "nearest" label: the original's prediction on `x'`, `argmax_c f₀(x')_c`, as the
+/// reference code takes it — the true label again when the attack fails ([`adversarial_labels`]). Labels are
+/// fixed once (the attacked model is the unchanging original); then the forget side is fine-tuned with CE to
+/// those labels. Canonical: ε 0.1, 10 epochs, SGD lr 1e-5, momentum 0.9, no weight decay (the paper's FGSM bound
+/// and the optimiser of its reference code) — 360 steps over |F| = 4,500 at batch 128. The batch size is not
+/// part of the method; 128 as for the other methods here.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BoundaryShrinkConfig {
     /// FGSM step ε on the `[0, 1]` pixel scale.
     pub epsilon: f64,
-    /// Passes over the forget side.
-    pub epochs: usize,
+    /// Work on the forget side (canonical: 360 steps, the forget side cycled).
+    pub forget: Budget,
     /// Learning rate (constant).
     pub lr: f64,
     /// SGD momentum.
@@ -44,7 +45,14 @@ pub struct BoundaryShrinkConfig {
 
 impl Default for BoundaryShrinkConfig {
     fn default() -> Self {
-        BoundaryShrinkConfig { epsilon: 0.1, epochs: 10, lr: 1e-5, momentum: 0.9, weight_decay: 0.0, batch_size: 128 }
+        BoundaryShrinkConfig {
+            epsilon: 0.1,
+            forget: Budget::Steps(360),
+            lr: 1e-5,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            batch_size: 128,
+        }
     }
 }
 
@@ -53,12 +61,13 @@ impl Default for BoundaryShrinkConfig {
 /// weight and the bias, from the run's stream `unlearn/shadow-class` ([`shadow_row`]). The widened network is
 /// fine-tuned with CE of the forget side to the shadow class, then the shadow row is dropped, so the result has
 /// the original's shape. Canonical: 10 epochs, SGD lr 1e-5, momentum 0.9, no weight decay (the paper's reference
-/// code). The batch size is not part of the method; 128 as for the other methods here.
+/// code) — 360 steps over |F| = 4,500 at batch 128. The batch size is not part of the method; 128 as for the
+/// other methods here.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct BoundaryExpandingConfig {
-    /// Passes over the forget side.
-    pub epochs: usize,
+    /// Work on the forget side (canonical: 360 steps, the forget side cycled).
+    pub forget: Budget,
     /// Learning rate (constant).
     pub lr: f64,
     /// SGD momentum.
@@ -71,7 +80,13 @@ pub struct BoundaryExpandingConfig {
 
 impl Default for BoundaryExpandingConfig {
     fn default() -> Self {
-        BoundaryExpandingConfig { epochs: 10, lr: 1e-5, momentum: 0.9, weight_decay: 0.0, batch_size: 128 }
+        BoundaryExpandingConfig {
+            forget: Budget::Steps(360),
+            lr: 1e-5,
+            momentum: 0.9,
+            weight_decay: 0.0,
+            batch_size: 128,
+        }
     }
 }
 
@@ -85,7 +100,8 @@ impl BoundaryShrink {
     /// Checks `cfg` into a runnable method.
     pub fn new(cfg: BoundaryShrinkConfig) -> Result<Self> {
         let c = &cfg;
-        check_sgd("boundary_shrink", c.epochs, c.lr, c.momentum, c.weight_decay, c.batch_size)?;
+        check_sgd("boundary_shrink", c.lr, c.momentum, c.weight_decay, c.batch_size)?;
+        c.forget.check("boundary_shrink", "forget")?;
         check_positive("boundary_shrink", "epsilon", c.epsilon)?;
         Ok(BoundaryShrink { cfg })
     }
@@ -106,7 +122,8 @@ impl BoundaryExpanding {
     /// Checks `cfg` into a runnable method.
     pub fn new(cfg: BoundaryExpandingConfig) -> Result<Self> {
         let c = &cfg;
-        check_sgd("boundary_expanding", c.epochs, c.lr, c.momentum, c.weight_decay, c.batch_size)?;
+        check_sgd("boundary_expanding", c.lr, c.momentum, c.weight_decay, c.batch_size)?;
+        c.forget.check("boundary_expanding", "forget")?;
         Ok(BoundaryExpanding { cfg })
     }
 
@@ -146,10 +163,11 @@ pub fn fgsm_inputs(
     Ok((adv - stat(&spec.mean, device)) / stat(&spec.std, device))
 }
 
-/// Boundary Shrink's label for each of `rows`: `argmax_{c ≠ y} f₀(x')_c` on the FGSM input `x'`
-/// ([`fgsm_inputs`]) — the original's prediction there when it is wrong, else its second-best class (lowest
-/// index on ties). Rows are attacked in batches of `batch_size`, in the given order.
-pub fn nearest_wrong_labels(
+/// Boundary Shrink's label for each of `rows`: `argmax_c f₀(x')_c` on the FGSM input `x'` ([`fgsm_inputs`]),
+/// the original's prediction there (lowest index on ties) — the reference code's label, which is the true one
+/// where the attack fails to flip the prediction. Rows are attacked in batches of `batch_size`, in the given
+/// order.
+pub fn adversarial_labels(
     original: &Original<'_>,
     data: &Dataset,
     rows: &[usize],
@@ -163,11 +181,10 @@ pub fn nearest_wrong_labels(
     for b in rows.chunks(batch_size.max(1)) {
         let logits = net.forward(fgsm_inputs(original, data, b, epsilon, device)?);
         let logits = logits.into_data().try_to_vec::<f32>().map_err(|e| UnlearnError::TensorData(format!("{e:?}")))?;
-        for (row, &r) in logits.chunks(k).zip(b) {
-            let y = data.labels()[r] as usize;
-            let mut best = usize::from(y == 0);
+        for row in logits.chunks(k) {
+            let mut best = 0;
             for (c, &v) in row.iter().enumerate() {
-                if c != y && v > row[best] {
+                if v > row[best] {
                     best = c;
                 }
             }
@@ -212,24 +229,18 @@ pub fn expand_into_shadow_class(
     let sgd = Sgd::new(cfg.momentum, cfg.weight_decay, None);
     let mut e = Engine::from_net("boundary_expanding", widened, original, view, ctx, sgd);
     let shadow = vec![original.spec.classes as u32; cfg.batch_size];
-    (0..cfg.epochs).all(|epoch| {
-        e.pass(forget, (cfg.batch_size, cfg.lr), (ctx.seed, FORGET_ORDER, epoch), on_batch, |e, b| {
-            e.ce_with(b, &shadow[..b.len()])
-        })
-    });
+    let walk = Cycle::new(forget, cfg.batch_size, ctx.seed, FORGET_ORDER).take_budget(cfg.forget);
+    e.walk(walk, cfg.lr, on_batch, |e, b| e.ce_with(b, &shadow[..b.len()]));
     e.finish()
 }
 
 unlearner!(BoundaryShrink, "boundary_shrink", |self, original, view, scope, ctx, on_batch| {
     let c = &self.cfg;
     run_gradient(self, (original, view, scope, ctx), Sgd::new(c.momentum, c.weight_decay, None), |e, sides| {
-        let labels = nearest_wrong_labels(original, view.data, &sides.forget, c.epsilon, c.batch_size, &ctx.device)?;
+        let labels = adversarial_labels(original, view.data, &sides.forget, c.epsilon, c.batch_size, &ctx.device)?;
         let label_of: std::collections::HashMap<usize, u32> = sides.forget.iter().copied().zip(labels).collect();
-        (0..c.epochs).all(|epoch| {
-            e.pass(&sides.forget, (c.batch_size, c.lr), (ctx.seed, FORGET_ORDER, epoch), on_batch, |e, b| {
-                e.ce_with(b, &b.iter().map(|r| label_of[r]).collect::<Vec<u32>>())
-            })
-        });
+        let walk = Cycle::new(&sides.forget, c.batch_size, ctx.seed, FORGET_ORDER).take_budget(c.forget);
+        e.walk(walk, c.lr, on_batch, |e, b| e.ce_with(b, &b.iter().map(|r| label_of[r]).collect::<Vec<u32>>()));
         Ok(())
     })
 });

@@ -1,10 +1,19 @@
 //! The fine-tuning family: FT, GA, NegGrad+, RL and l1-sparse — loops of guarded [`Sgd`] steps with
 //! constant learning rate and no augmentation.
+//!
+//! Budgets ([`Budget`]): the defaults give each method the step count its reference runs on the common
+//! benchmark of SalUn and Unlearn-Sparse (CIFAR-10, 10 % random forgetting: |F| = 4,500, |R| = 45,000) at the
+//! reference's batch size; forget-side work is in steps, so it is the same under every scope.
 
-use crate::engine::{Engine, Sides, batches, random_labels, run_gradient};
+use burn::module::Module;
+use doppel_data::seed;
+use rand::Rng;
+
+use crate::budget::{Budget, Cycle};
+use crate::engine::{Engine, Sides, anchor, run_gradient};
 use crate::error::Result;
 use crate::methods::unlearner;
-use crate::methods::{check_range, check_sgd};
+use crate::methods::{check_batch, check_nonnegative, check_range, check_rounds, check_sgd};
 use crate::sgd::Sgd;
 use crate::unlearner::{RunContext, View};
 
@@ -13,8 +22,8 @@ use crate::unlearner::{RunContext, View};
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct FtConfig {
-    /// Passes over the retain side.
-    pub epochs: usize,
+    /// Work on the retain side (canonical: 10 epochs).
+    pub retain: Budget,
     /// Learning rate (constant).
     pub lr: f64,
     /// SGD momentum (PyTorch semantics, no dampening).
@@ -27,17 +36,18 @@ pub struct FtConfig {
 
 impl Default for FtConfig {
     fn default() -> Self {
-        FtConfig { epochs: 10, lr: 0.01, momentum: 0.9, weight_decay: 5e-4, batch_size: 128 }
+        FtConfig { retain: Budget::Epochs(10), lr: 0.01, momentum: 0.9, weight_decay: 5e-4, batch_size: 128 }
     }
 }
 
 /// GA: gradient ascent on the cross-entropy of the forget side (Thudi et al. 2022, "Unrolling SGD"; Graves et
-/// al. 2021; canonical 5 epochs, lr 1e-4 — raise to 5e-4..1e-3 when forget accuracy does not move).
+/// al. 2021; the SalUn/Unlearn-Sparse `GA.py`: 5 epochs over F, lr 1e-4, SGD momentum 0.9, wd 5e-4, batch 256 —
+/// 90 steps at |F| = 4,500; raise lr to 5e-4..1e-3 when forget accuracy does not move).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GaConfig {
-    /// Passes over the forget side.
-    pub epochs: usize,
+    /// Work on the forget side (canonical: 90 steps, the forget side cycled).
+    pub forget: Budget,
     /// Learning rate (constant).
     pub lr: f64,
     /// SGD momentum.
@@ -50,43 +60,62 @@ pub struct GaConfig {
 
 impl Default for GaConfig {
     fn default() -> Self {
-        GaConfig { epochs: 5, lr: 1e-4, momentum: 0.9, weight_decay: 5e-4, batch_size: 128 }
+        GaConfig { forget: Budget::Steps(90), lr: 1e-4, momentum: 0.9, weight_decay: 5e-4, batch_size: 128 }
     }
 }
 
-/// NegGrad+: `α·CE(retain batch) − (1−α)·CE(forget batch)` over the retain side, the forget batches cycling
-/// (Kurmanji et al. 2023, "Towards Unbounded Machine Unlearning", NeurIPS; α 0.95, lr 0.01, 10 epochs).
+/// NegGrad+ (Kurmanji et al. 2023, "Towards Unbounded Machine Unlearning", NeurIPS; the SCRUB repository's
+/// `run_neggrad_epoch`): each step takes a retain batch and the next forget batch (the forget side cycled) and
+/// descends `α·(CE(retain) + (wd/2)·Σ‖θ − θ₀‖²) − (1 − α)·CE(forget)`, θ₀ the original's weights, with plain
+/// SGD (no momentum, no weight decay in the optimiser: the pull to θ₀ takes its place). Canonical: α 0.95,
+/// lr 0.01, wd 5e-4, retain batch 32, forget batch 64, 10 epochs over R — 14,070 steps at |R| = 45,000.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct NegGradPlusConfig {
-    /// Weight of the retain loss, in [0, 1]; 1 is FT.
+    /// Weight of the retain loss and the pull, in [0, 1].
     pub alpha: f64,
-    /// Passes over the retain side.
-    pub epochs: usize,
+    /// Steps, counted over the retain side (each also takes one forget batch).
+    pub retain: Budget,
     /// Learning rate (constant).
     pub lr: f64,
-    /// SGD momentum.
+    /// SGD momentum (the reference: none).
     pub momentum: f64,
-    /// L2 weight decay.
+    /// The pull's coefficient: `(wd/2)·Σ‖θ − θ₀‖²` inside the α term (the reference's `l2_penalty`).
     pub weight_decay: f64,
-    /// Minibatch size (both sides).
-    pub batch_size: usize,
+    /// Retain minibatch size.
+    pub retain_batch_size: usize,
+    /// Forget minibatch size.
+    pub forget_batch_size: usize,
 }
 
 impl Default for NegGradPlusConfig {
     fn default() -> Self {
-        NegGradPlusConfig { alpha: 0.95, epochs: 10, lr: 0.01, momentum: 0.9, weight_decay: 5e-4, batch_size: 128 }
+        NegGradPlusConfig {
+            alpha: 0.95,
+            retain: Budget::Steps(14_070),
+            lr: 0.01,
+            momentum: 0.0,
+            weight_decay: 5e-4,
+            retain_batch_size: 32,
+            forget_batch_size: 64,
+        }
     }
 }
 
-/// RL: each epoch, a pass over the forget side with random wrong labels (drawn once, uniform over the other
-/// classes), then a pass over the retain side (Golatkar et al. 2020; Hayase et al. 2020; 10 epochs; the paper
-/// takes lr from a grid, 0.01 here).
+/// RL (Golatkar et al. 2020; Hayase et al. 2020; the SalUn repository's `RL.py`, CIFAR-10 branch): each round,
+/// steps on the forget side with labels drawn uniformly over all classes for every batch (`torch.randint`, so a
+/// row may draw its own label), then steps on the retain side with the true labels. Canonical: 10 rounds, each
+/// 18 forget steps (one pass over |F| = 4,500 at batch 256) and one epoch of R; lr 0.01 (the paper takes it
+/// from a grid), SGD momentum 0.9, wd 5e-4.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RlConfig {
-    /// Epochs (forget pass + retain pass each).
-    pub epochs: usize,
+    /// Rounds (the reference's epochs): a forget phase, then a retain phase.
+    pub rounds: usize,
+    /// Work on the forget side per round.
+    pub forget: Budget,
+    /// Work on the retain side per round.
+    pub retain: Budget,
     /// Learning rate (constant).
     pub lr: f64,
     /// SGD momentum.
@@ -99,20 +128,28 @@ pub struct RlConfig {
 
 impl Default for RlConfig {
     fn default() -> Self {
-        RlConfig { epochs: 10, lr: 0.01, momentum: 0.9, weight_decay: 5e-4, batch_size: 128 }
+        RlConfig {
+            rounds: 10,
+            forget: Budget::Steps(18),
+            retain: Budget::Epochs(1),
+            lr: 0.01,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            batch_size: 128,
+        }
     }
 }
 
-/// l1-sparse: `CE(retain) + γ_t·‖θ‖₁` with `γ_t = γ·(1 − epoch/epochs)` decaying linearly to 0 (Jia et al. 2023,
-/// "Model Sparsity Can Simplify Machine Unlearning", NeurIPS; 10 epochs, lr 0.01, γ 5e-5 — the penalty is
-/// unnormalised, so γ stays small).
+/// l1-sparse: `CE(retain) + γ_e·‖θ‖₁` with `γ_e = γ·(1 − e/E)` decaying linearly to 0 over the `E` epochs of R
+/// the budget covers, `e` the epoch a step falls in (Jia et al. 2023, "Model Sparsity Can Simplify Machine
+/// Unlearning", NeurIPS; 10 epochs, lr 0.01, γ 5e-5 — the penalty is unnormalised, so γ stays small).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct L1SparseConfig {
     /// γ, the L1 weight at the first epoch.
     pub gamma: f64,
-    /// Passes over the retain side.
-    pub epochs: usize,
+    /// Work on the retain side (canonical: 10 epochs).
+    pub retain: Budget,
     /// Learning rate (constant).
     pub lr: f64,
     /// SGD momentum.
@@ -125,12 +162,19 @@ pub struct L1SparseConfig {
 
 impl Default for L1SparseConfig {
     fn default() -> Self {
-        L1SparseConfig { gamma: 5e-5, epochs: 10, lr: 0.01, momentum: 0.9, weight_decay: 5e-4, batch_size: 128 }
+        L1SparseConfig {
+            gamma: 5e-5,
+            retain: Budget::Epochs(10),
+            lr: 0.01,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            batch_size: 128,
+        }
     }
 }
 
 macro_rules! checked {
-    ($(#[$doc:meta])* $name:ident, $cfg:ident, $label:literal, |$c:ident| $extra:expr) => {
+    ($(#[$doc:meta])* $name:ident, $cfg:ident, |$c:ident| $extra:expr) => {
         $(#[$doc])*
         #[derive(Debug, Clone)]
         pub struct $name {
@@ -141,7 +185,6 @@ macro_rules! checked {
             /// Checks `cfg` into a runnable method.
             pub fn new(cfg: $cfg) -> Result<Self> {
                 let $c = &cfg;
-                check_sgd($label, $c.epochs, $c.lr, $c.momentum, $c.weight_decay, $c.batch_size)?;
                 $extra?;
                 Ok($name { cfg })
             }
@@ -156,36 +199,58 @@ macro_rules! checked {
 
 checked!(
     /// FT, checked. See [`FtConfig`].
-    Ft, FtConfig, "ft", |_c| Result::<()>::Ok(())
+    Ft, FtConfig, |c| {
+        check_sgd("ft", c.lr, c.momentum, c.weight_decay, c.batch_size)?;
+        c.retain.check("ft", "retain")
+    }
 );
 checked!(
     /// GA, checked. See [`GaConfig`].
-    Ga, GaConfig, "ga", |_c| Result::<()>::Ok(())
+    Ga, GaConfig, |c| {
+        check_sgd("ga", c.lr, c.momentum, c.weight_decay, c.batch_size)?;
+        c.forget.check("ga", "forget")
+    }
 );
 checked!(
     /// NegGrad+, checked. See [`NegGradPlusConfig`].
-    NegGradPlus, NegGradPlusConfig, "neggrad_plus", |c| check_range("neggrad_plus", "alpha", c.alpha, 0.0, 1.0)
+    NegGradPlus, NegGradPlusConfig, |c| {
+        let m = "neggrad_plus";
+        check_sgd(m, c.lr, c.momentum, 0.0, c.retain_batch_size)?;
+        check_batch(m, "retain_batch_size", c.retain_batch_size)?;
+        check_batch(m, "forget_batch_size", c.forget_batch_size)?;
+        check_nonnegative(m, "weight_decay", c.weight_decay)?;
+        c.retain.check(m, "retain")?;
+        check_range(m, "alpha", c.alpha, 0.0, 1.0)
+    }
 );
 checked!(
     /// RL, checked. See [`RlConfig`].
-    Rl, RlConfig, "rl", |_c| Result::<()>::Ok(())
+    Rl, RlConfig, |c| {
+        check_sgd("rl", c.lr, c.momentum, c.weight_decay, c.batch_size)?;
+        check_rounds("rl", "rounds", c.rounds)?;
+        c.forget.check("rl", "forget")?;
+        c.retain.check("rl", "retain")
+    }
 );
 checked!(
     /// l1-sparse, checked. See [`L1SparseConfig`].
-    L1Sparse, L1SparseConfig, "l1_sparse", |c| check_range("l1_sparse", "gamma", c.gamma, 0.0, f64::MAX)
+    L1Sparse, L1SparseConfig, |c| {
+        check_sgd("l1_sparse", c.lr, c.momentum, c.weight_decay, c.batch_size)?;
+        c.retain.check("l1_sparse", "retain")?;
+        check_range("l1_sparse", "gamma", c.gamma, 0.0, f64::MAX)
+    }
 );
 
-/// Stream names: FT, l1-sparse and NegGrad+ walk the retain side in the same order for the same seed, so
-/// NegGrad+ with α = 1 is FT step for step.
+/// Stream names: FT, l1-sparse and NegGrad+ walk the retain side in the same order for the same seed (and batch
+/// size); every forget-side method walks the forget side by the other.
 pub(crate) const RETAIN_ORDER: &str = "unlearn/retain-order";
 pub(crate) const FORGET_ORDER: &str = "unlearn/forget-order";
 
 unlearner!(Ft, "ft", |self, original, view, scope, ctx, on_batch| {
     let c = &self.cfg;
     run_gradient(self, (original, view, scope, ctx), Sgd::new(c.momentum, c.weight_decay, None), |e, sides| {
-        (0..c.epochs).all(|epoch| {
-            e.pass(&sides.retain, (c.batch_size, c.lr), (ctx.seed, RETAIN_ORDER, epoch), on_batch, |e, b| e.ce(b))
-        });
+        let walk = Cycle::new(&sides.retain, c.batch_size, ctx.seed, RETAIN_ORDER).take_budget(c.retain);
+        e.walk(walk, c.lr, on_batch, |e, b| e.ce(b));
         Ok(())
     })
 });
@@ -193,66 +258,76 @@ unlearner!(Ft, "ft", |self, original, view, scope, ctx, on_batch| {
 unlearner!(Ga, "ga", |self, original, view, scope, ctx, on_batch| {
     let c = &self.cfg;
     run_gradient(self, (original, view, scope, ctx), Sgd::new(c.momentum, c.weight_decay, None), |e, sides| {
-        (0..c.epochs).all(|epoch| {
-            e.pass(&sides.forget, (c.batch_size, c.lr), (ctx.seed, FORGET_ORDER, epoch), on_batch, |e, b| -e.ce(b))
-        });
+        let walk = Cycle::new(&sides.forget, c.batch_size, ctx.seed, FORGET_ORDER).take_budget(c.forget);
+        e.walk(walk, c.lr, on_batch, |e, b| -e.ce(b));
         Ok(())
     })
 });
 
 unlearner!(NegGradPlus, "neggrad_plus", |self, original, view, scope, ctx, on_batch| {
     let c = &self.cfg;
-    run_gradient(self, (original, view, scope, ctx), Sgd::new(c.momentum, c.weight_decay, None), |e, sides| {
-        let mut forget_epoch = 0;
-        let mut forget: Vec<Vec<usize>> = Vec::new();
-        for epoch in 0..c.epochs {
-            for b in batches(&sides.retain, c.batch_size, ctx.seed, RETAIN_ORDER, epoch) {
-                on_batch(&b);
-                let retain_loss = e.ce(&b);
-                // With α = 1 the forget term is exactly zero: skip it, so the gradients are FT's bit for bit.
-                let loss = if c.alpha < 1.0 {
-                    if forget.is_empty() {
-                        forget = batches(&sides.forget, c.batch_size, ctx.seed, FORGET_ORDER, forget_epoch);
-                        forget.reverse();
-                        forget_epoch += 1;
-                    }
-                    let f = forget.pop().unwrap_or_default();
-                    on_batch(&f);
-                    retain_loss * c.alpha - e.ce(&f) * (1.0 - c.alpha)
-                } else {
-                    retain_loss
-                };
-                if !e.step(loss, c.lr) {
-                    return Ok(());
-                }
+    let theta0 = anchor(&original.net.clone().fork(&ctx.device));
+    run_gradient(self, (original, view, scope, ctx), Sgd::new(c.momentum, 0.0, None), |e, sides| {
+        let retain = Cycle::new(&sides.retain, c.retain_batch_size, ctx.seed, RETAIN_ORDER).take_budget(c.retain);
+        let mut forget = Cycle::new(&sides.forget, c.forget_batch_size, ctx.seed, FORGET_ORDER);
+        for r in retain {
+            on_batch(&r);
+            let mut kept = e.ce(&r);
+            if c.weight_decay > 0.0 {
+                kept = kept + e.pull(&theta0) * (c.weight_decay / 2.0);
+            }
+            // With α = 1 the forget term is exactly zero: left out, so no forget batch is read.
+            let loss = if c.alpha < 1.0 {
+                let f = forget.next().unwrap_or_default();
+                on_batch(&f);
+                kept * c.alpha - e.ce(&f) * (1.0 - c.alpha)
+            } else {
+                kept
+            };
+            if !e.step(loss, c.lr) {
+                break;
             }
         }
         Ok(())
     })
 });
 
-/// The RL loop shared by RL and SalUn: per epoch, the forget side with random labels, then the retain side.
+/// RL's label draws in round `round` of a run with seed `seed`: each call gives a batch of `n` labels uniform over
+/// all `k` classes (a row may draw its own), continuing the round's stream `unlearn/relabel`/`round`.
+pub(crate) fn round_labels(seed: u64, round: usize, k: u32) -> impl FnMut(usize) -> Vec<u32> {
+    let mut rng = seed::rng(seed, "unlearn/relabel", round as u64);
+    move |n| (0..n).map(|_| rng.random_range(0..k)).collect()
+}
+
+/// The RL loop shared by RL and SalUn: per round, `forget` steps on the forget side with labels drawn for each
+/// batch uniformly over all classes (the stream `unlearn/relabel`, one index per round), then `retain` steps on
+/// the retain side. Both sides are cycled across rounds, so `{ epochs = 1 }` per round is one pass each.
 pub(crate) fn relabel_loop(
     e: &mut Engine<'_>,
     view: &View<'_>,
     sides: &Sides,
     ctx: &RunContext,
-    (epochs, batch_size, lr): (usize, usize, f64),
+    (rounds, forget, retain): (usize, Budget, Budget),
+    (batch_size, lr): (usize, f64),
     on_batch: &mut dyn FnMut(&[usize]),
 ) {
-    let labels = random_labels(view.data, &sides.forget, ctx.seed);
-    let label_of: std::collections::HashMap<usize, u32> = sides.forget.iter().copied().zip(labels).collect();
-    (0..epochs).all(|epoch| {
-        e.pass(&sides.forget, (batch_size, lr), (ctx.seed, FORGET_ORDER, epoch), on_batch, |e, b| {
-            e.ce_with(b, &b.iter().map(|r| label_of[r]).collect::<Vec<u32>>())
-        }) && e.pass(&sides.retain, (batch_size, lr), (ctx.seed, RETAIN_ORDER, epoch), on_batch, |e, b| e.ce(b))
-    });
+    let k = view.data.class_names().len() as u32;
+    let mut forget_walk = Cycle::new(&sides.forget, batch_size, ctx.seed, FORGET_ORDER);
+    let mut retain_walk = Cycle::new(&sides.retain, batch_size, ctx.seed, RETAIN_ORDER);
+    for round in 0..rounds {
+        let mut draw = round_labels(ctx.seed, round, k);
+        let relabelled = forget_walk.take_budget(forget);
+        let ok = e.walk(relabelled, lr, on_batch, |e, b| e.ce_with(b, &draw(b.len())));
+        if !ok || !e.walk(retain_walk.take_budget(retain), lr, on_batch, |e, b| e.ce(b)) {
+            return;
+        }
+    }
 }
 
 unlearner!(Rl, "rl", |self, original, view, scope, ctx, on_batch| {
     let c = &self.cfg;
     run_gradient(self, (original, view, scope, ctx), Sgd::new(c.momentum, c.weight_decay, None), |e, sides| {
-        relabel_loop(e, view, sides, ctx, (c.epochs, c.batch_size, c.lr), on_batch);
+        relabel_loop(e, view, sides, ctx, (c.rounds, c.forget, c.retain), (c.batch_size, c.lr), on_batch);
         Ok(())
     })
 });
@@ -260,11 +335,34 @@ unlearner!(Rl, "rl", |self, original, view, scope, ctx, on_batch| {
 unlearner!(L1Sparse, "l1_sparse", |self, original, view, scope, ctx, on_batch| {
     let c = &self.cfg;
     run_gradient(self, (original, view, scope, ctx), Sgd::new(c.momentum, c.weight_decay, None), |e, sides| {
-        (0..c.epochs).all(|epoch| {
-            let gamma = c.gamma * (1.0 - epoch as f64 / c.epochs as f64);
-            let (sizes, stream) = ((c.batch_size, c.lr), (ctx.seed, RETAIN_ORDER, epoch));
-            e.pass(&sides.retain, sizes, stream, on_batch, |e, b| e.ce(b) + e.l1() * gamma)
+        let per_epoch = sides.retain.len().div_ceil(c.batch_size).max(1);
+        let walk = Cycle::new(&sides.retain, c.batch_size, ctx.seed, RETAIN_ORDER).take_budget(c.retain);
+        let epochs = walk.len().div_ceil(per_epoch).max(1);
+        let mut step = 0;
+        e.walk(walk, c.lr, on_batch, |e, b| {
+            let gamma = c.gamma * (1.0 - (step / per_epoch) as f64 / epochs as f64);
+            step += 1;
+            e.ce(b) + e.l1() * gamma
         });
         Ok(())
     })
 });
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The reference draws RL's wrong labels afresh for every batch, each epoch: batches within a round and the
+    /// same batch position in two rounds get different labels, uniform over all classes.
+    #[test]
+    fn rl_labels_are_drawn_per_batch_and_differ_between_rounds() {
+        let (mut r0, mut r1) = (round_labels(7, 0, 10), round_labels(7, 1, 10));
+        let (a, b, c) = (r0(50), r0(50), r1(50));
+        assert_ne!(a, b, "two batches of one round");
+        assert_ne!(a, c, "the first batch of two rounds");
+        assert_eq!(round_labels(7, 0, 10)(50), a, "a function of seed and round");
+        let all: Vec<u32> = (0..20).flat_map(|_| r0(50)).collect();
+        assert!(all.iter().all(|&l| l < 10));
+        assert!((0..10).all(|k| all.contains(&k)), "every class, the true one included, can be drawn");
+    }
+}

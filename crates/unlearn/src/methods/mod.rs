@@ -11,8 +11,8 @@ mod ssd;
 
 pub use bad_teacher::{BadTeacher, BadTeacherConfig, incompetent_teacher};
 pub use boundary::{
-    BoundaryExpanding, BoundaryExpandingConfig, BoundaryShrink, BoundaryShrinkConfig, expand_into_shadow_class,
-    fgsm_inputs, nearest_wrong_labels, shadow_row,
+    BoundaryExpanding, BoundaryExpandingConfig, BoundaryShrink, BoundaryShrinkConfig, adversarial_labels,
+    expand_into_shadow_class, fgsm_inputs, shadow_row,
 };
 
 pub use gradient::{
@@ -53,22 +53,17 @@ macro_rules! unlearner {
 }
 pub(crate) use unlearner;
 
-/// Checks the SGD settings every gradient method has.
+/// Checks the SGD settings most gradient methods have (a method with other batch sizes checks them with
+/// [`check_batch`]).
 pub(crate) fn check_sgd(
     method: &'static str,
-    epochs: usize,
     lr: f64,
     momentum: f64,
     weight_decay: f64,
     batch_size: usize,
 ) -> Result<()> {
     let bad = |field, problem| Err(UnlearnError::Config { method, field, problem });
-    if epochs == 0 {
-        return bad("epochs", "is 0; it must be at least 1".into());
-    }
-    if batch_size == 0 {
-        return bad("batch_size", "is 0; it must be at least 1".into());
-    }
+    check_batch(method, "batch_size", batch_size)?;
     if !(lr > 0.0 && lr.is_finite()) {
         return bad("lr", format!("is {lr}; it must be a positive number"));
     }
@@ -77,6 +72,22 @@ pub(crate) fn check_sgd(
     }
     if !(weight_decay >= 0.0 && weight_decay.is_finite()) {
         return bad("weight_decay", format!("is {weight_decay}; it must be 0 or more"));
+    }
+    Ok(())
+}
+
+/// Checks that a batch size (named `field`) is at least 1.
+pub(crate) fn check_batch(method: &'static str, field: &'static str, batch_size: usize) -> Result<()> {
+    if batch_size == 0 {
+        return Err(UnlearnError::Config { method, field, problem: "is 0; it must be at least 1".into() });
+    }
+    Ok(())
+}
+
+/// Checks that a count of rounds (named `field`) is at least 1.
+pub(crate) fn check_rounds(method: &'static str, field: &'static str, rounds: usize) -> Result<()> {
+    if rounds == 0 {
+        return Err(UnlearnError::Config { method, field, problem: "is 0; it must be at least 1".into() });
     }
     Ok(())
 }
@@ -117,6 +128,7 @@ pub(crate) fn settings<T: serde::Serialize>(cfg: &T) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::Budget;
 
     #[test]
     fn configs_are_checked_with_the_field_named() {
@@ -137,32 +149,52 @@ mod tests {
         assert_eq!(err, "scrub: `alpha` is -1; it must be 0 or more");
         let err = BoundaryShrink::new(BoundaryShrinkConfig { momentum: 1.0, ..Default::default() });
         assert_eq!(err.unwrap_err().to_string(), "boundary_shrink: `momentum` is 1; it must be in [0, 1)");
-        let err = BoundaryExpanding::new(BoundaryExpandingConfig { epochs: 0, ..Default::default() });
-        assert_eq!(err.unwrap_err().to_string(), "boundary_expanding: `epochs` is 0; it must be at least 1");
+        let err = BoundaryExpanding::new(BoundaryExpandingConfig { forget: Budget::Epochs(0), ..Default::default() });
+        assert_eq!(
+            err.unwrap_err().to_string(),
+            "boundary_expanding: `forget` is { epochs = 0 }; it must be at least 1"
+        );
+        let err = Rl::new(RlConfig { rounds: 0, ..Default::default() }).unwrap_err().to_string();
+        assert_eq!(err, "rl: `rounds` is 0; it must be at least 1");
+        let err = NegGradPlus::new(NegGradPlusConfig { forget_batch_size: 0, ..Default::default() });
+        assert_eq!(err.unwrap_err().to_string(), "neggrad_plus: `forget_batch_size` is 0; it must be at least 1");
+        let err = Scrub::new(ScrubConfig { forget_batch_size: 0, ..Default::default() }).unwrap_err().to_string();
+        assert_eq!(err, "scrub: `forget_batch_size` is 0; it must be at least 1");
         let err = BadTeacher::new(BadTeacherConfig { retain_fraction: 1.5, ..Default::default() });
         assert_eq!(err.unwrap_err().to_string(), "bad_teacher: `retain_fraction` is 1.5; it must be in [0, 1]");
         let err = BadTeacher::new(BadTeacherConfig { lr: f64::NAN, ..Default::default() });
         assert_eq!(err.unwrap_err().to_string(), "bad_teacher: `lr` is NaN; it must be a positive number");
     }
 
+    /// The canonical settings, with each budget the reference's step count on SalUn's CIFAR-10 benchmark
+    /// (|F| = 4,500, |R| = 45,000) at the reference's batch size (the method docs give the arithmetic).
     #[test]
     fn defaults_are_the_canonical_settings() {
         let ft = FtConfig::default();
-        assert_eq!((ft.epochs, ft.lr, ft.momentum, ft.weight_decay), (10, 0.01, 0.9, 5e-4));
-        assert_eq!((GaConfig::default().epochs, GaConfig::default().lr), (5, 1e-4));
-        assert_eq!(NegGradPlusConfig::default().alpha, 0.95);
+        assert_eq!((ft.retain, ft.lr, ft.momentum, ft.weight_decay), (Budget::Epochs(10), 0.01, 0.9, 5e-4));
+        let ga = GaConfig::default();
+        assert_eq!((ga.forget, ga.lr), (Budget::Steps(5 * 4_500usize.div_ceil(256)), 1e-4));
+        let n = NegGradPlusConfig::default();
+        assert_eq!((n.alpha, n.lr, n.momentum, n.weight_decay), (0.95, 0.01, 0.0, 5e-4));
+        assert_eq!((n.retain_batch_size, n.forget_batch_size), (32, 64));
+        assert_eq!(n.retain, Budget::Steps(10 * 45_000usize.div_ceil(32)));
+        let rl = RlConfig::default();
+        assert_eq!((rl.rounds, rl.forget, rl.retain), (10, Budget::Steps(4_500usize.div_ceil(256)), Budget::Epochs(1)));
         let s = SalUnConfig::default();
-        assert_eq!((s.lr, s.epochs, s.ratio), (0.013, 10, 0.5));
+        assert_eq!((s.lr, s.rounds, s.ratio, s.forget, s.retain), (0.013, 10, 0.5, rl.forget, rl.retain));
         let d = SsdConfig::default();
         assert_eq!((d.alpha, d.lambda), (10.0, 1.0));
         let s = ScrubConfig::default();
-        assert_eq!((s.temperature, s.gamma, s.alpha, s.epochs, s.msteps, s.lr), (4.0, 0.99, 1e-3, 3, 2, 5e-4));
-        assert_eq!((s.momentum, s.weight_decay), (0.9, 5e-4));
+        assert_eq!((s.temperature, s.gamma, s.alpha, s.rounds, s.msteps, s.lr), (4.0, 0.99, 1e-3, 3, 2, 5e-4));
+        assert_eq!((s.momentum, s.weight_decay, s.forget_batch_size), (0.9, 5e-4, 32));
+        assert_eq!((s.forget, s.retain), (Budget::Steps(4_500usize.div_ceil(32)), Budget::Epochs(1)));
         let b = BoundaryShrinkConfig::default();
-        assert_eq!((b.epsilon, b.epochs, b.lr, b.momentum), (0.1, 10, 1e-5, 0.9));
+        assert_eq!((b.epsilon, b.lr, b.momentum), (0.1, 1e-5, 0.9));
+        assert_eq!(b.forget, Budget::Steps(10 * 4_500usize.div_ceil(128)));
         let x = BoundaryExpandingConfig::default();
-        assert_eq!((x.epochs, x.lr, x.momentum), (10, 1e-5, 0.9));
+        assert_eq!((x.forget, x.lr, x.momentum), (b.forget, 1e-5, 0.9));
         let t = BadTeacherConfig::default();
-        assert_eq!((t.epochs, t.lr, t.temperature), (1, 1e-4, 1.0));
+        assert_eq!((t.lr, t.temperature, t.batch_size), (1e-4, 1.0, 256));
+        assert_eq!(t.mixed, Budget::Steps((4_500 + 13_500usize).div_ceil(256)));
     }
 }

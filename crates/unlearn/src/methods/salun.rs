@@ -4,28 +4,34 @@ use std::collections::HashMap;
 
 use burn::prelude::*;
 
+use crate::budget::Budget;
 use crate::engine::{Engine, Sides, unlearned};
 use crate::error::Result;
-use crate::methods::check_sgd;
 use crate::methods::gradient::relabel_loop;
 use crate::methods::ssd::gradient_sums;
 use crate::methods::unlearner;
+use crate::methods::{check_rounds, check_sgd};
 use crate::params;
 use crate::sgd::{Masks, Sgd};
 use crate::unlearner::{Original, View};
 
 /// SalUn (Fan et al. 2024, "SalUn: Empowering Machine Unlearning via Gradient-based Weight Saliency", ICLR):
 /// mask = the top `ratio` of `|Σ_batches ∇θ CE(forget batch)|` over all weights together (ties broken by
-/// position), then RL ([`crate::methods::RlConfig`]'s loop) with updates on the masked-in weights only.
-/// Masked-out weights stay bit-identical, momentum and weight decay included ([`Sgd`]). Canonical: ratio 0.5,
-/// lr 0.013, 10 epochs, SGD momentum 0.9, wd 5e-4.
+/// position), then RL ([`crate::methods::RlConfig`]'s loop: labels drawn per batch, each round a forget phase
+/// and a retain phase) with updates on the masked-in weights only. Masked-out weights stay bit-identical,
+/// momentum and weight decay included ([`Sgd`]). Canonical (the SalUn repository, CIFAR-10): ratio 0.5, lr
+/// 0.013, 10 rounds of 18 forget steps (|F| = 4,500 at batch 256) and one epoch of R, SGD momentum 0.9, wd 5e-4.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SalUnConfig {
     /// Fraction of weights the mask lets change, in (0, 1].
     pub ratio: f64,
-    /// Epochs of the RL loop.
-    pub epochs: usize,
+    /// Rounds of the RL loop (the reference's epochs).
+    pub rounds: usize,
+    /// Work on the forget side per round.
+    pub forget: Budget,
+    /// Work on the retain side per round.
+    pub retain: Budget,
     /// Learning rate (constant).
     pub lr: f64,
     /// SGD momentum.
@@ -38,7 +44,16 @@ pub struct SalUnConfig {
 
 impl Default for SalUnConfig {
     fn default() -> Self {
-        SalUnConfig { ratio: 0.5, epochs: 10, lr: 0.013, momentum: 0.9, weight_decay: 5e-4, batch_size: 128 }
+        SalUnConfig {
+            ratio: 0.5,
+            rounds: 10,
+            forget: Budget::Steps(18),
+            retain: Budget::Epochs(1),
+            lr: 0.013,
+            momentum: 0.9,
+            weight_decay: 5e-4,
+            batch_size: 128,
+        }
     }
 }
 
@@ -51,7 +66,10 @@ pub struct SalUn {
 impl SalUn {
     /// Checks `cfg` into a runnable method.
     pub fn new(cfg: SalUnConfig) -> Result<Self> {
-        check_sgd("salun", cfg.epochs, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.batch_size)?;
+        check_sgd("salun", cfg.lr, cfg.momentum, cfg.weight_decay, cfg.batch_size)?;
+        check_rounds("salun", "rounds", cfg.rounds)?;
+        cfg.forget.check("salun", "forget")?;
+        cfg.retain.check("salun", "retain")?;
         if !(cfg.ratio > 0.0 && cfg.ratio <= 1.0) {
             let problem = format!("is {}; it must be in (0, 1]", cfg.ratio);
             return Err(crate::error::UnlearnError::Config { method: "salun", field: "ratio", problem });
@@ -103,6 +121,6 @@ unlearner!(SalUn, "salun", |self, original, view, scope, ctx, on_batch| {
         })
         .collect::<HashMap<_, _>>();
     let mut e = Engine::new(self.name(), original, view, ctx, Sgd::new(c.momentum, c.weight_decay, Some(masks)));
-    relabel_loop(&mut e, view, &sides, ctx, (c.epochs, c.batch_size, c.lr), on_batch);
+    relabel_loop(&mut e, view, &sides, ctx, (c.rounds, c.forget, c.retain), (c.batch_size, c.lr), on_batch);
     Ok(unlearned(self.name(), self.settings(), original, scope, &sides, ctx, started, e.finish()?))
 });

@@ -3,29 +3,36 @@
 
 use burn::prelude::*;
 
+use crate::budget::{Budget, Cycle};
 use crate::engine::{Engine, Sides, kl_div, run_gradient};
 use crate::error::Result;
 use crate::methods::gradient::{FORGET_ORDER, RETAIN_ORDER};
 use crate::methods::unlearner;
-use crate::methods::{check_nonnegative, check_positive, check_sgd};
+use crate::methods::{check_batch, check_nonnegative, check_positive, check_rounds, check_sgd};
 use crate::sgd::Sgd;
 use crate::unlearner::RunContext;
 
 /// SCRUB (Kurmanji, Triantafillou, Hayes & Triantafillou 2023, "Towards Unbounded Machine Unlearning",
-/// NeurIPS). Teacher = the frozen original; student = a copy of it. Each epoch `e` (0-based): while
-/// `e < msteps`, a max-step pass over the forget side minimising `−KL_T(teacher ‖ student)`; then a min-step
-/// pass over the retain side minimising `α·KL_T(teacher ‖ student) + γ·CE`. `KL_T` is their `DistillKL`:
+/// NeurIPS). Teacher = the frozen original; student = a copy of it. Each round `r` (0-based, the reference's
+/// epochs): while `r < msteps`, `forget` max-steps on the forget side (batches of `forget_batch_size`)
+/// minimising `−KL_T(teacher ‖ student)`; then `retain` min-steps on the retain side minimising
+/// `α·KL_T(teacher ‖ student) + γ·CE`. Both sides are cycled across rounds. `KL_T` is their `DistillKL`:
 /// `KL(softmax(t/T) ‖ softmax(s/T))` summed over classes, averaged over the batch, times `T²`. Canonical
-/// (STUDY.md's table, from their code): T 4, γ 0.99, α 1e-3, 3 epochs, 2 max-steps, lr 5e-4 with SGD momentum
-/// 0.9 and wd 5e-4, one optimiser for both passes; the learning rate is constant here.
-/// The batch size is not part of the method; 128 as for the other methods here.
+/// (STUDY.md's table, from their code): T 4, γ 0.99, α 1e-3, 3 rounds, 2 with max-steps, lr 5e-4 with SGD
+/// momentum 0.9 and wd 5e-4, one optimiser for both passes, forget batch 32; one max pass over |F| = 4,500 at
+/// batch 32 is 141 steps, and each round has one epoch of R. The learning rate is constant here; the retain
+/// batch is 128 as for the other methods.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ScrubConfig {
-    /// Epochs (each a min-step pass, preceded by a max-step pass while the epoch is below `msteps`).
-    pub epochs: usize,
-    /// Number of leading epochs that run a max-step pass.
+    /// Rounds (each a min-step phase, preceded by a max-step phase while the round is below `msteps`).
+    pub rounds: usize,
+    /// Number of leading rounds that run a max-step phase.
     pub msteps: usize,
+    /// Max-steps per max-step phase (on the forget side).
+    pub forget: Budget,
+    /// Min-steps per round (on the retain side).
+    pub retain: Budget,
     /// Distillation temperature T.
     pub temperature: f64,
     /// α: weight of the KL term on the retain side.
@@ -38,15 +45,19 @@ pub struct ScrubConfig {
     pub momentum: f64,
     /// L2 weight decay.
     pub weight_decay: f64,
-    /// Minibatch size (both sides).
+    /// Minibatch size of the retain side.
     pub batch_size: usize,
+    /// Minibatch size of the forget side (the reference's 32).
+    pub forget_batch_size: usize,
 }
 
 impl Default for ScrubConfig {
     fn default() -> Self {
         ScrubConfig {
-            epochs: 3,
+            rounds: 3,
             msteps: 2,
+            forget: Budget::Steps(141),
+            retain: Budget::Epochs(1),
             temperature: 4.0,
             alpha: 1e-3,
             gamma: 0.99,
@@ -54,6 +65,7 @@ impl Default for ScrubConfig {
             momentum: 0.9,
             weight_decay: 5e-4,
             batch_size: 128,
+            forget_batch_size: 32,
         }
     }
 }
@@ -67,7 +79,11 @@ pub struct Scrub {
 impl Scrub {
     /// Checks `cfg` into a runnable method.
     pub fn new(cfg: ScrubConfig) -> Result<Self> {
-        check_sgd("scrub", cfg.epochs, cfg.lr, cfg.momentum, cfg.weight_decay, cfg.batch_size)?;
+        check_sgd("scrub", cfg.lr, cfg.momentum, cfg.weight_decay, cfg.batch_size)?;
+        check_batch("scrub", "forget_batch_size", cfg.forget_batch_size)?;
+        check_rounds("scrub", "rounds", cfg.rounds)?;
+        cfg.forget.check("scrub", "forget")?;
+        cfg.retain.check("scrub", "retain")?;
         check_positive("scrub", "temperature", cfg.temperature)?;
         check_nonnegative("scrub", "alpha", cfg.alpha)?;
         check_nonnegative("scrub", "gamma", cfg.gamma)?;
@@ -89,11 +105,12 @@ impl Scrub {
     ) {
         let c = &self.cfg;
         let t2 = c.temperature * c.temperature;
-        for epoch in 0..c.epochs {
-            let (sizes, seed) = ((c.batch_size, c.lr), ctx.seed);
+        let mut forget = Cycle::new(&sides.forget, c.forget_batch_size, ctx.seed, FORGET_ORDER);
+        let mut retain = Cycle::new(&sides.retain, c.batch_size, ctx.seed, RETAIN_ORDER);
+        for round in 0..c.rounds {
             let max_step =
                 |e: &Engine<'_>, b: &[usize]| -(kl_div(e.frozen_logits(teacher, b), e.logits(b), c.temperature) * t2);
-            if epoch < c.msteps && !e.pass(&sides.forget, sizes, (seed, FORGET_ORDER, epoch), on_batch, max_step) {
+            if round < c.msteps && !e.walk(forget.take_budget(c.forget), c.lr, on_batch, max_step) {
                 return;
             }
             let min_step = |e: &Engine<'_>, b: &[usize]| {
@@ -109,7 +126,7 @@ impl Scrub {
                 }
                 loss
             };
-            if !e.pass(&sides.retain, sizes, (seed, RETAIN_ORDER, epoch), on_batch, min_step) {
+            if !e.walk(retain.take_budget(c.retain), c.lr, on_batch, min_step) {
                 return;
             }
         }
