@@ -364,7 +364,7 @@ fn a_qa_arm_trains_unlearns_and_reports_the_language_models() {
          [schedule]\nkind = \"constant\"\n",
     )
     .unwrap();
-    std::fs::write(d.join("methods.toml"), "[ga]\nepochs = 1\n[npo]\nepochs = 1\n").unwrap();
+    std::fs::write(d.join("methods.toml"), "[ga]\nforget = { epochs = 1 }\n[npo]\nforget = { epochs = 1 }\n").unwrap();
     let preset = format!(
         "name = \"qa-test\"\nseeds = [1, 2]\n[[datasets]]\nconfig = \"configs/qa-wordnet.toml\"\n\
          train = \"{lm}\"\nbuilder = \"qa\"\nk = [0, 3]\nlabel = \"qa\"\nseeds = [1]\n\

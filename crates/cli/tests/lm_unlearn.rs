@@ -22,7 +22,7 @@ fn unlearn(method: &str, scope: &str, config: &str, out: &str, dir: &Path) -> Ou
 fn bad_input_is_named_without_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(dir.join("ok.toml"), "[ga]\nepochs = 1\n").unwrap();
+    std::fs::write(dir.join("ok.toml"), "[ga]\nforget = { steps = 1 }\n").unwrap();
     std::fs::write(dir.join("bad.toml"), "[npo]\nbeta = 0.1\nbta = 2\n").unwrap();
     std::fs::write(dir.join("range.toml"), "[simnpo]\nbeta = -1.0\n").unwrap();
 
@@ -88,12 +88,12 @@ kind = "constant"
 
 const METHODS: &str = r#"
 [npo]
-epochs = 2
+forget = { epochs = 2 }
 batch_size = 4
 lr = 1e-3
 retain_weight = 1.0
 [ga]
-epochs = 2
+forget = { steps = 2 }
 lr = 1e-3
 "#;
 

@@ -19,6 +19,7 @@
 
 pub mod arch;
 pub mod checkpoint;
+pub mod clip;
 pub mod device;
 pub mod embedders;
 pub mod error;

@@ -19,7 +19,7 @@ use doppel_unlearn::lm::methods::{
 };
 use doppel_unlearn::lm::objectives::npo;
 use doppel_unlearn::lm::{LmOriginal, LmUnlearned, LmUnlearner, LmView};
-use doppel_unlearn::{RunContext, Scope, Status};
+use doppel_unlearn::{Budget, RunContext, Scope, Status};
 
 /// Token ids: 0 [PAD], 1 [UNK], 2 [CLS], 3 [SEP]; 4..40 words.
 const VOCAB: usize = 40;
@@ -162,14 +162,14 @@ fn all_finite(model: &CausalLm) -> bool {
 fn ga_raises_the_forget_nll_over_its_first_steps_on_a_fixed_batch() {
     let f = Fixture::new();
     let forget = forget_rows(&f.corpus.samples);
-    // One batch holds the whole forget side, so every epoch is one step on the same batch.
+    // One batch holds the whole forget side, so every step is on the same batch.
     let mut last = f.answer_nll(&f.m0, &forget);
-    for epochs in 1..=3 {
-        let ga = Ga::new(GaConfig { epochs, lr: 1e-3, batch_size: 64, ..Default::default() }).unwrap();
-        let (out, _) = f.run(&ga, &Scope::Exact, 1);
-        assert_eq!((out.report.steps, &out.report.status), (epochs, &Status::Completed));
+    for steps in 1..=3 {
+        let ga = Ga::new(GaConfig { forget: Budget::Steps(steps), lr: 1e-3, batch_size: 64, ..Default::default() });
+        let (out, _) = f.run(&ga.unwrap(), &Scope::Exact, 1);
+        assert_eq!((out.report.steps, &out.report.status), (steps, &Status::Completed));
         let nll = f.answer_nll(&out.model, &forget);
-        assert!(nll > last, "after {epochs} steps the forget NLL is {nll}, before it was {last}");
+        assert!(nll > last, "after {steps} steps the forget NLL is {nll}, before it was {last}");
         last = nll;
     }
 }
@@ -179,7 +179,7 @@ fn ft_and_retrain_never_see_a_forget_scope_row_and_forget_driven_methods_do() {
     let f = Fixture::new();
     for scope in [Scope::Exact, Scope::Lineage] {
         let rows = f.scope_rows(&scope);
-        let ft = Ft::new(FtConfig { epochs: 2, batch_size: 4, ..Default::default() }).unwrap();
+        let ft = Ft::new(FtConfig { retain: Budget::Epochs(2), batch_size: 4, ..Default::default() }).unwrap();
         let retrain = Retrain::new(RetrainConfig {}).unwrap();
         for method in [&ft as &dyn LmUnlearner, &retrain] {
             let (out, seen) = f.run(method, &scope, 2);
@@ -191,7 +191,7 @@ fn ft_and_retrain_never_see_a_forget_scope_row_and_forget_driven_methods_do() {
             assert_eq!(out.report.steps, seen.len(), "{}: one callback per step", method.name());
         }
         // The callback does report forget rows when a method uses them.
-        let gd = GradDiff::new(GradDiffConfig { epochs: 1, ..Default::default() }).unwrap();
+        let gd = GradDiff::new(GradDiffConfig { forget: Budget::Epochs(1), ..Default::default() }).unwrap();
         let (_, seen) = f.run(&gd, &scope, 2);
         let touched: BTreeSet<usize> = seen.iter().flatten().copied().collect();
         assert!(rows.is_subset(&touched), "grad_diff under {} did not report its forget rows", scope.name());
@@ -222,17 +222,16 @@ fn grad_diff_with_zero_forget_weight_is_ft_for_as_many_steps() {
     let f = Fixture::new();
     // Exact scope: 4 targets, batch 3 → 2 forget batches per epoch; 3 epochs → 6 steps, each on the next batch of
     // the retain stream.
-    let gd =
-        GradDiff::new(GradDiffConfig { epochs: 3, batch_size: 3, forget_weight: 0.0, lr: 2e-3, ..Default::default() })
-            .unwrap();
-    let ft =
-        Ft::new(FtConfig { epochs: 10, max_steps: Some(6), batch_size: 3, lr: 2e-3, ..Default::default() }).unwrap();
+    let three = Budget::Epochs(3);
+    let gd = GradDiffConfig { forget: three, batch_size: 3, forget_weight: 0.0, lr: 2e-3, ..Default::default() };
+    let gd = GradDiff::new(gd).unwrap();
+    let ft = Ft::new(FtConfig { retain: Budget::Steps(6), batch_size: 3, lr: 2e-3, ..Default::default() }).unwrap();
     let (a, _) = f.run(&gd, &Scope::Exact, 4);
     let (b, _) = f.run(&ft, &Scope::Exact, 4);
     assert_eq!((a.report.steps, b.report.steps), (6, 6));
     assert_eq!(weights(&a.model), weights(&b.model));
     // With the forget term on, the weights differ.
-    let gd1 = GradDiff::new(GradDiffConfig { epochs: 3, batch_size: 3, lr: 2e-3, ..Default::default() }).unwrap();
+    let gd1 = GradDiff::new(GradDiffConfig { forget: three, batch_size: 3, lr: 2e-3, ..Default::default() }).unwrap();
     let (c, _) = f.run(&gd1, &Scope::Exact, 4);
     assert_ne!(weights(&c.model), weights(&b.model));
 }
@@ -275,10 +274,18 @@ fn npo_gradient_at_the_reference_is_sequence_averaged_ga() {
 #[test]
 fn one_seed_gives_identical_weights_and_another_seed_different_ones() {
     let f = Fixture::new();
-    let npo =
-        Npo::new(NpoConfig { epochs: 2, batch_size: 2, retain_weight: 1.0, lr: 1e-3, ..Default::default() }).unwrap();
-    let kl = KlGa::new(KlGaConfig { epochs: 2, batch_size: 2, lr: 1e-3, ..Default::default() }).unwrap();
-    let sim = SimNpo::new(SimNpoConfig { epochs: 2, batch_size: 2, lr: 1e-3, ..Default::default() }).unwrap();
+    let npo = Npo::new(NpoConfig {
+        forget: Budget::Epochs(2),
+        batch_size: 2,
+        retain_weight: 1.0,
+        lr: 1e-3,
+        ..Default::default()
+    })
+    .unwrap();
+    let kl =
+        KlGa::new(KlGaConfig { forget: Budget::Epochs(2), batch_size: 2, lr: 1e-3, ..Default::default() }).unwrap();
+    let sim =
+        SimNpo::new(SimNpoConfig { forget: Budget::Epochs(2), batch_size: 2, lr: 1e-3, ..Default::default() }).unwrap();
     for method in [&npo as &dyn LmUnlearner, &kl, &sim] {
         let (a, sa) = f.run(method, &Scope::Lineage, 7);
         let (b, sb) = f.run(method, &Scope::Lineage, 7);
@@ -309,5 +316,18 @@ fn a_huge_learning_rate_diverges_is_reported_and_returns_finite_weights() {
         assert!(all_finite(&out.model), "{}", method.name());
         let rows: Vec<usize> = (0..f.corpus.examples.len()).collect();
         assert!(f.answer_nll(&out.model, &rows).is_finite(), "{}", method.name());
+    }
+}
+
+/// A forget budget in steps is the same number of steps under scopes exact and lineage (4 and 12 forget rows);
+/// in epochs it follows the scope's size.
+#[test]
+fn forget_budgets_in_steps_are_the_same_under_every_scope() {
+    let f = Fixture::new();
+    for (budget, want) in [(Budget::Steps(5), [5, 5]), (Budget::Epochs(1), [2, 4])] {
+        let cfg = NpoConfig { forget: budget, batch_size: 3, retain_weight: 1.0, lr: 1e-3, ..Default::default() };
+        let npo = Npo::new(cfg).unwrap();
+        let steps = [Scope::Exact, Scope::Lineage].map(|s| f.run(&npo, &s, 3).0.report.steps);
+        assert_eq!(steps, want, "{budget}: steps under exact and lineage");
     }
 }

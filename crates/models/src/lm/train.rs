@@ -1,6 +1,5 @@
 //! The LM's deterministic training loop: seeded weights, seeded batch order, AdamW on the mean token NLL.
 
-use burn::grad_clipping::GradientClippingConfig;
 use burn::optim::{AdamWConfig, GradientsParams};
 use burn::prelude::*;
 use doppel_data::seed;
@@ -83,7 +82,6 @@ pub fn train_lm_from(
         .with_beta_2(0.999)
         .with_epsilon(1e-8)
         .with_weight_decay(opt.weight_decay as f32)
-        .with_grad_clipping(opt.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32)))
         .init();
     let steps = examples.len().div_ceil(cfg.batch_size);
     let total = steps * cfg.epochs;
@@ -113,7 +111,10 @@ pub fn train_lm_from(
                 }
                 tracing::debug!(epoch = epoch + 1, step = step + 1, of = steps, t, loss = l, "step");
             }
-            let grads = GradientsParams::from_grads(loss.backward(), &model);
+            let mut grads = GradientsParams::from_grads(loss.backward(), &model);
+            if let Some(c) = opt.grad_clip {
+                crate::clip::clip_global_norm(&model, &mut grads, c);
+            }
             model = optim.step(lr, model, grads);
         }
         let loss = f64::from(nll_sum.into_scalar::<f32>()) / tokens.max(1) as f64;

@@ -1,6 +1,5 @@
 //! The loop pieces every LM gradient method shares: sides, batches, NLLs, a guarded AdamW step, the end of a run.
 
-use burn::grad_clipping::GradientClippingConfig;
 use burn::module::{Module, ModuleVisitor, Param};
 use burn::optim::{AdamWConfig, GradientsParams, ModuleOptimizer};
 use burn::prelude::*;
@@ -37,7 +36,8 @@ impl Sides {
 }
 
 /// The optimiser settings every LM gradient method has: AdamW as M0 trains with (β 0.9/0.999, ε 1e-8,
-/// decoupled weight decay, optional global-norm clipping), at a constant learning rate.
+/// decoupled weight decay, optional clipping by the global norm of all gradients, [`doppel_models::clip`]), at a
+/// constant learning rate.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Adamw {
     pub lr: f64,
@@ -83,6 +83,7 @@ pub(crate) struct LmEngine<'a> {
     prev: Option<CausalLm>,
     optim: ModuleOptimizer,
     lr: f64,
+    grad_clip: Option<f64>,
     steps: usize,
     diverged: Option<(usize, f32)>,
 }
@@ -103,7 +104,6 @@ impl<'a> LmEngine<'a> {
             .with_beta_2(0.999)
             .with_epsilon(1e-8)
             .with_weight_decay(opt.weight_decay as f32)
-            .with_grad_clipping(opt.grad_clip.map(|c| GradientClippingConfig::Norm(c as f32)))
             .init();
         LmEngine {
             method,
@@ -115,6 +115,7 @@ impl<'a> LmEngine<'a> {
             prev: None,
             optim,
             lr: opt.lr,
+            grad_clip: opt.grad_clip,
             steps: 0,
             diverged: None,
         }
@@ -167,7 +168,10 @@ impl<'a> LmEngine<'a> {
         if self.steps.is_multiple_of(20) {
             tracing::debug!(method = self.method, step = self.steps + 1, loss = l, "step");
         }
-        let grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        let mut grads = GradientsParams::from_grads(loss.backward(), &self.model);
+        if let Some(c) = self.grad_clip {
+            doppel_models::clip::clip_global_norm(&self.model, &mut grads, c);
+        }
         let before = self.model.clone();
         self.model = self.optim.step(self.lr, before.clone(), grads);
         self.prev = Some(before);

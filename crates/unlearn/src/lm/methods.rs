@@ -9,9 +9,10 @@
 //!   the question too, as M0 was trained.
 //! - **Optimiser.** AdamW, as M0 trains and as the papers unlearn (HF Trainer's AdamW, global-norm clip 1.0), at
 //!   a constant learning rate (the papers warm up for one epoch; our runs are a few dozen steps).
-//! - **Steps.** A forget-driven method (GA, GradDiff, KL-GA, NPO, SimNPO) takes one step per forget batch,
-//!   `epochs × ⌈|forget| / batch_size⌉` steps, the forget rows reshuffled each epoch (stream
-//!   `lm-unlearn/forget`). A retain term takes the next batch of one endless shuffled retain stream
+//! - **Steps.** A forget-driven method (GA, GradDiff, KL-GA, NPO, SimNPO) takes one step per forget batch for
+//!   its `forget` [`Budget`]: `{ steps = n }` is n steps under every scope (the forget rows cycled, reshuffled
+//!   each pass by the stream `lm-unlearn/forget`), `{ epochs = e }` the papers' `e × ⌈|forget| / batch_size⌉`.
+//!   The default, 65 steps, is TOFU's 5 epochs over its `forget10` split (400 pairs) at batch 32. A retain term takes the next batch of one endless shuffled retain stream
 //!   (`lm-unlearn/retain`), the same stream FT reads, so GradDiff with `forget_weight = 0` *is* FT run for as
 //!   many steps (a property test checks the weights are identical).
 //! - **Scaling to our model.** The papers' values are for 7B-parameter chat models fine-tuned on TOFU at
@@ -26,7 +27,7 @@
 use burn::prelude::*;
 use doppel_models::lm::{LossOn, train::epoch_batches, train_lm};
 
-use crate::engine::batches;
+use crate::budget::{Budget, Cycle};
 use crate::error::{Result, UnlearnError};
 use crate::lm::engine::{Adamw, LmEngine, RetainStream, Sides, unlearned};
 use crate::lm::objectives::{npo, simnpo};
@@ -39,16 +40,14 @@ use doppel_models::lm::LmExample;
 /// The optimiser and step-plan settings every gradient method has, checked once.
 fn check_common(
     method: &'static str,
-    epochs: usize,
+    (budget, budget_field): (Budget, &'static str),
     batch_size: usize,
     lr: f64,
     weight_decay: f64,
     grad_clip: Option<f64>,
 ) -> Result<()> {
     let bad = |field, problem: String| Err(UnlearnError::Config { method, field, problem });
-    if epochs == 0 {
-        return bad("epochs", "is 0; it must be at least 1".into());
-    }
+    budget.check(method, budget_field)?;
     if batch_size == 0 {
         return bad("batch_size", "is 0; it must be at least 1".into());
     }
@@ -65,7 +64,7 @@ macro_rules! lm_config {
     (
         $(#[$doc:meta])*
         $cfg:ident, $method:ident, $label:literal,
-        defaults { epochs: $epochs:expr, lr: $lr:expr, weight_decay: $wd:expr },
+        defaults { $side:ident: $budget:expr, lr: $lr:expr, weight_decay: $wd:expr },
         extra { $( $(#[$fdoc:meta])* $field:ident : $ty:ty = $default:expr ),* $(,)? },
         check |$c:ident| $extra_check:block
     ) => {
@@ -73,8 +72,8 @@ macro_rules! lm_config {
         #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
         #[serde(default, deny_unknown_fields)]
         pub struct $cfg {
-            /// Passes over the forget side (one step per forget batch).
-            pub epochs: usize,
+            /// The work: one step per batch of this side (forget-driven methods: `forget`; FT: `retain`).
+            pub $side: Budget,
             /// Sequences per batch (forget and retain batches alike).
             pub batch_size: usize,
             /// AdamW learning rate (constant).
@@ -91,7 +90,7 @@ macro_rules! lm_config {
         impl Default for $cfg {
             fn default() -> Self {
                 $cfg {
-                    epochs: $epochs,
+                    $side: $budget,
                     batch_size: 32,
                     lr: $lr,
                     weight_decay: $wd,
@@ -111,7 +110,8 @@ macro_rules! lm_config {
         impl $method {
             /// Checks the config.
             pub fn new(cfg: $cfg) -> Result<Self> {
-                check_common($label, cfg.epochs, cfg.batch_size, cfg.lr, cfg.weight_decay, cfg.grad_clip)?;
+                let budget = (cfg.$side, stringify!($side));
+                check_common($label, budget, cfg.batch_size, cfg.lr, cfg.weight_decay, cfg.grad_clip)?;
                 {
                     let $c = &cfg;
                     $extra_check
@@ -136,7 +136,7 @@ lm_config! {
     /// 2024: AdamW, effective batch 32, 5 epochs, weight decay 0.01, HF Trainer's clip 1.0, lr 1e-5 — scaled to
     /// 1e-4 here, see the module docs).
     GaConfig, Ga, "ga",
-    defaults { epochs: 5, lr: 1e-4, weight_decay: 0.01 },
+    defaults { forget: Budget::Steps(65), lr: 1e-4, weight_decay: 0.01 },
     extra {},
     check |_c| {}
 }
@@ -146,7 +146,7 @@ lm_config! {
     /// (TOFU's "gradient difference", Maini et al. 2024; Liu et al. 2022; both weights 1 as in TOFU and
     /// open-unlearning's `GradDiff` — lr scaled as the module docs say).
     GradDiffConfig, GradDiff, "grad_diff",
-    defaults { epochs: 5, lr: 1e-4, weight_decay: 0.01 },
+    defaults { forget: Budget::Steps(65), lr: 1e-4, weight_decay: 0.01 },
     extra {
         /// Weight of the ascent term on the forget side (0 makes the method FT on the retain stream).
         forget_weight: f64 = 1.0,
@@ -164,7 +164,7 @@ lm_config! {
     /// tokens, the original frozen (TOFU's "KL minimisation", Maini et al. 2024; both weights 1 — lr scaled as
     /// the module docs say).
     KlGaConfig, KlGa, "kl_ga",
-    defaults { epochs: 5, lr: 1e-4, weight_decay: 0.01 },
+    defaults { forget: Budget::Steps(65), lr: 1e-4, weight_decay: 0.01 },
     extra {
         /// Weight of the ascent term on the forget side.
         forget_weight: f64 = 1.0,
@@ -183,7 +183,7 @@ lm_config! {
     /// "Negative Preference Optimization": β 0.1 on TOFU; plain NPO has no retain term, "NPO-RT" weight 1 —
     /// lr scaled as the module docs say).
     NpoConfig, Npo, "npo",
-    defaults { epochs: 5, lr: 1e-4, weight_decay: 0.01 },
+    defaults { forget: Budget::Steps(65), lr: 1e-4, weight_decay: 0.01 },
     extra {
         /// NPO's inverse temperature β.
         beta: f64 = 0.1,
@@ -203,7 +203,7 @@ lm_config! {
     /// takes them from the authors' code: β 4.5, γ 0, forget coefficient 0.125, retain weight 1 — lr scaled as
     /// the module docs say).
     SimNpoConfig, SimNpo, "simnpo",
-    defaults { epochs: 5, lr: 1e-4, weight_decay: 0.01 },
+    defaults { forget: Budget::Steps(65), lr: 1e-4, weight_decay: 0.01 },
     extra {
         /// SimNPO's inverse temperature β.
         beta: f64 = 4.5,
@@ -229,25 +229,14 @@ lm_config! {
 }
 
 lm_config! {
-    /// FT: the mean answer-token NLL of the retain side only, batches from the retain stream; `epochs` counts
-    /// passes over the *retain* side here, and `max_steps` stops earlier. The LM-unlearning papers run FT with
-    /// their common recipe (AdamW, batch 32; lr scaled as the module docs say). The budget, one retain pass, is
-    /// ours: 212 steps on the WordNet QA set, about an eighth of M0's 8 epochs.
+    /// FT: the mean answer-token NLL of the retain side only, batches from the retain stream, for the `retain`
+    /// budget. The LM-unlearning papers run FT with their common recipe (AdamW, batch 32; lr scaled as the module
+    /// docs say). The budget, one retain pass, is ours: 212 steps on the WordNet QA set, about an eighth of M0's
+    /// 8 epochs.
     FtConfig, Ft, "ft",
-    defaults { epochs: 1, lr: 1e-4, weight_decay: 0.01 },
-    extra {
-        /// Stop after this many steps (absent = `epochs` full retain passes).
-        max_steps: Option<usize> = None,
-    },
-    check |c| {
-        if c.max_steps == Some(0) {
-            return Err(UnlearnError::Config {
-                method: "ft",
-                field: "max_steps",
-                problem: "is 0; it must be at least 1 (or absent)".into(),
-            });
-        }
-    }
+    defaults { retain: Budget::Epochs(1), lr: 1e-4, weight_decay: 0.01 },
+    extra {},
+    check |_c| {}
 }
 
 /// Retrain: train from scratch on the retain side with the original's training config and seeds (no keys).
@@ -295,13 +284,13 @@ macro_rules! lm_unlearner {
     };
 }
 
-/// The frame of a forget-driven method: `epochs` passes over the shuffled forget side, one guarded step per
-/// forget batch on `loss(engine, forget batch, retain batch)`, the retain batch drawn from the retain stream only
+/// The frame of a forget-driven method: the `forget` budget's batches of the shuffled forget side (cycled), one
+/// guarded step per forget batch on `loss(engine, forget batch, retain batch)`, the retain batch drawn from the retain stream only
 /// when `with_retain`.
 fn forget_driven(
     method: &dyn crate::lm::LmUnlearner,
     (original, view, scope, ctx): (&LmOriginal<'_>, &LmView<'_>, &Scope, &RunContext),
-    (epochs, batch_size, loss_on, opt): (usize, usize, LossOn, Adamw),
+    (forget, batch_size, loss_on, opt): (Budget, usize, LossOn, Adamw),
     with_retain: bool,
     on_batch: &mut dyn FnMut(&[usize]),
     mut loss: impl FnMut(&LmEngine<'_>, &[usize], Option<&[usize]>) -> Tensor<1>,
@@ -310,17 +299,15 @@ fn forget_driven(
     let sides = Sides::new(view, scope)?;
     let mut e = LmEngine::new(method.name(), original, view, ctx, loss_on, opt);
     let mut retain = RetainStream::new(&sides.retain, batch_size, ctx.seed);
-    'outer: for epoch in 0..epochs {
-        for fb in batches(&sides.forget, batch_size, ctx.seed, "lm-unlearn/forget", epoch) {
-            on_batch(&fb);
-            let rb = with_retain.then(|| retain.next_batch());
-            if let Some(rb) = &rb {
-                on_batch(rb);
-            }
-            let l = loss(&e, &fb, rb.as_deref());
-            if !e.step(l) {
-                break 'outer;
-            }
+    for fb in Cycle::new(&sides.forget, batch_size, ctx.seed, "lm-unlearn/forget").take_budget(forget) {
+        on_batch(&fb);
+        let rb = with_retain.then(|| retain.next_batch());
+        if let Some(rb) = &rb {
+            on_batch(rb);
+        }
+        let l = loss(&e, &fb, rb.as_deref());
+        if !e.step(l) {
+            break;
         }
     }
     Ok(unlearned(method.name(), method.settings(), scope, &sides, ctx, started, e.finish()?))
@@ -331,7 +318,7 @@ lm_unlearner!(Ga, "ga", |self, original, view, scope, ctx, on_batch| {
     forget_driven(
         self,
         (original, view, scope, ctx),
-        (c.epochs, c.batch_size, c.loss_on, self.adamw()),
+        (c.forget, c.batch_size, c.loss_on, self.adamw()),
         false,
         on_batch,
         |e, f, _| e.mean_nll(f).neg(),
@@ -343,7 +330,7 @@ lm_unlearner!(GradDiff, "grad_diff", |self, original, view, scope, ctx, on_batch
     forget_driven(
         self,
         (original, view, scope, ctx),
-        (c.epochs, c.batch_size, c.loss_on, self.adamw()),
+        (c.forget, c.batch_size, c.loss_on, self.adamw()),
         c.retain_weight > 0.0,
         on_batch,
         |e, f, r| {
@@ -361,7 +348,7 @@ lm_unlearner!(KlGa, "kl_ga", |self, original, view, scope, ctx, on_batch| {
     forget_driven(
         self,
         (original, view, scope, ctx),
-        (c.epochs, c.batch_size, c.loss_on, self.adamw()),
+        (c.forget, c.batch_size, c.loss_on, self.adamw()),
         c.kl_weight > 0.0,
         on_batch,
         |e, f, r| {
@@ -379,7 +366,7 @@ lm_unlearner!(Npo, "npo", |self, original, view, scope, ctx, on_batch| {
     forget_driven(
         self,
         (original, view, scope, ctx),
-        (c.epochs, c.batch_size, c.loss_on, self.adamw()),
+        (c.forget, c.batch_size, c.loss_on, self.adamw()),
         c.retain_weight > 0.0,
         on_batch,
         |e, f, r| {
@@ -398,7 +385,7 @@ lm_unlearner!(SimNpo, "simnpo", |self, original, view, scope, ctx, on_batch| {
     forget_driven(
         self,
         (original, view, scope, ctx),
-        (c.epochs, c.batch_size, c.loss_on, self.adamw()),
+        (c.forget, c.batch_size, c.loss_on, self.adamw()),
         c.retain_weight > 0.0,
         on_batch,
         |e, f, r| {
@@ -418,9 +405,7 @@ lm_unlearner!(Ft, "ft", |self, original, view, scope, ctx, on_batch| {
     let sides = Sides::new(view, scope)?;
     let mut e = LmEngine::new("ft", original, view, ctx, c.loss_on, self.adamw());
     let mut retain = RetainStream::new(&sides.retain, c.batch_size, ctx.seed);
-    let full = c.epochs * sides.retain.len().div_ceil(c.batch_size);
-    let steps = c.max_steps.map_or(full, |m| m.min(full));
-    for _ in 0..steps {
+    for _ in 0..c.retain.steps(sides.retain.len(), c.batch_size) {
         let rb = retain.next_batch();
         on_batch(&rb);
         let l = e.mean_nll(&rb);
@@ -472,8 +457,8 @@ mod tests {
     fn defaults_are_the_papers_settings() {
         let g = GaConfig::default();
         assert_eq!(
-            (g.epochs, g.batch_size, g.weight_decay, g.grad_clip, g.loss_on),
-            (5, 32, 0.01, Some(1.0), LossOn::Answer)
+            (g.forget, g.batch_size, g.weight_decay, g.grad_clip, g.loss_on),
+            (Budget::Steps(5 * 400usize.div_ceil(32)), 32, 0.01, Some(1.0), LossOn::Answer)
         );
         let d = GradDiffConfig::default();
         assert_eq!((d.forget_weight, d.retain_weight), (1.0, 1.0));
@@ -483,19 +468,19 @@ mod tests {
         assert_eq!((n.beta, n.retain_weight), (0.1, 0.0));
         let s = SimNpoConfig::default();
         assert_eq!((s.beta, s.gamma, s.forget_weight, s.retain_weight), (4.5, 0.0, 0.125, 1.0));
-        assert_eq!(FtConfig::default().max_steps, None);
+        assert_eq!(FtConfig::default().retain, Budget::Epochs(1));
     }
 
     #[test]
     fn configs_are_checked_with_the_field_named() {
-        let err = Ga::new(GaConfig { epochs: 0, ..Default::default() }).unwrap_err().to_string();
-        assert_eq!(err, "ga: `epochs` is 0; it must be at least 1");
+        let err = Ga::new(GaConfig { forget: Budget::Steps(0), ..Default::default() }).unwrap_err().to_string();
+        assert_eq!(err, "ga: `forget` is { steps = 0 }; it must be at least 1");
         let err = Npo::new(NpoConfig { beta: -1.0, ..Default::default() }).unwrap_err().to_string();
         assert_eq!(err, "npo: `beta` is -1; it must be a positive number");
         let err = SimNpo::new(SimNpoConfig { gamma: f64::NAN, ..Default::default() }).unwrap_err().to_string();
         assert_eq!(err, "simnpo: `gamma` is NaN; it must be a finite number");
-        let err = Ft::new(FtConfig { max_steps: Some(0), ..Default::default() }).unwrap_err().to_string();
-        assert_eq!(err, "ft: `max_steps` is 0; it must be at least 1 (or absent)");
+        let err = Ft::new(FtConfig { retain: Budget::Epochs(0), ..Default::default() }).unwrap_err().to_string();
+        assert_eq!(err, "ft: `retain` is { epochs = 0 }; it must be at least 1");
         let err = GradDiff::new(GradDiffConfig { batch_size: 0, ..Default::default() }).unwrap_err().to_string();
         assert_eq!(err, "grad_diff: `batch_size` is 0; it must be at least 1");
     }

@@ -170,9 +170,9 @@ mod tests {
     fn config_files_are_strict_and_checked() {
         let cfg = LmMethodConfigs::from_toml("[npo]\nbeta = 0.5\n", "c.toml").unwrap();
         assert_eq!(cfg.npo.beta, 0.5);
-        assert_eq!(cfg.npo.epochs, NpoConfig::default().epochs);
-        let err = LmMethodConfigs::from_toml("[ga]\nepoch = 2\n", "c.toml").unwrap_err().to_string();
-        assert!(err.starts_with("c.toml:2: unknown field `epoch`"), "{err}");
+        assert_eq!(cfg.npo.forget, NpoConfig::default().forget);
+        let err = LmMethodConfigs::from_toml("[ga]\nepochs = 2\n", "c.toml").unwrap_err().to_string();
+        assert!(err.starts_with("c.toml:2: unknown field `epochs`"), "{err}");
         let err = LmMethodConfigs::from_toml("[simnpo]\nbeta = 0.0\n", "c.toml").unwrap_err().to_string();
         assert_eq!(err, "simnpo: `beta` is 0; it must be a positive number");
         let err = LmMethodConfigs::from_toml("[grad_diff]\nretain_weight = -1.0\n", "c.toml").unwrap_err().to_string();

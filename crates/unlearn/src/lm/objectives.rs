@@ -15,12 +15,20 @@
 //! (`−Σ_i NLL_θ,i / N_tok`), so at θ = ref `∇ NPO = (N_tok / B) · ∇ GA_token`.
 
 use burn::prelude::*;
-use burn::tensor::activation::{log_softmax, relu};
+use burn::tensor::activation::log_softmax;
 
-/// `ln(1 + eˣ)`, written as `max(x, 0) + ln(1 + e^−|x|)` so it neither overflows for large `x` nor loses
-/// precision for very negative `x`.
+/// `ln(1 + eˣ)`, as `x + ln(1 + e^−x)` where `x ≥ 0` and `ln(1 + eˣ)` where `x < 0`, each branch fed only its
+/// own half-line (clamped), so it neither overflows for large `x` nor loses precision for very negative `x`, and
+/// its gradient is the true `σ(x)` everywhere — ½ at 0 too. (`max(x, 0) + ln(1 + e^−|x|)`, the usual stable form,
+/// has kinks in `max` and `|x|` whose autodiff gradients at exactly 0 give `relu'(0)` instead of ½; NPO's first
+/// step sits exactly there whenever the current model's NLL equals the reference's to the bit.)
 pub fn softplus<const D: usize>(x: Tensor<D>) -> Tensor<D> {
-    relu(x.clone()) + x.abs().neg().exp().log1p()
+    let negative = x.clone().lower_elem(0.0);
+    let pos = x.clone().clamp_min(0.0);
+    let neg = x.clamp_max(0.0);
+    let upper = pos.clone() + pos.neg().exp().log1p();
+    let lower = neg.exp().log1p();
+    upper.mask_where(negative, lower)
 }
 
 /// NPO's loss: `(2/β) · mean_i softplus(β · (nll_ref_i − nll_theta_i))`. `nll_ref` is a constant (the frozen
@@ -85,6 +93,20 @@ mod tests {
         close(f64::from(v[1]), std::f64::consts::LN_2);
         close(f64::from(v[2]), 100.0);
         close(f64::from(v[3]), 1.313_261_687_518_223);
+    }
+
+    /// The gradient is σ(x) at every x, the kink-free ½ at exactly 0 included, and finite at both ends.
+    #[test]
+    fn softplus_gradient_is_the_sigmoid_at_zero_too() {
+        let ad = Device::flex().autodiff();
+        let xs = [-100.0f32, -1.0, 0.0, 1.0, 100.0];
+        let x = Tensor::<1>::from_data(TensorData::new(xs.to_vec(), [xs.len()]), &ad).require_grad();
+        let g = softplus(x.clone()).sum().backward();
+        let grad = x.grad(&g).unwrap().into_data().try_to_vec::<f32>().unwrap();
+        for (&x, &d) in xs.iter().zip(&grad) {
+            let sigma = 1.0 / (1.0 + (-f64::from(x)).exp());
+            assert!((f64::from(d) - sigma).abs() < 1e-6, "softplus'({x}) = {d}, σ = {sigma}");
+        }
     }
 
     #[test]
