@@ -384,15 +384,25 @@ struct SearchRecord {
     rte: f64,
 }
 
-/// UA (1 − forget accuracy), RA, TA and MIA AUC of a model's outputs: the terms of Avg.Gap (Jia et al. 2023).
+/// Shadow samples per group of the search's SVC attack: `doppel eval`'s default `--svc-shadow`.
+const SEARCH_SVC_SHADOW: usize = 2000;
+
+/// UA (1 − forget accuracy), RA, TA and SVC MIA-Efficacy of a model's outputs: the terms of Avg.Gap (Jia et al.
+/// 2023), as `doppel eval` computes them.
 fn gap_terms(
     train: &Predictions,
     test: &Predictions,
     samples: &[SampleInfo],
 ) -> anyhow::Result<[(&'static str, f64); 4]> {
     let (f, r) = (forget_rows(samples), retain_rows(samples));
-    let forget_losses: Vec<f64> = f.iter().map(|&i| train.loss[i]).collect();
-    let mia = doppel_eval::loss_threshold_auc(&forget_losses, &test.loss)?;
+    let confidences = |rows: &[usize]| rows.iter().map(|&i| train.confidence[i]).collect::<Vec<f64>>();
+    let mia = doppel_eval::svc_mia_forget_efficacy(
+        &confidences(&r),
+        &test.confidence,
+        &confidences(&f),
+        Some(SEARCH_SVC_SHADOW),
+    )?
+    .efficacy;
     Ok([
         ("ua", 1.0 - train.accuracy(Some(&f))),
         ("ra", train.accuracy(Some(&r))),

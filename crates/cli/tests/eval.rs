@@ -71,7 +71,9 @@ fn eval_writes_consistent_tables_over_seeds() {
     assert_eq!(strings(&summary, "run"), ["seed-1", "seed-1", "seed-1", "seed-2", "seed-2", "seed-2"]);
     assert_eq!(strings(&summary, "model")[..3], ["m0", "retrain_exact", "retrain_clean"]);
     let names: Vec<String> = summary.get_column_names().iter().map(|n| n.to_string()).collect();
-    for want in ["f_acc", "f_conf", "f_lsc", "f_loss", "s_acc", "r_acc", "test_acc", "mia_auc", "mia_lr"] {
+    for want in
+        ["f_acc", "f_conf", "f_lsc", "f_loss", "s_acc", "r_acc", "test_acc", "mia_auc", "mia_lr", "mia_efficacy"]
+    {
         assert!(names.iter().any(|n| n == want), "{want} in {names:?}");
         for oracle in ["exact", "clean"] {
             assert!(names.iter().any(|n| *n == format!("{want}@{oracle}")), "{want}@{oracle}");

@@ -1,5 +1,6 @@
 //! Avg.Gap: how far a model's metrics are from a reference model's, on average (Jia et al. 2023, "Model sparsity
-//! can simplify machine unlearning", the gap to retraining averaged over UA, RA, TA and MIA).
+//! can simplify machine unlearning", the gap to retraining averaged over UA, RA, TA and MIA-Efficacy, the SVC
+//! attack's [`crate::svc_mia_forget_efficacy`]).
 //!
 //! ```text
 //! Avg.Gap = (1 / |M|) Σ_{m ∈ M} |metric_m(model) − metric_m(oracle)|

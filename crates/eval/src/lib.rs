@@ -9,9 +9,11 @@
 //!   non-saturating [`logit_scaled_confidences`].
 //! - Per-sample losses feed the membership-inference attacks of [`mia`]: [`loss_threshold_auc`] (through the
 //!   tie-exact [`auc::roc_auc`], which matches scikit-learn) and [`logistic_mia`] (the NeurIPS-2023 starting-kit
-//!   attack; [`LogisticMiaConfig`] in, [`LogisticMiaReport`] out, seeded).
+//!   attack; [`LogisticMiaConfig`] in, [`LogisticMiaReport`] out, seeded). True-class confidences feed the SVC
+//!   attack of Jia et al. 2023 / SalUn, [`svc_mia_forget_efficacy`] (MIA-Efficacy: the fraction of F it calls
+//!   non-members), whose [`Svc`] is libsvm's solver as scikit-learn runs it ([`svc`]).
 //! - Two [`Logits`] of the same samples under two models give the per-sample divergences of [`divergence`]
-//!   ([`kl_from_logits`], [`js_from_logits`]); named metric values of a model and an oracle give [`avg_gap`].
+//!   ([`kl_from_logits`], [`js_from_logits`]); named metric values of a model and an oracle give [`avg_gap`] (Jia et al.'s: UA, RA, TA, MIA-Efficacy).
 //! - Per-model logit-scaled confidences of `N` unlearned and `N` retrained models give the NeurIPS-2023 per-example
 //!   ε-score ([`epsilon::epsilon_scores`] → [`EpsilonReport`]).
 //! - A whole model set — M0, the oracles `retrain_exact` and `retrain_clean`, unlearned models — scored on the
@@ -41,6 +43,7 @@ pub mod mia;
 pub mod modelset;
 pub mod rouge;
 pub mod ssim;
+pub mod svc;
 
 pub use auc::{auc_from_groups, roc_auc};
 pub use classify::{
@@ -50,13 +53,17 @@ pub use divergence::{Probabilities, js_from_logits, js_from_probabilities, kl_fr
 pub use epsilon::{EpsilonReport, epsilon_scores};
 pub use error::{EvalError, Result};
 pub use gap::avg_gap;
-pub use mia::{LogisticFit, LogisticMiaConfig, LogisticMiaReport, logistic_mia, loss_threshold_auc};
+pub use mia::{
+    LogisticFit, LogisticMiaConfig, LogisticMiaReport, SvcMiaReport, logistic_mia, loss_threshold_auc,
+    svc_mia_efficacy, svc_mia_forget_efficacy,
+};
 pub use modelset::{
     AggregateColumn, AggregateTable, EvalConfig, Evaluation, ModelOutputs, ModelSet, PerSample, Reference, SampleSet,
     Samples, SetMetrics, SummaryRow, SummaryTable, aggregate, evaluate,
 };
 pub use rouge::{RougeL, rouge_l};
 pub use ssim::{ChannelLayout, ImageShape, ssim};
+pub use svc::{Svc, SvcConfig};
 
 /// The arithmetic mean of per-sample values (a mean confidence, a mean KL), with the checks the metrics make.
 ///

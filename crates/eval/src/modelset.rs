@@ -16,13 +16,16 @@
 //!   `log p_y − log(1 − p_y)`, mean cross-entropy (see [`crate::classify`]);
 //! - `mia_auc`: [`crate::loss_threshold_auc`] of F (members) against test (non-members); `mia_lr`: the starting
 //!   kit's [`crate::logistic_mia`] on the same groups, with the folds capped at the smaller group's size;
+//!   `mia_efficacy`: SVC MIA-Efficacy ([`crate::svc_mia_forget_efficacy`], Jia et al. 2023 / SalUn) — the
+//!   fraction of F that an SVC on true-class confidence, fitted on the first `n` retain rows against the first `n`
+//!   test rows, calls non-members (`n = min(|R|, |test|, EvalConfig::svc_shadow)`); higher is more forgotten;
 //! - `kl_<set>_<ref>`, `js_<set>_<ref>`: mean per-sample `KL(p ‖ q)` and `JS(p, q)` in nats on F, S and test;
 //! - `conf_gap_f_<ref>`: mean F confidence of the model minus the reference's (signed: positive means the model is
 //!   more confident on the targets than the reference);
 //! - the **influence residual** is `kl_f_clean` and `conf_gap_f_clean` — the distance to `retrain_clean`, a model
 //!   that never saw the targets nor their look-alikes — reported beside `kl_f_exact` and `conf_gap_f_exact`;
 //! - `avg_gap_<oracle>`: [`crate::avg_gap`] over UA = 1 − F accuracy, RA = R accuracy, TA = test accuracy and
-//!   MIA = `mia_auc` (Jia et al. 2023).
+//!   MIA = `mia_efficacy`, Jia et al. 2023's definition (their Avg.Gap averages the same four gaps, in points).
 //!
 //! The set S (and R) may be empty (`k = 0` builds no variants): their metrics are then `None`. F and test may not:
 //! the study has nothing to measure without targets or held-out samples.
@@ -157,13 +160,16 @@ impl ModelSet<'_> {
     }
 }
 
-/// Settings of [`evaluate`]: the logistic-regression attack and its seed.
+/// Settings of [`evaluate`]: the logistic-regression attack and its seed, and the SVC attack's shadow size.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct EvalConfig {
     /// The logistic-regression attack; its folds are capped at the smaller of |F| and |test|.
     pub mia: LogisticMiaConfig,
     /// Seed of the attack's balancing and folds.
     pub seed: u64,
+    /// At most this many shadow members and non-members for the SVC attack; `None` is the reference's (all of
+    /// test, when |R| ≥ |test|). See [`crate::svc_mia_forget_efficacy`].
+    pub svc_shadow: Option<usize>,
 }
 
 /// The per-set means of one model.
@@ -192,6 +198,8 @@ pub struct SummaryRow {
     pub mia_auc: f64,
     /// Logistic-regression MIA mean held-out accuracy, F against test; NaN when F or test has a single sample.
     pub mia_lr: f64,
+    /// SVC MIA-Efficacy: the fraction of F the confidence SVC calls non-members; `None` when R is empty.
+    pub mia_efficacy: Option<f64>,
     /// Mean `KL(model ‖ reference)` per reference (M0, exact, clean) and set (F, S, test); `None` for an empty S.
     pub kl: [[Option<f64>; 3]; 3],
     /// Mean `JS(model, reference)`, indexed as `kl`.
@@ -227,6 +235,7 @@ impl SummaryRow {
         }
         out.push(("mia_auc".into(), Some(self.mia_auc)));
         out.push(("mia_lr".into(), Some(self.mia_lr).filter(|v| !v.is_nan())));
+        out.push(("mia_efficacy".into(), self.mia_efficacy));
         for (name, values) in [("kl", &self.kl), ("js", &self.js)] {
             for r in Reference::ALL {
                 for (i, set) in SampleSet::DIVERGENCE.iter().enumerate() {
@@ -406,9 +415,22 @@ pub fn evaluate(set: &ModelSet<'_>, config: &EvalConfig) -> Result<Evaluation> {
                 .map_err(&err)?
                 .mean_accuracy
         };
+        let confidences = |x: SampleSet| rows_of[x.index()].iter().map(|&r| conf[r]).collect::<Vec<f64>>();
+        let mia_efficacy = if rows_of[SampleSet::Retain.index()].is_empty() {
+            None
+        } else {
+            let report = crate::mia::svc_mia_forget_efficacy(
+                &confidences(SampleSet::Retain),
+                &confidences(SampleSet::Test),
+                &confidences(SampleSet::Forget),
+                config.svc_shadow,
+            )
+            .map_err(&err)?;
+            Some(report.efficacy)
+        };
         let means =
             |v: &[Vec<f64>; 3]| [0, 1, 2].map(|r| SampleSet::DIVERGENCE.map(|x| mean_over(&v[r], &rows_of[x.index()])));
-        partial.push((sets, mia_auc, mia_lr, means(&kl), means(&js)));
+        partial.push((sets, mia_auc, mia_lr, mia_efficacy, means(&kl), means(&js)));
         per_sample.loss.push(loss);
         per_sample.confidence.push(conf);
         per_sample.logit_confidence.push(lsc);
@@ -417,24 +439,34 @@ pub fn evaluate(set: &ModelSet<'_>, config: &EvalConfig) -> Result<Evaluation> {
 
     let f_conf = |i: usize| partial[i].0[SampleSet::Forget.index()].map_or(f64::NAN, |m| m.confidence);
     let gap_metrics = |i: usize| -> Option<[(&'static str, f64); 4]> {
-        let (sets, auc, ..) = &partial[i];
+        let (sets, _, _, efficacy, ..) = &partial[i];
         let acc = |x: SampleSet| sets[x.index()].map(|m| m.accuracy);
         Some([
             ("UA", 1.0 - acc(SampleSet::Forget)?),
             ("RA", acc(SampleSet::Retain)?),
             ("TA", acc(SampleSet::Test)?),
-            ("MIA", *auc),
+            ("MIA-Efficacy", (*efficacy)?),
         ])
     };
     let mut rows = Vec::with_capacity(set.models.len());
     for (i, m) in set.models.iter().enumerate() {
-        let (sets, mia_auc, mia_lr, kl, js) = partial[i];
+        let (sets, mia_auc, mia_lr, mia_efficacy, kl, js) = partial[i];
         let conf_gap_f = Reference::ALL.map(|r| f_conf(i) - f_conf(set.reference(r)));
         let avg_gap = [set.exact, set.clean].map(|o| match (gap_metrics(i), gap_metrics(o)) {
             (Some(a), Some(b)) => avg_gap(&a, &b).ok(),
             _ => None,
         });
-        rows.push(SummaryRow { model: m.name.to_string(), sets, mia_auc, mia_lr, kl, js, conf_gap_f, avg_gap });
+        rows.push(SummaryRow {
+            model: m.name.to_string(),
+            sets,
+            mia_auc,
+            mia_lr,
+            mia_efficacy,
+            kl,
+            js,
+            conf_gap_f,
+            avg_gap,
+        });
     }
     Ok(Evaluation { rows, per_sample, exact: set.exact, clean: set.clean })
 }
@@ -519,7 +551,7 @@ mod tests {
         [SampleSet::Forget, SampleSet::Forget, SampleSet::Similar, SampleSet::Retain, SampleSet::Test, SampleSet::Test];
     const IDS: [u32; 6] = [0, 1, 2, 3, 4, 5];
     const LABELS: [usize; 6] = [0; 6];
-    const CONFIG: EvalConfig = EvalConfig { mia: LogisticMiaConfig::STARTING_KIT, seed: 7 };
+    const CONFIG: EvalConfig = EvalConfig { mia: LogisticMiaConfig::STARTING_KIT, seed: 7, svc_shadow: None };
 
     /// Logits `[z, 0]` per row, so `φ = z`, `p_y = σ(z)`.
     fn logits(z: [f32; 6]) -> Vec<f32> {
@@ -561,8 +593,13 @@ mod tests {
         assert!((m0.conf_gap_f[Reference::Clean.index()] - want).abs() < 1e-12);
         // retrain_clean's AUC: member logits [0, -2] against test [1, -1]; of the four pairs only 0 > -1 is won.
         assert_eq!(e.rows[2].mia_auc, 0.25);
-        // Avg.Gap of M0 to retrain_clean: UA 0 vs 0.5, RA 1 vs 1, TA 0.5 vs 0.5, MIA 1 vs 0.25.
-        assert!((m0.avg_gap[1].unwrap() - (0.5 + 0.0 + 0.0 + 0.75) / 4.0).abs() < 1e-12);
+        // SVC MIA-Efficacy, shadow n = min(|R|, |test|) = 1: the SVC separates the retain row's confidence σ(5)
+        // (member) from the first test row's σ(1) at their midpoint. M0's targets, σ(4) and σ(2), fall on the
+        // member side (efficacy 0); retrain_clean's, σ(0) and σ(−2), on the non-member side (efficacy 1).
+        assert_eq!(m0.mia_efficacy, Some(0.0));
+        assert_eq!(e.rows[2].mia_efficacy, Some(1.0));
+        // Avg.Gap of M0 to retrain_clean: UA 0 vs 0.5, RA 1 vs 1, TA 0.5 vs 0.5, MIA-Efficacy 0 vs 1.
+        assert!((m0.avg_gap[1].unwrap() - (0.5 + 0.0 + 0.0 + 1.0) / 4.0).abs() < 1e-12);
     }
 
     #[test]

@@ -1,9 +1,10 @@
-//! doppel-eval against outside references: scikit-image (SSIM), scikit-learn (ROC AUC, logistic regression) and
-//! rouge-score (ROUGE-L), on the fixtures that `tests/fixtures/make_fixtures.py` wrote (inputs and reference values;
-//! the script's header names the package versions and how to regenerate).
+//! doppel-eval against outside references: scikit-image (SSIM), scikit-learn (ROC AUC, logistic regression, SVC)
+//! and rouge-score (ROUGE-L), on the fixtures that `tests/fixtures/make_fixtures.py` and
+//! `tests/fixtures/make_svc_fixtures.py` wrote (inputs and reference values; each script's header names the package
+//! versions and how to regenerate).
 #![allow(clippy::unwrap_used)]
 
-use doppel_eval::{ChannelLayout, ImageShape, LogisticFit, roc_auc, rouge_l, ssim};
+use doppel_eval::{ChannelLayout, ImageShape, LogisticFit, Svc, SvcConfig, roc_auc, rouge_l, ssim, svc_mia_efficacy};
 use serde::Deserialize;
 
 /// The agreement the study asks for (issue 5): 1e-6, absolute.
@@ -141,4 +142,60 @@ fn rouge_l_matches_rouge_score() {
         diffs.push((format!("{name} f"), s.f_measure, c.fmeasure));
     }
     check_all("rouge-l", diffs);
+}
+
+#[derive(Deserialize)]
+struct SvcCase {
+    name: String,
+    dim: usize,
+    x: Vec<f64>,
+    y: Vec<bool>,
+    c: f64,
+    gamma: Option<f64>,
+    tol: f64,
+    shrinking: bool,
+    queries: Vec<f64>,
+    decision: Vec<f64>,
+    predict: Vec<bool>,
+    n_support: [usize; 2],
+    intercept: f64,
+    n_iter: usize,
+    targets: Option<Vec<f64>>,
+    efficacy: Option<f64>,
+}
+
+/// The SVC is libsvm's solver step for step, so beyond the decision values (1e-6) the support-vector counts and the
+/// iteration count must be scikit-learn's exactly: a different path would show there first.
+#[test]
+fn svc_matches_scikit_learn() {
+    let cases: Vec<SvcCase> = load("svc.json");
+    let mut diffs = Vec::new();
+    for c in &cases {
+        let config = SvcConfig { c: c.c, gamma: c.gamma, tolerance: c.tol, shrinking: c.shrinking, ..SvcConfig::SALUN };
+        let svc = Svc::fit(&c.x, c.dim, &c.y, &config).unwrap();
+        assert_eq!(svc.support_per_class(), c.n_support, "{}: support vectors per class", c.name);
+        assert_eq!(svc.iterations(), c.n_iter, "{}: SMO iterations", c.name);
+        diffs.push((format!("{} intercept", c.name), svc.intercept(), c.intercept));
+        for (k, (q, (d, p))) in c.queries.chunks(c.dim).zip(c.decision.iter().zip(&c.predict)).enumerate() {
+            diffs.push((format!("{} decision[{k}]", c.name), svc.decision(q).unwrap(), *d));
+            assert_eq!(svc.predict(q).unwrap(), *p, "{}: prediction of query {k} ({q:?})", c.name);
+        }
+    }
+    check_all("SVC decision", diffs);
+}
+
+/// MIA-Efficacy of SalUn's `SVC_MIA` on the fixture's `salun_*` cases: the shadow members are the label-1 rows.
+#[test]
+fn svc_mia_efficacy_matches_the_salun_attack() {
+    let cases: Vec<SvcCase> = load("svc.json");
+    let mut diffs = Vec::new();
+    for c in cases.iter().filter(|c| c.efficacy.is_some()) {
+        let pick =
+            |label: bool| c.x.iter().zip(&c.y).filter(|(_, y)| **y == label).map(|(x, _)| *x).collect::<Vec<_>>();
+        let targets = c.targets.as_ref().unwrap();
+        let report = svc_mia_efficacy(&pick(true), &pick(false), targets).unwrap();
+        diffs.push((format!("{} efficacy", c.name), report.efficacy, c.efficacy.unwrap()));
+    }
+    assert!(diffs.len() >= 2, "svc.json lost its salun_* cases");
+    check_all("SVC MIA-Efficacy", diffs);
 }

@@ -501,8 +501,11 @@ fn eval_markdown(rows: &[EvalRow], costs: &Costs, arm: usize) -> String {
     let mut s = String::from(
         "\nMembership inference and distances on the targets F (`doppel eval`; mean ± std over seeds). F logit conf \
          is log p − log(1 − p) of the true class; MIA AUC is the loss-threshold attack F vs test, MIA LR the \
-         cross-validated logistic-regression attack; KL F→X is the mean KL(model ‖ X) on F in nats; Avg.Gap is the \
-         mean absolute gap to the oracle over forget, retain and test accuracy and MIA AUC (Jia et al. 2023).\n\n",
+         cross-validated logistic-regression attack; MIA-Efficacy (SVC) is the fraction of F that SalUn's SVC on \
+         true-class confidence (fitted on the first 2,000 retain against the first 2,000 test samples, `doppel eval \
+         --svc-shadow`) calls non-members, higher meaning more forgotten; KL F→X is the mean KL(model ‖ X) on F in \
+         nats; Avg.Gap is the mean absolute gap to the oracle over forget, retain and test accuracy and \
+         MIA-Efficacy (Jia et al. 2023).\n\n",
     );
     let titles: Vec<&str> = EVAL_COLUMNS.iter().map(|(_, t, _)| *t).collect();
     let _ = writeln!(s, "| k | model | {} |", titles.join(" | "));

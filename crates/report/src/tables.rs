@@ -18,12 +18,13 @@ use std::collections::BTreeMap;
 
 /// The columns the report shows from `doppel eval`, as (column stem, title, decimals in the Markdown; the CSV
 /// has two more).
-pub const EVAL_COLUMNS: [(&str, &str, usize); 10] = [
+pub const EVAL_COLUMNS: [(&str, &str, usize); 11] = [
     ("f_acc", "F acc", 3),
     ("test_acc", "test acc", 3),
     ("f_lsc", "F logit conf", 2),
     ("mia_auc", "MIA AUC (loss)", 3),
     ("mia_lr", "MIA LR", 3),
+    ("mia_efficacy", "MIA-Efficacy (SVC)", 3),
     ("kl_f_m0", "KL F→M0", 4),
     ("kl_f_exact", "KL F→exact", 4),
     ("kl_f_clean", "KL F→clean", 4),
