@@ -8,7 +8,9 @@
 //!   compute it; the question is context that retain rows and held-out rows share. `loss_on = "sequence"` counts
 //!   the question too, as M0 was trained.
 //! - **Optimiser.** AdamW, as M0 trains and as the papers unlearn (HF Trainer's AdamW, global-norm clip 1.0), at
-//!   a constant learning rate (the papers warm up for one epoch; our runs are a few dozen steps).
+//!   a constant learning rate (the papers warm up for one epoch; our runs are a few dozen steps). Weight decay
+//!   applies to every parameter, biases and LayerNorm gains and shifts included (one burn `AdamW` over the whole
+//!   model, as M0 trains), where HF Trainer exempts biases and LayerNorm weights from it.
 //! - **Steps.** A forget-driven method (GA, GradDiff, KL-GA, NPO, SimNPO) takes one step per forget batch for
 //!   its `forget` [`Budget`]: `{ steps = n }` is n steps under every scope (the forget rows cycled, reshuffled
 //!   each pass by the stream `lm-unlearn/forget`), `{ epochs = e }` the papers' `e × ⌈|forget| / batch_size⌉`.
@@ -162,7 +164,9 @@ lm_config! {
 lm_config! {
     /// KL-GA: `L = −forget_weight·NLL_forget + kl_weight·KL(original ‖ current)` on the retain batch's counted
     /// tokens, the original frozen (TOFU's "KL minimisation", Maini et al. 2024; both weights 1 — lr scaled as
-    /// the module docs say).
+    /// the module docs say). The KL is averaged over the retain batch's counted tokens (the answer under the
+    /// default `loss_on`); TOFU's code averages it over every position of the flattened batch
+    /// (`kl_div(…, reduction='batchmean')` on `[B·T, V]`), question and padding included.
     KlGaConfig, KlGa, "kl_ga",
     defaults { forget: Budget::Steps(65), lr: 1e-4, weight_decay: 0.01 },
     extra {

@@ -42,7 +42,8 @@ impl Default for FtConfig {
 
 /// GA: gradient ascent on the cross-entropy of the forget side (Thudi et al. 2022, "Unrolling SGD"; Graves et
 /// al. 2021; the SalUn/Unlearn-Sparse `GA.py`: 5 epochs over F, lr 1e-4, SGD momentum 0.9, wd 5e-4, batch 256 —
-/// 90 steps at |F| = 4,500; raise lr to 5e-4..1e-3 when forget accuracy does not move).
+/// 90 steps at |F| = 4,500; raise lr to 5e-4..1e-3 when forget accuracy does not move). The minibatch here is 128,
+/// not `GA.py`'s 256, so the 90 steps see half the rows they do there (2.6 passes over |F| = 4,500, not 5).
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct GaConfig {
@@ -106,7 +107,8 @@ impl Default for NegGradPlusConfig {
 /// steps on the forget side with labels drawn uniformly over all classes for every batch (`torch.randint`, so a
 /// row may draw its own label), then steps on the retain side with the true labels. Canonical: 10 rounds, each
 /// 18 forget steps (one pass over |F| = 4,500 at batch 256) and one epoch of R; lr 0.01 (the paper takes it
-/// from a grid), SGD momentum 0.9, wd 5e-4.
+/// from a grid), SGD momentum 0.9, wd 5e-4. The minibatch here is 128 on both sides, not the reference's 256, so
+/// the 18 forget steps of a round cover about half of |F| = 4,500, not one pass.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RlConfig {

@@ -21,6 +21,8 @@ use crate::unlearner::{Original, View};
 /// and a retain phase) with updates on the masked-in weights only. Masked-out weights stay bit-identical,
 /// momentum and weight decay included ([`Sgd`]). Canonical (the SalUn repository, CIFAR-10): ratio 0.5, lr
 /// 0.013, 10 rounds of 18 forget steps (|F| = 4,500 at batch 256) and one epoch of R, SGD momentum 0.9, wd 5e-4.
+/// The minibatch here is 128 (saliency and RL), not the reference's 256, so the 18 forget steps of a round cover
+/// about half of |F| = 4,500, not one pass.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct SalUnConfig {
