@@ -54,6 +54,10 @@ pub struct AttackArgs {
     /// KKT: the lower bound of every coefficient λ_i, relative to the initial common scale.
     #[arg(long, default_value_t = 0.05)]
     lambda_min: f64,
+    /// KKT: the sharpness s of the soft ReLU derivative sigmoid(s·h) in the attack's backward pass (larger is
+    /// nearer the hard step, whose zero gradient almost everywhere stalls the candidates).
+    #[arg(long, default_value_t = 20.0)]
+    relu_sharpness: f64,
     /// Attack at most this many targets (the first by row); all when absent.
     #[arg(long)]
     targets: Option<usize>,
@@ -109,6 +113,7 @@ pub fn run(a: AttackArgs) -> anyhow::Result<()> {
             let mut c = KktConfig::new(a.candidates, a.steps, a.seed);
             c.lr = a.lr;
             c.lambda_min = a.lambda_min;
+            c.relu_sharpness = a.relu_sharpness;
             c.validate()
         })
         .transpose()
@@ -253,6 +258,7 @@ pub fn run(a: AttackArgs) -> anyhow::Result<()> {
 fn flag_of(e: &doppel_attack::AttackError) -> &'static str {
     match e {
         doppel_attack::AttackError::Config { field: "lambda_min", .. } => "lambda-min",
+        doppel_attack::AttackError::Config { field: "relu_sharpness", .. } => "relu-sharpness",
         doppel_attack::AttackError::Config { field, .. } => field,
         _ => "attack",
     }
