@@ -449,9 +449,9 @@ impl Solver {
         for (idx, was_upper, c_idx) in [(i, was_upper_i, c_i), (j, was_upper_j, c_j)] {
             if was_upper != (self.status[idx] == Bound::Upper) {
                 let q = self.q(idx, self.l);
-                let sign = if was_upper { -1.0 } else { 1.0 };
+                // Leaving the upper bound takes C·Q_idx out of G_bar; reaching it adds it.
                 for (gb, &qk) in self.g_bar.iter_mut().zip(&q) {
-                    if sign < 0.0 {
+                    if was_upper {
                         *gb -= c_idx * f64::from(qk);
                     } else {
                         *gb += c_idx * f64::from(qk);
