@@ -64,13 +64,25 @@ pub struct EvalArgs {
     /// test rows, or `all` for the reference's split (SalUn: the first |test| retain rows against all of test).
     /// The SVC's cost grows as N²: 2,000 keeps an MNIST evaluation of 50 models under a minute on one core, where
     /// `all` (10,000) takes about 3 s a model.
-    #[arg(long, default_value = "2000", value_parser = parse_shadow)]
+    #[arg(long, default_value_t = Shadow(Some(DEFAULT_SVC_SHADOW)), value_parser = parse_shadow)]
     svc_shadow: Shadow,
 }
+
+/// The default `--svc-shadow`, which `doppel unlearn --search` scores its candidates with too.
+pub(crate) const DEFAULT_SVC_SHADOW: usize = 2000;
 
 /// `--svc-shadow`: a cap, or none.
 #[derive(Debug, Clone, Copy)]
 struct Shadow(Option<usize>);
+
+impl std::fmt::Display for Shadow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self.0 {
+            Some(n) => write!(f, "{n}"),
+            None => f.write_str("all"),
+        }
+    }
+}
 
 fn parse_shadow(s: &str) -> Result<Shadow, String> {
     if s == "all" {

@@ -384,9 +384,6 @@ struct SearchRecord {
     rte: f64,
 }
 
-/// Shadow samples per group of the search's SVC attack: `doppel eval`'s default `--svc-shadow`.
-const SEARCH_SVC_SHADOW: usize = 2000;
-
 /// UA (1 − forget accuracy), RA, TA and SVC MIA-Efficacy of a model's outputs: the terms of Avg.Gap (Jia et al.
 /// 2023), as `doppel eval` computes them.
 fn gap_terms(
@@ -400,7 +397,7 @@ fn gap_terms(
         &confidences(&r),
         &test.confidence,
         &confidences(&f),
-        Some(SEARCH_SVC_SHADOW),
+        Some(crate::eval::DEFAULT_SVC_SHADOW),
     )?
     .efficacy;
     Ok([
