@@ -106,7 +106,7 @@ fn main() -> ExitCode {
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", doppel_stdx::errors::one_line(e.chain()));
             ExitCode::FAILURE
         }
     }

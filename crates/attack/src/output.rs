@@ -150,26 +150,12 @@ pub fn write_dir(out: &Path, force: bool, files: &[(String, Vec<u8>)]) -> Result
             ),
         }));
     }
-    let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "attack".into());
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).map_err(AttackError::io("creating", parent))?;
-    let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).map_err(AttackError::io("removing stale", &tmp))?;
-    }
-    std::fs::create_dir(&tmp).map_err(AttackError::io("creating", &tmp))?;
-    let written = files.iter().try_for_each(|(file, bytes)| {
-        let path = tmp.join(file);
-        std::fs::write(&path, bytes).map_err(AttackError::io("writing", path))
-    });
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    if out.exists() {
-        std::fs::remove_dir_all(out).map_err(AttackError::io("removing the old", out))?;
-    }
-    std::fs::rename(&tmp, out).map_err(AttackError::io("renaming into place", out))
+    doppel_stdx::fs::write_dir(out, |tmp| {
+        files.iter().try_for_each(|(file, bytes)| {
+            let path = tmp.join(file);
+            std::fs::write(&path, bytes).map_err(AttackError::io("writing", path))
+        })
+    })
 }
 
 #[cfg(test)]

@@ -70,6 +70,10 @@ pub struct AttackArgs {
     /// Where to run: flex (CPU) or wgpu (GPU; needs the wgpu feature).
     #[arg(long, value_enum, default_value_t = DeviceArg::Flex)]
     device: DeviceArg,
+    /// Go on (with a warning) when a model was trained on another dataset than --dataset (its sidecar's manifest
+    /// sha256 differs); by default that is an error, since the targets attacked may not be the ones it saw.
+    #[arg(long)]
+    allow_other_dataset: bool,
 }
 
 /// The attacks the command line offers.
@@ -143,7 +147,8 @@ pub fn run(a: AttackArgs) -> anyhow::Result<()> {
         }
         targets.truncate(n);
     }
-    let models = resolve_models(&a.models, &ds.manifest, &manifest_sha, kkt.is_some())?;
+    let models =
+        resolve_models(&a.models, &a.dataset, &ds.manifest, &manifest_sha, kkt.is_some(), a.allow_other_dataset)?;
 
     let device = DeviceChoice::from(a.device).open()?;
     let train = &ds.train.data;
@@ -267,9 +272,11 @@ fn flag_of(e: &doppel_attack::AttackError) -> &'static str {
 /// Parses `NAME=DIR` arguments, finds each checkpoint and checks it against the dataset.
 fn resolve_models(
     args: &[String],
+    dataset: &Path,
     manifest: &store::Manifest,
     manifest_sha: &str,
     kkt: bool,
+    allow_other_dataset: bool,
 ) -> anyhow::Result<Vec<Model>> {
     let mut models: Vec<Model> = Vec::with_capacity(args.len());
     for arg in args {
@@ -316,12 +323,14 @@ fn resolve_models(
                 side.spec.arch.name()
             );
         }
-        if side.dataset_manifest_sha256 != manifest_sha {
-            tracing::warn!(
-                model = name,
-                "the model was trained on another build of the dataset (manifest sha256 differs); its targets may differ"
-            );
-        }
+        crate::provenance::same_dataset(
+            &sidecar,
+            &side.dataset_manifest_sha256,
+            dataset,
+            manifest_sha,
+            Some(allow_other_dataset),
+        )
+        .with_context(|| format!("--model {name}"))?;
         models.push(Model { name: name.to_string(), weights, side });
     }
     Ok(models)

@@ -100,6 +100,8 @@ const REFERENCES: [&str; 3] = ["m0", "retrain_exact", "retrain_clean"];
 /// The dataset side of an evaluation: samples of train then test, their sets, and the manifest's sha256.
 struct Data {
     dir: store::DatasetDir,
+    /// Where it was read from.
+    path: PathBuf,
     manifest_sha: String,
     ids: Vec<u32>,
     labels: Vec<usize>,
@@ -119,7 +121,7 @@ impl Data {
         sets.extend(std::iter::repeat_n(SampleSet::Test, ds.test.samples.len()));
         let ids = ds.train.samples.iter().chain(&ds.test.samples).map(|s| s.id).collect();
         let labels = ds.train.data.labels().iter().chain(ds.test.data.labels()).map(|&l| l as usize).collect();
-        Ok(Data { dir: ds, manifest_sha, ids, labels, sets })
+        Ok(Data { dir: ds, path: dir.to_path_buf(), manifest_sha, ids, labels, sets })
     }
 
     fn classes(&self) -> usize {
@@ -264,15 +266,7 @@ fn model_logits(
     let weights = dir.join("model.safetensors");
     let side: Sidecar = checkpoint::read_sidecar(&weights)?;
     let sidecar = checkpoint::sidecar_path(&weights);
-    if side.dataset_manifest_sha256 != data.manifest_sha {
-        bail!(
-            "{}: `dataset_manifest_sha256` is {}, but the dataset's manifest.json has sha256 {}; the model was \
-             trained on another dataset, pass that one as --dataset",
-            sidecar.display(),
-            side.dataset_manifest_sha256,
-            data.manifest_sha
-        );
-    }
+    crate::provenance::same_dataset(&sidecar, &side.dataset_manifest_sha256, &data.path, &data.manifest_sha, None)?;
     if side.spec.classes != data.classes() {
         bail!(
             "{}: `spec.classes` is {}, but the dataset has {} classes; pass the dataset the model was trained on",
@@ -339,15 +333,10 @@ fn write_outputs(
     results: &[RunResult],
     agg: &AggregateTable,
 ) -> anyhow::Result<()> {
-    let name = run_name(out);
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let tmp = parent.join(format!(".{name}.partial-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| format!("removing stale {}", tmp.display()))?;
+    if out.exists() && !force {
+        bail!("{} already exists; choose another --out or pass --force", out.display());
     }
-    std::fs::create_dir(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    let written = (|| -> anyhow::Result<()> {
+    doppel_stdx::fs::write_dir(out, |tmp| -> anyhow::Result<()> {
         write_parquet(&mut per_sample_frame(data, results)?, &tmp.join("per_sample.parquet"))?;
         let mut summary = summary_frame(results)?;
         write_parquet(&mut summary, &tmp.join("summary.parquet"))?;
@@ -371,16 +360,7 @@ fn write_outputs(
         });
         doppel_stdx::write_atomic(&tmp.join(RESULT_FILE), result.to_json().as_bytes())?;
         Ok(())
-    })();
-    if let Err(e) = written {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    if out.exists() && force {
-        std::fs::remove_dir_all(out).with_context(|| format!("removing the old {}", out.display()))?;
-    }
-    std::fs::rename(&tmp, out).with_context(|| format!("renaming {} into place", out.display()))?;
-    Ok(())
+    })
 }
 
 fn write_parquet(df: &mut DataFrame, path: &Path) -> anyhow::Result<()> {

@@ -66,7 +66,7 @@ pub struct TrainArgs {
     /// Where `cargo xtask data fetch` put MiniLM (minilm/), whose WordPiece vocabulary is compacted.
     #[arg(long, env = "DOPPEL_DATA_DIR", default_value = "data")]
     data_dir: PathBuf,
-    /// Replace a model already in --out.
+    /// Replace a model already in --out: the whole folder, evaluations of the old model in it included.
     #[arg(long)]
     force: bool,
 }
@@ -182,8 +182,12 @@ fn train(a: TrainArgs) -> anyhow::Result<()> {
         device: choice.name().into(),
         doppel_version: env!("CARGO_PKG_VERSION").into(),
     };
-    lm::checkpoint::save(&a.out, &model, &tok, &side)?;
-    used.write_into(&a.out)?;
+    // Written beside --out and renamed in whole: a failed save leaves the old model (or nothing) in place.
+    doppel_stdx::fs::write_dir(&a.out, |dir| -> anyhow::Result<()> {
+        lm::checkpoint::save(dir, &model, &tok, &side)?;
+        used.write_into(dir)?;
+        Ok(())
+    })?;
     let last = report.epochs.last().map_or(f64::NAN, |e| e.loss);
     println!(
         "{} on {} rows, vocabulary {}: final training loss {:.4} (ppl {:.2}) after {} epochs in {:.1} s → {}",

@@ -153,14 +153,9 @@ pub fn run(a: LmUnlearnArgs) -> anyhow::Result<()> {
     };
     let qa = doppel_text::open(&a.data).with_context(|| format!("opening the QA dataset {}", a.data.display()))?;
     let manifest_sha = doppel_data::hash::sha256_file(&a.data.join("manifest.json"))?;
-    if let Some(trained_on) = &side.dataset_manifest_sha256
-        && *trained_on != manifest_sha
-    {
-        anyhow::bail!(
-            "{} was trained on another QA dataset (manifest sha256 {trained_on}, {} has {manifest_sha})",
-            a.model.display(),
-            a.data.display()
-        );
+    if let Some(trained_on) = &side.dataset_manifest_sha256 {
+        let sidecar = a.model.join(lm::checkpoint::SIDECAR);
+        crate::provenance::same_dataset(&sidecar, trained_on, &a.data, &manifest_sha, None)?;
     }
     let max_len = side.config.max_len;
     let encode = |rows: &[&QaSample]| -> Vec<LmExample> {
@@ -274,27 +269,11 @@ fn group_nll(
     Ok(GroupNll { forget: v[0], paraphrase: v[1], retain: v[2], heldout: v[3] })
 }
 
-/// Fills a temporary folder beside `out` with `fill`, then renames it to `out` (replacing an old `out` only when
-/// `force` and only after the new folder is complete). The temporary folder is removed on failure.
+/// Fills a staged folder for `out` with `fill`, then swaps it into place (replacing an old `out` only when `force`,
+/// and only after the new folder is complete); on failure nothing is left behind.
 fn write_folder(out: &Path, force: bool, fill: impl FnOnce(&Path) -> anyhow::Result<()>) -> anyhow::Result<()> {
-    let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-    std::fs::create_dir_all(parent).with_context(|| format!("creating {}", parent.display()))?;
-    let name = out.file_name().map_or("out".into(), |n| n.to_string_lossy().into_owned());
-    let tmp = parent.join(format!(".{name}.tmp-{}", std::process::id()));
-    if tmp.exists() {
-        std::fs::remove_dir_all(&tmp).with_context(|| format!("removing the stale {}", tmp.display()))?;
+    if out.exists() && !force {
+        anyhow::bail!("{} exists; pass --force to replace it", out.display());
     }
-    std::fs::create_dir_all(&tmp).with_context(|| format!("creating {}", tmp.display()))?;
-    if let Err(e) = fill(&tmp) {
-        let _ = std::fs::remove_dir_all(&tmp);
-        return Err(e);
-    }
-    if out.exists() {
-        if !force {
-            let _ = std::fs::remove_dir_all(&tmp);
-            anyhow::bail!("{} exists; pass --force to replace it", out.display());
-        }
-        std::fs::remove_dir_all(out).with_context(|| format!("removing the old {}", out.display()))?;
-    }
-    std::fs::rename(&tmp, out).with_context(|| format!("renaming {} to {}", tmp.display(), out.display()))
+    doppel_stdx::fs::write_dir(out, fill)
 }

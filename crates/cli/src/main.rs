@@ -15,6 +15,7 @@ mod eval;
 mod lm;
 mod lm_unlearn;
 mod mine;
+mod provenance;
 mod report;
 mod spam;
 mod train;
@@ -147,7 +148,7 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", doppel_stdx::errors::one_line(e.chain()));
             ExitCode::FAILURE
         }
     }

@@ -200,6 +200,8 @@ fn index_for(cfg: &MineConfig, emb: &DatasetEmbeddings, how: Search) -> anyhow::
     }
 }
 
+/// Creates --out once everything it will hold is computed, so a run that fails on its input leaves no folder.
+/// (Each file in it is written atomically; --out may be shared with other outputs, so it is not staged whole.)
 fn out_dir(out: &Path) -> anyhow::Result<()> {
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))
 }
@@ -218,10 +220,10 @@ fn neighbours(a: NeighboursArgs) -> anyhow::Result<()> {
         params.search = Search::Exact;
     }
     params.validate().map_err(|e| anyhow::anyhow!("{e}").context("--threshold/--top-k"))?;
-    out_dir(&a.o.out)?;
     let index = index_for(&cfg, &emb, params.search)?;
     let found = mine::neighbours_of(&index, &emb, &mine::target_rows(&ds.train.samples), &params)?;
     let (mut long, mut per_target) = mine::neighbour_tables(&ds.train.samples, &found)?;
+    out_dir(&a.o.out)?;
     mine::write_table(&mut long, &a.o.out.join("neighbours.parquet"))?;
     mine::write_table(&mut per_target, &a.o.out.join("target_counts.parquet"))?;
     let rule = match params.top_k {
@@ -243,13 +245,13 @@ fn groups(a: GroupsArgs) -> anyhow::Result<()> {
     let how = if a.exact { Search::Exact } else { cfg.mine.search };
     let threshold = a.threshold.unwrap_or(cfg.mine.group_threshold);
     let test_threshold = a.test_threshold.unwrap_or(cfg.mine.test_threshold);
-    out_dir(&a.o.out)?;
     let index = index_for(&cfg, &emb, how)?;
     let gs = mine::groups(&index, &emb, threshold, cfg.mine.max_neighbours, how)?;
     let mut gt = mine::group_table(&ds.train.samples, &gs)?;
-    mine::write_table(&mut gt, &a.o.out.join("groups.parquet"))?;
     let pairs = mine::test_pairs(&index, &emb, test_threshold, cfg.mine.max_neighbours, how)?;
     let mut pt = mine::pair_table(&pairs, &ds.train, &ds.test)?;
+    out_dir(&a.o.out)?;
+    mine::write_table(&mut gt, &a.o.out.join("groups.parquet"))?;
     mine::write_table(&mut pt, &a.o.out.join("test_pairs.parquet"))?;
     let in_groups: usize = gs.iter().map(Vec::len).sum();
     println!(
@@ -273,7 +275,6 @@ fn groups(a: GroupsArgs) -> anyhow::Result<()> {
 fn quality_cmd(q: QualityArgs) -> anyhow::Result<()> {
     let a = &q.o;
     let (cfg, ds, emb, prov, embed_s) = load(&a.common)?;
-    out_dir(&a.out)?;
     let mut params = cfg.quality.clone();
     let started = Instant::now();
     let index = if q.exact {
@@ -287,6 +288,7 @@ fn quality_cmd(q: QualityArgs) -> anyhow::Result<()> {
     let rows = quality::sweep(&index, &emb, &ds.train.samples, &params)?;
     let sweep_s = started.elapsed().as_secs_f64();
     let mut table = quality::quality_table(&rows)?;
+    out_dir(&a.out)?;
     mine::write_table(&mut table, &a.out.join("quality.parquet"))?;
     doppel_stdx::write_atomic(&a.out.join("quality.csv"), quality::quality_csv(&rows).as_bytes())?;
     let ratio = |v: f64| Some(v).filter(|v| !v.is_nan());

@@ -74,66 +74,106 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     let manifest_sha = hash::sha256_file(&a.dataset.join("manifest.json"))?;
     let test_rows: Vec<usize> = (0..ds.test.data.len()).collect();
     let all_train: Vec<usize> = (0..ds.train.data.len()).collect();
-    let mut summary = Vec::new();
     let mut results = Vec::new();
     println!(
         "{:<14} {:>8} {:>8} {:>8} {:>8} {:>8} {:>10}",
         "model", "test%", "F acc%", "F conf%", "S acc%", "R acc%", "train s"
     );
-    for role in roles {
-        let dir = a.out.join(role.name());
-        std::fs::create_dir_all(&dir).with_context(|| format!("creating {}", dir.display()))?;
-        let rows = role.rows(&ds.train.samples);
-        let (mean, std) = channel_stats(&ds.train.data, &rows);
-        let spec = ModelSpec {
-            arch: cfg.model.clone(),
-            input: ds.train.data.shape(),
-            classes: ds.train.data.class_names().len(),
-            mean,
-            std,
-        };
-        let seeds = TrainSeeds::from_master(cfg.seed);
-        let weights = dir.join("model.safetensors");
-        let net = match reusable(&weights, &spec, &cfg, seeds, &manifest_sha, choice, a.force) {
+    // A failed run leaves no trace: each model's folder is written beside its place and renamed in when complete,
+    // and an OUT this run created is removed again if nothing landed in it.
+    let created_out = !a.out.exists();
+    let outcome = (|| -> anyhow::Result<()> {
+        for role in roles {
+            let done = train_role(&a, role, &cfg, &ds, &manifest_sha, choice, &device, &test_rows, &all_train)?;
+            print_row(role, &done.metrics, done.seconds);
+            results.push(done.model);
+        }
+        used.write_into(&a.out)?;
+        // What the orchestrator and the report read (doppel-protocol), beside the role folders.
+        doppel_stdx::write_atomic(
+            &a.out.join(RESULT_FILE),
+            TrainResult::new(std::mem::take(&mut results)).to_json().as_bytes(),
+        )?;
+        Ok(())
+    })();
+    if outcome.is_err() && created_out {
+        // Only an empty folder goes; models that did land stay for the rerun to reuse.
+        let _ = std::fs::remove_dir(&a.out);
+    }
+    outcome
+}
+
+/// One trained (or reused) model: what `result.json` records and what the table prints.
+struct RoleDone {
+    model: TrainedModel,
+    metrics: ModelMetrics,
+    seconds: f64,
+}
+
+/// Trains (or reuses) one role's model and writes its folder `OUT/<role>/`: checkpoint, sidecar and predictions.
+#[allow(clippy::too_many_arguments)]
+fn train_role(
+    a: &TrainArgs,
+    role: Role,
+    cfg: &TrainConfig,
+    ds: &store::DatasetDir,
+    manifest_sha: &str,
+    choice: DeviceChoice,
+    device: &doppel_models::Device,
+    test_rows: &[usize],
+    all_train: &[usize],
+) -> anyhow::Result<RoleDone> {
+    let dir = a.out.join(role.name());
+    let rows = role.rows(&ds.train.samples);
+    let (mean, std) = channel_stats(&ds.train.data, &rows);
+    let spec = ModelSpec {
+        arch: cfg.model.clone(),
+        input: ds.train.data.shape(),
+        classes: ds.train.data.class_names().len(),
+        mean,
+        std,
+    };
+    let seeds = TrainSeeds::from_master(cfg.seed);
+    let bs = 512;
+    let predict_into = |net: &_, folder: &Path| -> anyhow::Result<(Predictions, Predictions)> {
+        let train_pred = infer::predict(net, &spec, &ds.train.data, all_train, bs, device)?;
+        let test_pred = infer::predict(net, &spec, &ds.test.data, test_rows, bs, device)?;
+        write_outputs(&train_pred, &ds.train.samples, &folder.join("outputs_train.parquet"))?;
+        write_outputs(&test_pred, &ds.test.samples, &folder.join("outputs_test.parquet"))?;
+        Ok((train_pred, test_pred))
+    };
+    let weights = dir.join("model.safetensors");
+    let (seconds, trained_rows, reused, (train_pred, test_pred)) =
+        match reusable(&weights, &spec, cfg, seeds, manifest_sha, choice, a.force) {
             Some(side) => {
                 tracing::info!(role = role.name(), "checkpoint of this config exists; reusing it (--force retrains)");
-                let net = checkpoint::load(&weights, &side.spec, &device)?;
-                summary.push((role, side.report.seconds, side.report.rows, true));
-                net
+                let net = checkpoint::load(&weights, &side.spec, device)?;
+                (side.report.seconds, side.report.rows, true, predict_into(&net, &dir)?)
             }
             None => {
                 tracing::info!(role = role.name(), rows = rows.len(), arch = cfg.model.name(), "training");
+                let staged = doppel_stdx::fs::StagedDir::begin(&dir)?;
                 let (net, report) =
-                    doppel_models::train::train(&spec, &cfg.recipe(), &ds.train.data, &rows, seeds, &device, |_| {})?;
-                summary.push((role, report.seconds, report.rows, false));
+                    doppel_models::train::train(&spec, &cfg.recipe(), &ds.train.data, &rows, seeds, device, |_| {})?;
+                let (seconds, trained_rows) = (report.seconds, report.rows);
                 let side = Sidecar {
                     role: role.name().into(),
                     spec: spec.clone(),
                     recipe: cfg.recipe(),
                     seeds,
-                    dataset_manifest_sha256: manifest_sha.clone(),
+                    dataset_manifest_sha256: manifest_sha.to_string(),
                     report,
                     device: choice.name().into(),
                     doppel_version: env!("CARGO_PKG_VERSION").into(),
                 };
-                checkpoint::save(&net, &weights, &side)?;
-                net
+                checkpoint::save(&net, &staged.path().join("model.safetensors"), &side)?;
+                let preds = predict_into(&net, staged.path())?;
+                staged.commit()?;
+                (seconds, trained_rows, false, preds)
             }
         };
-        let bs = 512;
-        let train_pred = infer::predict(&net, &spec, &ds.train.data, &all_train, bs, &device)?;
-        let test_pred = infer::predict(&net, &spec, &ds.test.data, &test_rows, bs, &device)?;
-        write_outputs(&train_pred, &ds.train.samples, &dir.join("outputs_train.parquet"))?;
-        write_outputs(&test_pred, &ds.test.samples, &dir.join("outputs_test.parquet"))?;
-        let (seconds, trained_rows, reused) = summary.last().map_or((0.0, 0, false), |s| (s.1, s.2, s.3));
-        let metrics = metrics(&train_pred, &test_pred, &ds.train.samples);
-        print_row(role, &metrics, seconds);
-        results.push(TrainedModel { role, rows: trained_rows, reused, metrics });
-    }
-    used.write_into(&a.out)?;
-    // What the orchestrator and the report read (doppel-protocol), beside the role folders.
-    doppel_stdx::write_atomic(&a.out.join(RESULT_FILE), TrainResult::new(results).to_json().as_bytes())?;
-    Ok(())
+    let metrics = metrics(&train_pred, &test_pred, &ds.train.samples);
+    Ok(RoleDone { model: TrainedModel { role, rows: trained_rows, reused, metrics }, metrics, seconds })
 }
 
 /// The sidecar of an existing checkpoint trained from exactly this config, data, seed and device.

@@ -58,6 +58,10 @@ pub struct UnlearnArgs {
     /// For --search: the `retrain_exact` checkpoint directory (or .safetensors) the gap is measured to.
     #[arg(long)]
     reference: Option<PathBuf>,
+    /// Go on (with a warning) when the checkpoint or --reference was trained on another dataset than --dataset
+    /// (their sidecar's manifest sha256 differs); by default that is an error.
+    #[arg(long)]
+    allow_other_dataset: bool,
 }
 
 /// The methods the command line offers.
@@ -153,12 +157,14 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
     let device = choice.open()?;
     let ds = store::open(&a.dataset)?;
     let manifest_sha = hash::sha256_file(&a.dataset.join("manifest.json"))?;
-    if side.dataset_manifest_sha256 != manifest_sha {
-        tracing::warn!(
-            checkpoint = %weights.display(),
-            "the checkpoint was trained on another dataset (manifest sha256 differs); unlearning anyway"
-        );
-    }
+    let sidecar = checkpoint::sidecar_path(&weights);
+    crate::provenance::same_dataset(
+        &sidecar,
+        &side.dataset_manifest_sha256,
+        &a.dataset,
+        &manifest_sha,
+        Some(a.allow_other_dataset),
+    )?;
     let scope = match (a.scope, &a.mined_rows) {
         (ScopeArg::Exact, None) => Scope::Exact,
         (ScopeArg::Lineage, None) => Scope::Lineage,
@@ -180,6 +186,13 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
         let reference = a.reference.as_ref().context("--search needs --reference")?;
         let ref_weights = if reference.is_dir() { reference.join("model.safetensors") } else { reference.clone() };
         let ref_side = checkpoint::read_sidecar(&ref_weights)?;
+        crate::provenance::same_dataset(
+            &checkpoint::sidecar_path(&ref_weights),
+            &ref_side.dataset_manifest_sha256,
+            &a.dataset,
+            &manifest_sha,
+            Some(a.allow_other_dataset),
+        )?;
         let ref_net = checkpoint::load(&ref_weights, &ref_side.spec, &device)?;
         let ref_train = infer::predict(&ref_net, &ref_side.spec, &ds.train.data, &all_train, bs, &device)?;
         let ref_test = infer::predict(&ref_net, &ref_side.spec, &ds.test.data, &test_rows, bs, &device)?;
@@ -215,7 +228,7 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
                 gap_terms(&train, &test, &ds.train.samples).and_then(|t| Ok(doppel_eval::avg_gap(&t, &ref_terms)?));
             let (gap, problem) = match scored {
                 Ok(g) => (Some(g), None),
-                Err(e) => (None, Some(format!("{e:#}"))),
+                Err(e) => (None, Some(doppel_stdx::errors::one_line(e.chain()))),
             };
             entries.push(SearchEntry {
                 lr: c.lr,
@@ -260,7 +273,10 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
         &[("train", &train_pred), ("test", &test_pred)],
         &a.out,
     )?;
-    std::fs::create_dir_all(&a.out).with_context(|| format!("creating {}", a.out.display()))?;
+    // Everything goes into a staged folder that replaces --out only once complete: a failed write leaves no
+    // half a result that a rerun or the report could take for a finished one.
+    let staged = doppel_stdx::fs::StagedDir::begin(&a.out)?;
+    let dir = staged.path();
     let rte = out.report.wall_seconds / side.report.seconds.max(1e-9);
     let sidecar = Sidecar {
         role: method.name().into(),
@@ -277,7 +293,7 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
         device: choice.name().into(),
         doppel_version: env!("CARGO_PKG_VERSION").into(),
     };
-    checkpoint::save(&out.net, &a.out.join("model.safetensors"), &sidecar)?;
+    checkpoint::save(&out.net, &dir.join("model.safetensors"), &sidecar)?;
     let file = ReportFile {
         report: &out.report,
         original_train_seconds: side.report.seconds,
@@ -287,7 +303,7 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
         device: choice.name().into(),
         search,
     };
-    let report_path = a.out.join("report.json");
+    let report_path = dir.join("report.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&file)? + "\n")
         .with_context(|| format!("writing {}", report_path.display()))?;
     let outcome = file.search.as_ref().map(|s| {
@@ -300,10 +316,11 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
             avg_gap: chosen.and_then(|c| c.avg_gap),
         }
     });
-    write_unlearn_result(&a.out, &out.report, Some(rte), outcome)?;
+    write_unlearn_result(dir, &out.report, Some(rte), outcome)?;
 
-    write_outputs(&train_pred, &ds.train.samples, &a.out.join("outputs_train.parquet"))?;
-    write_outputs(&test_pred, &ds.test.samples, &a.out.join("outputs_test.parquet"))?;
+    write_outputs(&train_pred, &ds.train.samples, &dir.join("outputs_train.parquet"))?;
+    write_outputs(&test_pred, &ds.test.samples, &dir.join("outputs_test.parquet"))?;
+    staged.commit()?;
     print_summary(&out.report, rte, &train_pred, &test_pred, &ds.train.samples);
     Ok(())
 }

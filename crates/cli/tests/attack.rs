@@ -197,6 +197,12 @@ fn attack_bad_input_names_the_flag_or_file() {
     let err = attack(&["--model", "m=classes"]);
     assert!(err.contains("classes/model.json: `spec.classes` is 5, but the dataset has 4 classes"), "{err}");
 
+    let sha = copy("sha");
+    edit_json(&sha.join("model.json"), "\"dataset_manifest_sha256\": \"", "\"dataset_manifest_sha256\": \"00");
+    let err = attack(&["--model", "m=sha"]);
+    assert!(err.contains("--model m: sha/model.json: `dataset_manifest_sha256` is 00"), "{err}");
+    assert!(err.contains("ds/manifest.json has sha256") && err.contains("--allow-other-dataset"), "{err}");
+
     let cnn = copy("cnn");
     edit_json(
         &cnn.join("model.json"),

@@ -95,7 +95,11 @@ fn missing_config_names_the_file() {
     let tmp = tempfile::tempdir().unwrap();
     let out = doppel(&["data", "build", "--config", "nope.toml", "--out", "o"], tmp.path());
     assert!(!out.status.success());
-    assert!(String::from_utf8_lossy(&out.stderr).contains("reading nope.toml"));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("reading nope.toml"), "{stderr}");
+    // The cause is printed once, not once per wrapper of the error chain.
+    assert_eq!(stderr.matches("No such file or directory").count(), 1, "{stderr}");
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr}");
 }
 
 const SMOKE_TRAIN: &str = r#"
@@ -183,4 +187,39 @@ fn train_rejects_bad_input_clearly() {
     std::fs::write(tmp.path().join("t.toml"), SMOKE_TRAIN.replace("lr = 0.05", "lr = 0.0")).unwrap();
     let out = doppel(&["train", "--dataset", "ds", "--config", "t.toml", "--out", "m"], tmp.path());
     assert!(String::from_utf8_lossy(&out.stderr).contains("t.toml: `optimizer.lr` is 0; it must be a positive number"));
+}
+
+/// A training run that fails leaves nothing half-written: a diverging model leaves no OUT it created, and a
+/// diverging `--force` retrain leaves the model it was replacing as it was.
+#[test]
+fn a_failed_train_leaves_no_partial_model() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("c.toml"), SMOKE).unwrap();
+    std::fs::write(dir.join("t.toml"), SMOKE_TRAIN).unwrap();
+    std::fs::write(dir.join("bad.toml"), SMOKE_TRAIN.replace("lr = 0.05", "lr = 1e30")).unwrap();
+    assert!(doppel(&["data", "build", "--config", "c.toml", "--out", "ds"], dir).status.success());
+    let listing = |p: &str| -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir.join(p))
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    };
+
+    let out = doppel(&["train", "--dataset", "ds", "--config", "bad.toml", "--which", "m0", "--out", "m"], dir);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && stderr.contains("diverged"), "{stderr}");
+    assert!(!dir.join("m").exists(), "no OUT after a failed first model: {:?}", listing("."));
+
+    let good = doppel(&["train", "--dataset", "ds", "--config", "t.toml", "--which", "m0", "--out", "m"], dir);
+    assert!(good.status.success(), "{}", String::from_utf8_lossy(&good.stderr));
+    let before = listing("m");
+    let weights = std::fs::read(dir.join("m/m0/model.safetensors")).unwrap();
+    let args = ["train", "--dataset", "ds", "--config", "bad.toml", "--which", "m0,retrain_clean", "--out", "m"];
+    let out = doppel(&[&args[..], &["--force"]].concat(), dir);
+    assert!(!out.status.success(), "{}", String::from_utf8_lossy(&out.stdout));
+    assert_eq!(listing("m"), before, "nothing added, nothing half-replaced");
+    assert_eq!(std::fs::read(dir.join("m/m0/model.safetensors")).unwrap(), weights, "the old model is intact");
 }

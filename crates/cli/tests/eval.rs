@@ -181,7 +181,8 @@ fn eval_bad_input_names_the_file_and_field() {
     edit_json(&sha.join("m0/model.json"), "\"dataset_manifest_sha256\": \"", "\"dataset_manifest_sha256\": \"00");
     let err = eval("sha");
     assert!(err.contains("sha/m0/model.json: `dataset_manifest_sha256` is 00"), "{err}");
-    assert!(err.contains("pass that one as --dataset"), "{err}");
+    assert!(err.contains("ds/manifest.json has sha256") && err.contains("trained on another dataset"), "{err}");
+    assert!(!err.contains("--allow-other-dataset"), "eval offers no override: {err}");
 
     let classes = copy("classes");
     edit_json(&classes.join("retrain_clean/model.json"), "\"classes\": 4,", "\"classes\": 5,");

@@ -209,3 +209,43 @@ fn the_search_runs_the_grid_and_keeps_the_lowest_gap() {
     assert!(!no_ref.status.success());
     assert!(String::from_utf8_lossy(&no_ref.stderr).contains("--reference"), "{no_ref:?}");
 }
+
+/// A checkpoint trained on one dataset and unlearned with another is refused, naming the sidecar and both
+/// manifest hashes; `--allow-other-dataset` goes on. The refused run leaves no --out behind.
+#[test]
+fn a_checkpoint_of_another_dataset_is_refused_unless_allowed() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("d.toml"), DATASET).unwrap();
+    std::fs::write(dir.join("d2.toml"), DATASET.replace("seed = 1", "seed = 2")).unwrap();
+    std::fs::write(dir.join("t.toml"), TRAIN).unwrap();
+    ok(&doppel(&["data", "build", "--config", "d.toml", "--out", "ds"], dir));
+    ok(&doppel(&["data", "build", "--config", "d2.toml", "--out", "ds2"], dir));
+    ok(&doppel(&["train", "--dataset", "ds", "--config", "t.toml", "--which", "m0", "--out", "m"], dir));
+    let sha = |d: &str| doppel_data::hash::sha256_file(&dir.join(d).join("manifest.json")).unwrap();
+    let (trained_on, other) = (sha("ds"), sha("ds2"));
+    assert_ne!(trained_on, other, "the two builds differ");
+
+    let args = ["unlearn", "--dataset", "ds2", "--checkpoint", "m/m0", "--method", "ga", "--scope", "exact"];
+    let err = common::failing(&doppel(&[&args[..], &["--out", "u"]].concat(), dir));
+    assert!(err.contains(&format!("m/m0/model.json: `dataset_manifest_sha256` is {trained_on}")), "{err}");
+    assert!(err.contains(&format!("ds2/manifest.json has sha256 {other}")), "{err}");
+    assert!(err.contains("--allow-other-dataset"), "{err}");
+    assert!(!dir.join("u").exists(), "a refused run writes nothing");
+    // The --search reference is checked the same way.
+    let search = ["--search", "--reference", "m/m0", "--out", "u"];
+    let ds_args = ["unlearn", "--dataset", "ds", "--checkpoint", "m/m0", "--method", "ga", "--scope", "exact"];
+    std::fs::create_dir_all(dir.join("r")).unwrap();
+    for f in ["model.safetensors", "model.json"] {
+        let text = std::fs::read(dir.join("m/m0").join(f)).unwrap();
+        std::fs::write(dir.join("r").join(f), text).unwrap();
+    }
+    let side = std::fs::read_to_string(dir.join("r/model.json")).unwrap();
+    std::fs::write(dir.join("r/model.json"), side.replace(&trained_on, &other)).unwrap();
+    let err = common::failing(&doppel(&[&ds_args[..], &search[..2], &["r", "--out", "u"]].concat(), dir));
+    assert!(err.contains(&format!("r/model.json: `dataset_manifest_sha256` is {other}")), "{err}");
+
+    let stdout = ok(&doppel(&[&args[..], &["--out", "u", "--allow-other-dataset"]].concat(), dir));
+    assert!(stdout.contains("ga"), "{stdout}");
+    assert!(dir.join("u/model.safetensors").exists());
+}

@@ -12,7 +12,7 @@
 //! build leaves nothing behind. [`open`] checks every file against the manifest's sha256 before reading it.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use polars::prelude::*;
 
@@ -22,6 +22,8 @@ use crate::error::{DataError, Result};
 use crate::hash::{sha256_bytes, sha256_file};
 use crate::lineage::{Origin, SampleInfo};
 use crate::sheet::contact_sheet;
+
+pub use doppel_stdx::fs::StagedDir;
 
 /// The format tag of manifests this version writes.
 pub const FORMAT: &str = "doppel-dataset/1";
@@ -90,7 +92,7 @@ pub struct DatasetDir {
 /// Writes `built` to `out`. An existing `out` is an error unless `force`, in which case it is replaced only once
 /// the new directory is complete.
 pub fn write(built: &Built, out: &Path, force: bool) -> Result<Manifest> {
-    let tmp = StagedDir::begin(out, force)?;
+    let tmp = stage(out, force)?;
 
     let mut files = BTreeMap::new();
     for (file, part) in [("train.parquet", &built.train), ("test.parquet", &built.test)] {
@@ -289,63 +291,11 @@ pub fn verify_files(dir: &Path, files: &BTreeMap<String, String>) -> Result<()> 
     Ok(())
 }
 
-/// A directory written beside its destination and swapped into place when complete, so an interrupted write
-/// leaves the destination as it was: the new directory is built in `.<name>.partial-<pid>/`, and [`commit`]
-/// renames it to the destination, moving an existing one aside first and removing it only afterwards. Dropped
-/// without a commit, the partial directory is removed.
-///
-/// [`commit`]: StagedDir::commit
-#[derive(Debug)]
-pub struct StagedDir {
-    path: PathBuf,
-    out: PathBuf,
-    committed: bool,
-}
-
-impl StagedDir {
-    /// Starts a directory that will become `out`; an existing `out` is an error unless `force`.
-    pub fn begin(out: &Path, force: bool) -> Result<Self> {
-        if out.exists() && !force {
-            return Err(DataError::OutputExists { path: out.to_path_buf() });
-        }
-        let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_else(|| "dataset".into());
-        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
-        std::fs::create_dir_all(parent).map_err(DataError::io("creating", parent))?;
-        let path = parent.join(format!(".{name}.partial-{}", std::process::id()));
-        if path.exists() {
-            std::fs::remove_dir_all(&path).map_err(DataError::io("removing stale", &path))?;
-        }
-        std::fs::create_dir(&path).map_err(DataError::io("creating", &path))?;
-        Ok(StagedDir { path, out: out.to_path_buf(), committed: false })
+/// The staged directory that will become `out` (see [`StagedDir`]); an existing `out` is an error unless `force`,
+/// and is replaced only once the new directory is complete.
+pub fn stage(out: &Path, force: bool) -> Result<StagedDir> {
+    if out.exists() && !force {
+        return Err(DataError::OutputExists { path: out.to_path_buf() });
     }
-
-    /// The directory to write into.
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
-    /// Renames the directory into place; an existing destination goes only after the new one is there.
-    pub fn commit(mut self) -> Result<()> {
-        let out = self.out.clone();
-        if out.exists() {
-            let name = out.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-            let old = out.with_file_name(format!(".{name}.old-{}", std::process::id()));
-            std::fs::rename(&out, &old).map_err(DataError::io("moving aside", &out))?;
-            std::fs::rename(&self.path, &out).map_err(DataError::io("renaming into place", &out))?;
-            self.committed = true;
-            std::fs::remove_dir_all(&old).map_err(DataError::io("removing", &old))?;
-        } else {
-            std::fs::rename(&self.path, &out).map_err(DataError::io("renaming into place", &out))?;
-            self.committed = true;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for StagedDir {
-    fn drop(&mut self) {
-        if !self.committed {
-            let _ = std::fs::remove_dir_all(&self.path);
-        }
-    }
+    Ok(StagedDir::begin(out)?)
 }

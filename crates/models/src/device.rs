@@ -1,6 +1,7 @@
 //! Device choice at run time: `flex` (pure-Rust CPU, always there) or `wgpu` (GPU, with the `wgpu` feature).
 
-use burn::prelude::Device;
+/// The device handle every model function takes (burn's dispatch device: flex or wgpu).
+pub use burn::prelude::Device;
 
 use crate::error::{ModelError, Result};
 

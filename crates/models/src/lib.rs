@@ -31,7 +31,7 @@ pub mod train;
 pub mod wordpiece;
 
 pub use arch::{Arch, ModelSpec, Net};
-pub use device::DeviceChoice;
+pub use device::{Device, DeviceChoice};
 pub use embedders::{FeaturesEmbedder, MiniLmEmbedder};
 pub use error::{ModelError, Result};
 pub use lm::{CausalLm, LmConfig, LmTokenizer};

@@ -5,6 +5,11 @@
 //! `.<name>.tmp-<pid>-<n>`: hidden, in the same folder (a rename across file systems is a copy), unique per
 //! process and call, so two writers of one path never share a temporary file.
 //!
+//! A folder of outputs is written the same way: [`StagedDir`] fills `.<name>.partial-<pid>-<n>/` beside the
+//! destination and swaps it into place when complete ([`write_dir`] wraps the pattern), so a failed or killed
+//! command leaves nothing at its `--out` — at most a hidden partial folder, which the next write of the same
+//! destination removes once its process is gone.
+//!
 //! [`lock_file`] is the one way doppel takes turns on a folder: the operating system's advisory lock on a file,
 //! released when the file is closed, so a killed process leaves no stale lock behind.
 
@@ -95,6 +100,104 @@ pub fn lock_file(path: &Path, on_busy: impl FnOnce()) -> Result<File, IoError> {
     Ok(file)
 }
 
+/// A folder written beside its destination and swapped into place when complete, so a failed or interrupted
+/// write leaves the destination as it was. Dropped without [`commit`](StagedDir::commit), the partial folder is
+/// removed.
+#[derive(Debug)]
+pub struct StagedDir {
+    path: PathBuf,
+    out: PathBuf,
+    committed: bool,
+}
+
+impl StagedDir {
+    /// Starts the folder that will become `out` (creating `out`'s parents). Partial folders of `out` left by
+    /// processes that no longer run (a killed write) are removed first.
+    pub fn begin(out: &Path) -> Result<Self, IoError> {
+        let name = out.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned());
+        let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(IoError::at("creating", parent))?;
+        remove_dead_partials(parent, &name)?;
+        let n = COUNTER.fetch_add(1, Ordering::Relaxed);
+        let path = parent.join(format!(".{name}.partial-{}-{n}", std::process::id()));
+        if path.exists() {
+            std::fs::remove_dir_all(&path).map_err(IoError::at("removing the stale", &path))?;
+        }
+        std::fs::create_dir(&path).map_err(IoError::at("creating", &path))?;
+        Ok(StagedDir { path, out: out.to_path_buf(), committed: false })
+    }
+
+    /// The folder to write into.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The destination.
+    pub fn out(&self) -> &Path {
+        &self.out
+    }
+
+    /// Renames the folder into place. An existing destination is moved aside first and removed only once the new
+    /// one is there, so at every moment `out` is either the old folder or the new one.
+    pub fn commit(mut self) -> Result<(), IoError> {
+        let out = self.out.clone();
+        if out.exists() {
+            let old = temp_path(&out.with_file_name(format!(
+                "{}.old",
+                out.file_name().map_or_else(|| "out".into(), |n| n.to_string_lossy().into_owned())
+            )));
+            std::fs::rename(&out, &old).map_err(IoError::at("moving aside", &out))?;
+            if let Err(source) = std::fs::rename(&self.path, &out) {
+                // Put the old folder back: the destination is never left empty.
+                let _ = std::fs::rename(&old, &out);
+                return Err(IoError { action: "renaming into place", path: out, source });
+            }
+            self.committed = true;
+            std::fs::remove_dir_all(&old).map_err(IoError::at("removing", &old))?;
+        } else {
+            std::fs::rename(&self.path, &out).map_err(IoError::at("renaming into place", &out))?;
+            self.committed = true;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for StagedDir {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = std::fs::remove_dir_all(&self.path);
+        }
+    }
+}
+
+/// Fills a [`StagedDir`] for `out` with `fill` and commits it; on an error from `fill` nothing is left behind.
+pub fn write_dir<E: From<IoError>>(out: &Path, fill: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E> {
+    let staged = StagedDir::begin(out)?;
+    fill(staged.path())?;
+    staged.commit()?;
+    Ok(())
+}
+
+/// Removes `parent/.<name>.partial-<pid>-*` folders whose process is gone (Linux's `/proc` tells; elsewhere none
+/// is removed, since a live writer cannot be told from a dead one).
+fn remove_dead_partials(parent: &Path, name: &str) -> Result<(), IoError> {
+    if !Path::new("/proc/self").exists() {
+        return Ok(());
+    }
+    let prefix = format!(".{name}.partial-");
+    let Ok(entries) = std::fs::read_dir(parent) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(&prefix) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
+            let p = entry.path();
+            std::fs::remove_dir_all(&p).map_err(IoError::at("removing the stale", &p))?;
+        }
+    }
+    Ok(())
+}
+
 /// The manifest folder of the package whose test or binary is running: cargo's run-time `CARGO_MANIFEST_DIR`
 /// (`cargo test`, `cargo run` and nextest set it) when that folder holds a `Cargo.toml`, else `compiled` (pass
 /// `env!("CARGO_MANIFEST_DIR")`).
@@ -164,6 +267,52 @@ mod tests {
         drop(first);
         assert_eq!(rx.recv().unwrap(), "locked");
         waiter.join().unwrap();
+    }
+
+    #[test]
+    fn a_staged_folder_appears_only_on_commit_and_replaces_the_old_one() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        std::fs::create_dir(&out).unwrap();
+        std::fs::write(out.join("old.txt"), b"old").unwrap();
+        let staged = StagedDir::begin(&out).unwrap();
+        std::fs::write(staged.path().join("new.txt"), b"new").unwrap();
+        assert!(out.join("old.txt").is_file() && !out.join("new.txt").exists(), "not yet committed");
+        staged.commit().unwrap();
+        assert!(out.join("new.txt").is_file() && !out.join("old.txt").exists());
+        let names: Vec<_> = std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name()).collect();
+        assert_eq!(names, vec![std::ffi::OsString::from("run")], "no partial or old folder left");
+    }
+
+    #[test]
+    fn a_failed_fill_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("sub/run");
+        let e = write_dir(&out, |tmp| {
+            std::fs::write(tmp.join("half.txt"), b"x").unwrap();
+            Err(IoError::at("writing", tmp.join("second"))(std::io::Error::other("disk full")))
+        })
+        .unwrap_err();
+        assert!(e.to_string().contains("disk full"), "{e}");
+        assert!(!out.exists());
+        assert_eq!(std::fs::read_dir(dir.path().join("sub")).unwrap().count(), 0, "the partial folder is gone");
+    }
+
+    #[test]
+    fn partial_folders_of_dead_processes_are_cleared_and_live_ones_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        // 4,294,967 is above Linux's largest pid (4,194,304), so no process has it; this process is alive.
+        let dead = dir.path().join(".run.partial-4294967-0");
+        let live = dir.path().join(format!(".run.partial-{}-999999", std::process::id()));
+        let other = dir.path().join(".other.partial-4294967-0");
+        for d in [&dead, &live, &other] {
+            std::fs::create_dir(d).unwrap();
+        }
+        write_dir(&out, |_| Ok::<(), IoError>(())).unwrap();
+        assert!(out.is_dir());
+        assert_eq!(!dead.exists(), Path::new("/proc/self").exists(), "a dead writer's folder goes (where /proc tells)");
+        assert!(live.exists() && other.exists(), "a live writer's folder and another destination's stay");
     }
 
     #[test]

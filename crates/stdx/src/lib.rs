@@ -1,9 +1,11 @@
 //! doppel-stdx: the helpers every doppel crate and the xtask share, on std, sha2 and toml alone, so the xtask can
 //! link it without pulling in burn or polars.
 //!
-//! - [`fs`]: [`write_atomic`] (temporary file beside the destination, then a rename), [`fs::lock_file`] (the OS
+//! - [`fs`]: [`write_atomic`] (temporary file beside the destination, then a rename), [`fs::StagedDir`] (the same
+//!   for a folder), [`fs::lock_file`] (the OS
 //!   lock two processes take turns on), [`fs::manifest_dir`] (the running checkout's package folder, for tests that
 //!   read fixtures) and the [`IoError`] that names the action and the path.
+//! - [`errors`]: [`errors::one_line`], an error chain as one line that says each message once.
 //! - [`human`]: sizes and durations for progress lines (`20.3 MB`, `3 min 05 s`).
 //! - [`hash`]: lowercase-hex sha256 of buffers and files ([`sha256_hex`], [`sha256_file`]).
 //! - [`config`]: the field checks of a TOML config ([`Checker`], [`ConfigProblem`]) and the line a TOML syntax
@@ -16,6 +18,7 @@
 //! (`From<IoError>`, `From<ConfigProblem>`), so a message reads the same whichever crate raised it.
 
 pub mod config;
+pub mod errors;
 pub mod fs;
 pub mod hash;
 pub mod human;

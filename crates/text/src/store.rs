@@ -171,7 +171,7 @@ pub fn write(built: &BuiltQa, out: &Path, force: bool) -> Result<Manifest> {
     if out.exists() && !force {
         return Err(TextError::OutputExists { path: out.to_path_buf() });
     }
-    let tmp = doppel_data::store::StagedDir::begin(out, force)?;
+    let tmp = doppel_data::store::stage(out, force)?;
 
     let mut files = BTreeMap::new();
     let path = tmp.path().join("samples.parquet");

@@ -143,7 +143,7 @@ enum Outcome {
 
 /// The first line of an error, for the progress line; the whole error follows the summary.
 fn first_line(e: &anyhow::Error) -> String {
-    let text = format!("{e:#}");
+    let text = doppel_stdx::errors::one_line(e.chain());
     match text.split_once('\n') {
         Some((first, _)) => {
             // A first line that introduces what follows ("…; the last lines of its stderr:") is
@@ -678,7 +678,7 @@ pub fn fetch(args: &FetchArgs) -> Result<()> {
         .iter()
         .filter_map(|(name, outcome)| match outcome {
             Outcome::Failed(e) => {
-                eprintln!("\n{name}: {e:#}");
+                eprintln!("\n{name}: {}", doppel_stdx::errors::one_line(e.chain()));
                 Some(*name)
             }
             _ => None,

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use doppel_data::hash::{sha256_bytes, sha256_file};
 use doppel_data::lineage::Origin;
-use doppel_data::store::{Counts, FORMAT, Manifest, StagedDir};
+use doppel_data::store::{Counts, FORMAT, Manifest, stage};
 use doppel_data::{ImageShape, Part};
 use polars::prelude::*;
 
@@ -50,7 +50,7 @@ fn preview(text: &str, words: usize) -> String {
 
 /// Writes `built` to `out` (an existing `out` only with `force`) and returns the manifest as written.
 pub fn write_spam(built: &BuiltSpam, out: &Path, force: bool) -> Result<serde_json::Value> {
-    let tmp = StagedDir::begin(out, force)?;
+    let tmp = stage(out, force)?;
     let mut files = BTreeMap::new();
     for (name, part) in [("train.parquet", &built.train), ("test.parquet", &built.test)] {
         let path = tmp.path().join(name);
