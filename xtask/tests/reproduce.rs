@@ -292,17 +292,37 @@ fn emit_jobs_writes_one_command_per_shard_and_a_slurm_array() {
     let dir = tempfile::tempdir().unwrap();
     let jobs = dir.path().join("jobs.txt");
     let out = dir.path().join("res");
-    smoke(&out, &["--emit-jobs", jobs.to_str().unwrap(), "--shards", "3"]);
+    let stderr = smoke(&out, &["--emit-jobs", jobs.to_str().unwrap(), "--shards", "3", "--cpus-per-task", "3"]);
+    assert!(stderr.contains("0 measured step kinds"), "nothing ran yet: {stderr}");
     let lines: Vec<String> = std::fs::read_to_string(&jobs).unwrap().lines().map(String::from).collect();
     assert_eq!(lines.len(), 3);
     for (i, l) in lines.iter().enumerate() {
         assert!(l.contains("cargo xtask reproduce --preset") && l.ends_with(&format!("--shard {i}/3")), "{l}");
         assert!(l.contains(&format!("--out {}", out.display())), "{l}");
+        assert!(l.contains(&format!("--doppel-bin {}", doppel().display())), "the tasks run the same binary: {l}");
     }
     let script = std::fs::read_to_string(dir.path().join("jobs.sbatch")).unwrap();
     assert!(script.starts_with("#!/bin/bash") && script.contains("#SBATCH --array=0-2"), "{script}");
-    assert!(script.contains("--merge"), "the script says how to merge");
+    assert!(
+        script.contains("#SBATCH --cpus-per-task=3") && script.contains("--jobs ${SLURM_CPUS_PER_TASK:-1}"),
+        "{script}"
+    );
+    // Unmeasured, each step costs its kind's bound from the cpu run; the slowest shard sets the limit.
+    let time = script.lines().find_map(|l| l.strip_prefix("#SBATCH --time=")).expect("a --time line");
+    let minutes: Vec<u64> = time.split(':').map(|p| p.parse().unwrap()).collect();
+    assert!(minutes[0] * 60 + minutes[1] > 10, "{time}");
+    let merge = std::fs::read_to_string(dir.path().join("jobs.merge.sbatch")).unwrap();
+    assert!(merge.contains("--merge") && merge.contains("#SBATCH --time="), "{merge}");
+    let submit = std::fs::read_to_string(dir.path().join("jobs.submit.sh")).unwrap();
+    assert!(submit.contains("--dependency=afterok:") && submit.contains("jobs.merge.sbatch"), "{submit}");
     assert!(!out.join("cache").exists(), "emitting jobs runs nothing");
+
+    // Once shard 0 ran into the folder it has nothing left to build, and its steps' times are measurements.
+    smoke(&out, &["--shard", "0/3"]);
+    let stderr = smoke(&out, &["--emit-jobs", jobs.to_str().unwrap(), "--shards", "3"]);
+    assert!(!stderr.contains(" 0 measured step kinds"), "{stderr}");
+    let script = std::fs::read_to_string(dir.path().join("jobs.sbatch")).unwrap();
+    assert!(script.contains("shard 0: 0 steps to build, about 0 s"), "{script}");
 }
 
 #[test]

@@ -11,8 +11,8 @@
 //! 5. [`report`] writes `OUT/report.md`, `OUT/tables/*.csv` and `OUT/manifest.json` from the cache.
 //!
 //! `--shard i/n` runs a slice of the steps ([`plan::Plan::shard`]) and writes no report; `--merge` writes the
-//! report from a results folder the shards filled; `--emit-jobs FILE` writes the shard commands and a Slurm array
-//! script. `--jobs N` runs up to N steps at once, each as soon as the steps it reads are done (the default is the
+//! report from a results folder the shards filled; `--emit-jobs FILE` writes the shard commands and the Slurm
+//! scripts ([`slurm`]). `--jobs N` runs up to N steps at once, each as soon as the steps it reads are done (the default is the
 //! number of CPUs: most doppel commands keep about one core busy). Killing a run at any point and rerunning it
 //! finishes the same artifacts: a step is committed by one rename, and every artifact is a pure function of its
 //! key, whatever the order the steps ran in.
@@ -24,6 +24,7 @@ pub use doppel_study::code;
 pub use doppel_study::plan;
 pub use doppel_study::preset;
 pub mod report;
+pub mod slurm;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -40,7 +41,6 @@ use cache::{Cache, RECORD_FORMAT, Record};
 use doppel_stdx::human::seconds as human_seconds;
 use doppel_stdx::sha256_hex;
 use doppel_stdx::shell_quote;
-use doppel_stdx::write_atomic;
 use exec::Runner;
 use log::{Log, Progress};
 use plan::{KeyContext, Kind, Plan, code_fingerprint};
@@ -65,13 +65,21 @@ pub struct ReproduceArgs {
     /// Write the report from the results folder without running anything (after sharded runs).
     #[arg(long, conflicts_with = "emit_jobs")]
     pub merge: bool,
-    /// Write one `cargo xtask reproduce --shard i/N` command per line to FILE and, beside it (FILE with the
-    /// extension .sbatch), a Slurm array script that runs them; runs nothing.
+    /// Write one `cargo xtask reproduce --shard i/N` command per line to FILE and, beside it, a Slurm array
+    /// script (FILE with the extension .sbatch), its merge job (.merge.sbatch) and a script submitting both
+    /// (.submit.sh); runs nothing.
     #[arg(long, value_name = "FILE")]
     pub emit_jobs: Option<PathBuf>,
     /// The number of shards --emit-jobs splits the run into.
     #[arg(long, value_name = "N", default_value_t = 4, requires = "emit_jobs")]
     pub shards: usize,
+    /// For --emit-jobs: the CPUs each Slurm task asks for (and the --jobs it runs with).
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "emit_jobs")]
+    pub cpus_per_task: usize,
+    /// For --emit-jobs: results folders of earlier runs whose step times estimate the tasks' --time (the
+    /// results folder itself always counts); kinds no run measured use bounds from the README's cpu run.
+    #[arg(long, value_name = "DIR", requires = "emit_jobs")]
+    pub estimate_from: Vec<PathBuf>,
     /// Use this doppel binary instead of building one. It must be built from this tree: artifact keys come from
     /// the sources, not from the binary.
     #[arg(long, value_name = "PATH", env = "DOPPEL_BIN")]
@@ -147,12 +155,8 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let data_dir = std::path::absolute(&data_dir).with_context(|| format!("cannot resolve {}", data_dir.display()))?;
     let device = args.device.name();
 
-    if let Some(file) = &args.emit_jobs {
-        return emit_jobs(file, &root, &preset_path, &out, args);
-    }
-
     let log_path = match args.shard {
-        _ if args.dry_run => None,
+        _ if args.dry_run || args.emit_jobs.is_some() => None,
         Some(s) => Some(out.join(format!("reproduce-shard-{}-of-{}.log", s.index, s.count))),
         None => Some(out.join("reproduce.log")),
     };
@@ -160,6 +164,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let invocation = match args.shard {
         Some(s) => format!("shard {}/{}", s.index, s.count),
         None if args.merge => "merge".to_string(),
+        None if args.emit_jobs.is_some() => "emit-jobs".to_string(),
         None => "unsharded".to_string(),
     };
     log.line(&format!(
@@ -169,7 +174,7 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
         out.display()
     ));
 
-    if !args.merge && !args.dry_run {
+    if !args.merge && !args.dry_run && args.emit_jobs.is_none() {
         fetch_missing(&preset, &data_dir, &log)?;
     }
     let graph = code::Graph::load(&root)?;
@@ -184,6 +189,9 @@ pub fn reproduce(args: &ReproduceArgs) -> Result<()> {
     let ctx = KeyContext { device: device.to_string(), code: code.clone(), sources: sources.clone() };
     let plan = Plan::build(&preset, &ctx)?;
     let cache = Cache::new(&out);
+    if let Some(file) = &args.emit_jobs {
+        return emit_jobs(file, &root, &preset_path, &preset.name, &out, &plan, &cache, args);
+    }
     let selected: Vec<usize> = match args.shard {
         Some(s) => plan.shard(s.index, s.count),
         None => (0..plan.steps.len()).collect(),
@@ -481,54 +489,51 @@ fn git_revision(root: &Path) -> (String, bool) {
     crate::build::git_revision(root, false).unwrap_or_else(|| ("unknown".into(), false))
 }
 
-/// `--emit-jobs FILE`: the shard commands, one a line, and a Slurm array script beside them.
-fn emit_jobs(file: &Path, root: &Path, preset_path: &Path, out: &Path, args: &ReproduceArgs) -> Result<()> {
+/// `--emit-jobs FILE`: the shard commands and the Slurm scripts ([`slurm`]); runs nothing.
+#[allow(clippy::too_many_arguments)]
+fn emit_jobs(
+    file: &Path,
+    root: &Path,
+    preset_path: &Path,
+    preset_name: &str,
+    out: &Path,
+    plan: &Plan,
+    cache: &Cache,
+    args: &ReproduceArgs,
+) -> Result<()> {
     let n = args.shards;
     if n == 0 {
         bail!("--shards must be 1 or more");
     }
-    // Slurm opens the tasks' log files in the results folder before they start.
-    std::fs::create_dir_all(out).with_context(|| format!("cannot create {}", out.display()))?;
-    let root_q = shell_quote(&root.display().to_string());
-    let preset_q = shell_quote(&preset_path.display().to_string());
-    let out_q = shell_quote(&out.display().to_string());
-    let device = args.device.name();
-    let base = format!("cd {root_q} && cargo xtask reproduce --preset {preset_q} --out {out_q} --device {device}");
-    let mut lines = String::new();
-    for i in 0..n {
-        lines.push_str(&format!("{base} --shard {i}/{n}\n"));
+    let mut folders = vec![out.to_path_buf()];
+    folders.extend(args.estimate_from.iter().cloned());
+    for f in &args.estimate_from {
+        if !f.join("cache").is_dir() {
+            bail!("--estimate-from {}: no cache/ in it; name the results folder of an earlier run", f.display());
+        }
     }
-    write_atomic(file, lines.as_bytes())?;
-    let file_abs = std::path::absolute(file).with_context(|| format!("cannot resolve {}", file.display()))?;
-    let script_path = if file.extension().is_some_and(|e| e == "sbatch") {
-        file.with_extension("sbatch.sbatch")
-    } else {
-        file.with_extension("sbatch")
+    let (est, measured) = slurm::estimate(plan, cache, &folders, n)?;
+    let e = slurm::Emit {
+        file,
+        root,
+        preset_path,
+        preset_name,
+        out,
+        device: args.device.name(),
+        shards: n,
+        cpus_per_task: args.cpus_per_task,
+        doppel_bin: args.doppel_bin.as_deref(),
+        data_dir: args.data_dir.as_deref(),
     };
-    let script = format!(
-        "#!/bin/bash\n\
-         # doppel reproduce, preset {name}: {n} shards as a Slurm job array, sharing the results folder\n\
-         # {out}. Submit with `sbatch {script}`; when every task is done, assemble the report with\n\
-         #   {base} --merge\n\
-         # (or submit that with --dependency=afterok:<array job id>).\n\
-         #SBATCH --job-name=doppel-{name}\n\
-         #SBATCH --array=0-{last}\n\
-         #SBATCH --output={out}/slurm-%A_%a.log\n\
-         set -euo pipefail\n\
-         line=$(sed -n \"$((SLURM_ARRAY_TASK_ID + 1))p\" {jobs})\n\
-         echo \"task $SLURM_ARRAY_TASK_ID: $line\"\n\
-         eval \"$line\"\n",
-        name = args.preset.replace(['/', ' '], "_"),
-        out = out.display(),
-        script = script_path.display(),
-        last = n - 1,
-        jobs = shell_quote(&file_abs.display().to_string()),
-    );
-    write_atomic(&script_path, script.as_bytes())?;
+    let written = slurm::emit(&e, &est)?;
+    let unmeasured = Kind::ALL.len() - measured;
     eprintln!(
-        "reproduce: wrote {n} shard commands to {} and a Slurm array script to {}",
+        "reproduce: wrote {n} shard commands to {}, the Slurm array {}, its merge {} and {} to submit both \
+         (time limits from {measured} measured step kinds, {unmeasured} at the README's cpu-run bounds)",
         file.display(),
-        script_path.display()
+        written.array.display(),
+        written.merge.display(),
+        written.submit.display()
     );
     Ok(())
 }
