@@ -234,9 +234,7 @@ pub fn write_report(a: &Audit, ds: &DatasetDir, dataset_name: &str, out: &Path) 
         }
     }
     let path = out.join("audit.md");
-    let tmp = out.join(".audit.md.partial");
-    std::fs::write(&tmp, &md).map_err(MineError::io("writing", &tmp))?;
-    std::fs::rename(&tmp, &path).map_err(MineError::io("renaming into place", &path))?;
+    doppel_stdx::write_atomic(&path, md.as_bytes())?;
     Ok(md)
 }
 
@@ -284,10 +282,8 @@ fn thumbnails(pairs: &[(&[u8], &[u8])], like: &Dataset, path: &Path) -> Result<(
             }
         }
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    img.save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|source| MineError::Image { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, path).map_err(MineError::io("renaming into place", path))?;
-    Ok(())
+    doppel_stdx::fs::write_atomic_with(path, |tmp| -> Result<()> {
+        img.save_with_format(tmp, image::ImageFormat::Png)
+            .map_err(|source| MineError::Image { path: tmp.to_path_buf(), source })
+    })
 }

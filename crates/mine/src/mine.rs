@@ -331,13 +331,9 @@ pub fn pair_table(pairs: &[Pair], train: &doppel_data::Part, test: &doppel_data:
 
 /// Writes `df` to `path` as Parquet, through a temporary file renamed into place.
 pub fn write_table(df: &mut DataFrame, path: &Path) -> Result<()> {
-    if let Some(dir) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(dir).map_err(MineError::io("creating", dir))?;
-    }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    let file = std::fs::File::create(&tmp).map_err(MineError::io("creating", &tmp))?;
-    ParquetWriter::new(file).finish(df).map_err(MineError::table(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(MineError::io("renaming into place", path))?;
-    Ok(())
+    doppel_stdx::fs::write_atomic_with(path, |tmp| -> Result<()> {
+        let file = std::fs::File::create(tmp).map_err(MineError::io("creating", tmp))?;
+        ParquetWriter::new(file).finish(df).map_err(MineError::table(tmp))?;
+        Ok(())
+    })
 }

@@ -266,12 +266,10 @@ pub fn pr_curve_png(rows: &[QualityRow], path: &Path) -> Result<()> {
             }
         }
     }
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    let tmp = path.with_file_name(format!(".{name}.partial-{}", std::process::id()));
-    img.save_with_format(&tmp, image::ImageFormat::Png)
-        .map_err(|source| MineError::Image { path: tmp.clone(), source })?;
-    std::fs::rename(&tmp, path).map_err(MineError::io("renaming into place", path))?;
-    Ok(())
+    doppel_stdx::fs::write_atomic_with(path, |tmp| -> Result<()> {
+        img.save_with_format(tmp, image::ImageFormat::Png)
+            .map_err(|source| MineError::Image { path: tmp.to_path_buf(), source })
+    })
 }
 
 fn put(img: &mut RgbImage, x: i64, y: i64, c: Rgb<u8>) {

@@ -173,10 +173,11 @@ fn write(emb: &DatasetEmbeddings, path: &Path, config: serde_json::Value, manife
     let columns =
         vec![Column::new("id".into(), ids), Column::new("split".into(), splits), Column::new("embedding".into(), rows)];
     let mut df = DataFrame::new(n, columns).map_err(MineError::table(path))?;
-    let tmp = temp_beside(path);
-    let file = std::fs::File::create(&tmp).map_err(MineError::io("creating", &tmp))?;
-    ParquetWriter::new(file).finish(&mut df).map_err(MineError::table(&tmp))?;
-    std::fs::rename(&tmp, path).map_err(MineError::io("renaming into place", path))?;
+    doppel_stdx::fs::write_atomic_with(path, |tmp| -> Result<()> {
+        let file = std::fs::File::create(tmp).map_err(MineError::io("creating", tmp))?;
+        ParquetWriter::new(file).finish(&mut df).map_err(MineError::table(tmp))?;
+        Ok(())
+    })?;
     let side = Sidecar {
         format: FORMAT.into(),
         embedder: emb.embedder.clone(),
@@ -192,15 +193,8 @@ fn write(emb: &DatasetEmbeddings, path: &Path, config: serde_json::Value, manife
     let json = serde_json::to_string_pretty(&side)
         .map_err(|e| MineError::Format { path: side_path.clone(), what: format!("does not serialise: {e}") })?
         + "\n";
-    let tmp = temp_beside(&side_path);
-    std::fs::write(&tmp, json).map_err(MineError::io("writing", &tmp))?;
-    std::fs::rename(&tmp, &side_path).map_err(MineError::io("renaming into place", &side_path))?;
+    doppel_stdx::write_atomic(&side_path, json.as_bytes())?;
     Ok(())
-}
-
-fn temp_beside(path: &Path) -> PathBuf {
-    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
-    path.with_file_name(format!(".{name}.partial-{}", std::process::id()))
 }
 
 /// Reads an embeddings file written by [`embed_dataset`].

@@ -61,20 +61,30 @@ pub fn temp_path(path: &Path) -> PathBuf {
 /// Writes `bytes` to `path` through a temporary file beside it (flushed to disk) and a rename, creating the
 /// parent folders first. On failure the temporary file is removed and `path` is untouched.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> Result<(), IoError> {
-    if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
-        std::fs::create_dir_all(parent).map_err(IoError::at("creating", parent))?;
-    }
+    write_atomic_with(path, |tmp| {
+        std::fs::File::create(tmp)
+            .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
+            .map_err(IoError::at("writing", tmp))
+    })
+}
+
+/// Like [`write_atomic`], for writers that want a path rather than bytes (a Parquet writer, an image encoder):
+/// `fill` writes the whole file at the temporary path it is given, then that file is renamed to `path`. An error
+/// from `fill` (or the rename) removes the temporary file and leaves `path` untouched. Temporary files of `path`
+/// left by processes that no longer run (a killed write) are removed first.
+pub fn write_atomic_with<E: From<IoError>>(path: &Path, fill: impl FnOnce(&Path) -> Result<(), E>) -> Result<(), E> {
+    let parent = path.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
+    std::fs::create_dir_all(parent).map_err(IoError::at("creating", parent))?;
+    let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
+    remove_dead(parent, &format!(".{name}.tmp-"), false)?;
     let tmp = temp_path(path);
-    let written = std::fs::File::create(&tmp)
-        .and_then(|mut f| f.write_all(bytes).and_then(|()| f.sync_all()))
-        .map_err(IoError::at("writing", &tmp));
-    if let Err(e) = written {
+    if let Err(e) = fill(&tmp) {
         let _ = std::fs::remove_file(&tmp);
         return Err(e);
     }
     std::fs::rename(&tmp, path).map_err(|source| {
         let _ = std::fs::remove_file(&tmp);
-        IoError { action: "renaming into place", path: path.to_path_buf(), source }
+        E::from(IoError { action: "renaming into place", path: path.to_path_buf(), source })
     })
 }
 
@@ -118,6 +128,7 @@ impl StagedDir {
         let parent = out.parent().filter(|p| !p.as_os_str().is_empty()).unwrap_or(Path::new("."));
         std::fs::create_dir_all(parent).map_err(IoError::at("creating", parent))?;
         remove_dead_partials(parent, &name)?;
+        settle_dead_old(parent, &name, out)?;
         let n = COUNTER.fetch_add(1, Ordering::Relaxed);
         let path = parent.join(format!(".{name}.partial-{}-{n}", std::process::id()));
         if path.exists() {
@@ -181,18 +192,50 @@ pub fn write_dir<E: From<IoError>>(out: &Path, fill: impl FnOnce(&Path) -> Resul
 /// Removes `parent/.<name>.partial-<pid>-*` folders whose process is gone (Linux's `/proc` tells; elsewhere none
 /// is removed, since a live writer cannot be told from a dead one).
 fn remove_dead_partials(parent: &Path, name: &str) -> Result<(), IoError> {
+    remove_dead(parent, &format!(".{name}.partial-"), true)
+}
+
+/// A commit killed between moving the old `out` aside (to `.<name>.old.tmp-<pid>-<n>`) and removing it leaves
+/// that folder behind. When `out` is there too the old copy is stale and removed; when `out` is missing the kill
+/// came before the new folder was renamed in, and the old copy is put back, so nothing that was committed is lost.
+fn settle_dead_old(parent: &Path, name: &str, out: &Path) -> Result<(), IoError> {
     if !Path::new("/proc/self").exists() {
         return Ok(());
     }
-    let prefix = format!(".{name}.partial-");
+    let prefix = format!(".{name}.old.tmp-");
     let Ok(entries) = std::fs::read_dir(parent) else { return Ok(()) };
     for entry in entries.flatten() {
         let file = entry.file_name().to_string_lossy().into_owned();
         let Some(rest) = file.strip_prefix(&prefix) else { continue };
         let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
+        if pid == std::process::id() || Path::new("/proc").join(pid.to_string()).exists() {
+            continue;
+        }
+        let p = entry.path();
+        if out.exists() {
+            std::fs::remove_dir_all(&p).map_err(IoError::at("removing the stale", &p))?;
+        } else {
+            std::fs::rename(&p, out).map_err(IoError::at("restoring the interrupted commit's", &p))?;
+        }
+    }
+    Ok(())
+}
+
+/// Removes the entries of `parent` named `<prefix><pid>-…` whose process `pid` is gone: folders when `dirs`,
+/// else files. Does nothing where `/proc` is missing.
+fn remove_dead(parent: &Path, prefix: &str, dirs: bool) -> Result<(), IoError> {
+    if !Path::new("/proc/self").exists() {
+        return Ok(());
+    }
+    let Ok(entries) = std::fs::read_dir(parent) else { return Ok(()) };
+    for entry in entries.flatten() {
+        let file = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = file.strip_prefix(prefix) else { continue };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else { continue };
         if pid != std::process::id() && !Path::new("/proc").join(pid.to_string()).exists() {
             let p = entry.path();
-            std::fs::remove_dir_all(&p).map_err(IoError::at("removing the stale", &p))?;
+            let removed = if dirs { std::fs::remove_dir_all(&p) } else { std::fs::remove_file(&p) };
+            removed.map_err(IoError::at("removing the stale", &p))?;
         }
     }
     Ok(())
@@ -313,6 +356,48 @@ mod tests {
         assert!(out.is_dir());
         assert_eq!(!dead.exists(), Path::new("/proc/self").exists(), "a dead writer's folder goes (where /proc tells)");
         assert!(live.exists() && other.exists(), "a live writer's folder and another destination's stay");
+    }
+
+    #[test]
+    fn a_commit_killed_midway_is_settled_by_the_next_write() {
+        if !Path::new("/proc/self").exists() {
+            return;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let out = dir.path().join("run");
+        let old = dir.path().join(".run.old.tmp-4294967-3");
+        // Killed after moving the old folder aside, before renaming the new one in: the old one comes back.
+        std::fs::create_dir(&old).unwrap();
+        std::fs::write(old.join("a"), b"old").unwrap();
+        let staged = StagedDir::begin(&out).unwrap();
+        assert_eq!(std::fs::read(out.join("a")).unwrap(), b"old", "the committed folder is restored");
+        drop(staged);
+        // Killed after the rename, before removing the old folder: the stale copy goes.
+        std::fs::create_dir(&old).unwrap();
+        write_dir(&out, |d| std::fs::write(d.join("b"), b"new").map_err(IoError::at("writing", d))).unwrap();
+        assert!(!old.exists() && out.join("b").is_file() && !out.join("a").exists());
+    }
+
+    #[test]
+    fn temporary_files_of_dead_writers_are_cleared_and_a_failed_fill_leaves_nothing() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let dead = dir.path().join(".t.parquet.tmp-4294967-0");
+        let other = dir.path().join(".u.parquet.tmp-4294967-0");
+        std::fs::write(&dead, b"half").unwrap();
+        std::fs::write(&other, b"half").unwrap();
+        let failed = write_atomic_with(&path, |tmp| {
+            std::fs::write(tmp, b"par").map_err(IoError::at("writing", tmp))?;
+            Err(IoError { action: "encoding", path: tmp.into(), source: std::io::Error::other("boom") })
+        });
+        assert!(failed.is_err() && !path.exists());
+        write_atomic(&path, b"whole").unwrap();
+        assert_eq!(std::fs::read(&path).unwrap(), b"whole");
+        let names: Vec<String> =
+            std::fs::read_dir(dir.path()).unwrap().map(|e| e.unwrap().file_name().to_string_lossy().into()).collect();
+        let proc = Path::new("/proc/self").exists();
+        assert_eq!(names.len(), if proc { 2 } else { 3 }, "{names:?}: only the file and the other file's temp stay");
+        assert!(other.exists());
     }
 
     #[test]
