@@ -211,13 +211,55 @@ pub fn write_parquet(part: &Part, path: &Path) -> Result<()> {
     Ok(())
 }
 
+/// Checks the row counts a Parquet file declares before polars decodes it: polars sizes its buffers from them, and
+/// a corrupt count (the fuzz test finds 2^61 values in one page header) aborts the process on the allocation,
+/// which no `catch_unwind` can stop. Every row group must hold no more rows than the file has bytes, and no data
+/// page more values than its row group has rows (doppel's columns are flat, one value per row).
+fn check_page_headers(path: &Path, bytes: Vec<u8>) -> Result<()> {
+    use polars_parquet::parquet::read::{get_page_iterator, read_metadata};
+    let bad = |what: String| DataError::format(path, what);
+    let len = bytes.len();
+    let mut cursor = std::io::Cursor::new(&bytes[..]);
+    let meta = read_metadata(&mut cursor).map_err(|e| bad(format!("is not a readable Parquet file ({e})")))?;
+    let buffer = polars_buffer::Buffer::from(bytes);
+    for (g, group) in meta.row_groups.iter().enumerate() {
+        let rows = group.num_rows();
+        if rows > len {
+            return Err(bad(format!("row group {g} declares {rows} rows in a file of {len} bytes")));
+        }
+        for column in group.parquet_columns() {
+            let chunk = column.byte_range();
+            if chunk.end > len as u64 || chunk.start > chunk.end {
+                return Err(bad(format!("row group {g}: a column chunk lies outside the file ({chunk:?})")));
+            }
+            let pages = get_page_iterator(column, std::io::Cursor::new(buffer.clone()), Vec::new(), len)
+                .map_err(|e| bad(format!("row group {g}: {e}")))?;
+            for page in pages {
+                let page = page.map_err(|e| bad(format!("row group {g}: unreadable page ({e})")))?;
+                if let polars_parquet::parquet::page::CompressedPage::Data(p) = &page
+                    && p.num_values() > rows
+                {
+                    return Err(bad(format!(
+                        "row group {g}: a page declares {} values for {rows} rows",
+                        p.num_values()
+                    )));
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
 fn read_parquet(path: &Path, manifest: &Manifest, split: Split) -> Result<Part> {
     let table_err = |source| DataError::Table { path: path.to_path_buf(), source };
-    let file = std::fs::File::open(path).map_err(DataError::io("opening", path))?;
+    let bytes = std::fs::read(path).map_err(DataError::io("reading", path))?;
+    let damaged = |_| DataError::format(path, "is not a readable Parquet file (the reader failed on its bytes)");
+    std::panic::catch_unwind(|| check_page_headers(path, bytes.clone())).map_err(damaged)??;
+    let file = std::io::Cursor::new(bytes);
     // polars panics on some corrupt files (thrift metadata, bitmap lengths: the fuzz test finds both) instead of
     // returning an error; a panic here is a damaged file, reported as one.
     let df = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| ParquetReader::new(file).finish()))
-        .map_err(|_| DataError::format(path, "is not a readable Parquet file (the reader failed on its bytes)"))?
+        .map_err(damaged)?
         .map_err(table_err)?;
     let u32_col = |name: &str| -> Result<Vec<Option<u32>>> {
         Ok(df.column(name).map_err(table_err)?.u32().map_err(table_err)?.iter().collect())
@@ -235,6 +277,22 @@ fn read_parquet(path: &Path, manifest: &Manifest, split: Split) -> Result<Part> 
     let params = str_col("variant_params")?;
     let sources = u32_col("source_index")?;
     let pixel_col = df.column("pixels").map_err(table_err)?.binary().map_err(table_err)?;
+    let height = df.height();
+    for (name, len) in [
+        ("id", ids.len()),
+        ("label", labels.len()),
+        ("origin", origins.len()),
+        ("parent_id", parents.len()),
+        ("variant_kind", kinds.len()),
+        ("variant_index", indices.len()),
+        ("variant_params", params.len()),
+        ("source_index", sources.len()),
+        ("pixels", pixel_col.len()),
+    ] {
+        if len != height {
+            return Err(DataError::format(path, format!("column {name} has {len} values for {height} rows")));
+        }
+    }
     let mut pixels = Vec::with_capacity(df.height() * manifest.shape.len());
     for (row, p) in pixel_col.iter().enumerate() {
         let p = p.ok_or_else(|| missing("pixels", row))?;

@@ -2,79 +2,21 @@
 //! parsers, CIFAR-10's binary records and JPEG tree, the TOML dataset config and a dataset directory's Parquet
 //! files. Each case must end in `Ok` or an error value, never a panic.
 //!
-//! `DOPPEL_FUZZ_CASES` sets the cases per reader (default 300, what CI runs; the nightly-style run is
-//! `DOPPEL_FUZZ_CASES=10000 cargo nextest run --release -p doppel-data --test fuzz`), `DOPPEL_FUZZ_SEED` the seed.
+//! The harness is `doppel_stdx::fuzz`: `DOPPEL_FUZZ_CASES` sets the cases per reader (default 300, what CI runs;
+//! the nightly-style run is `DOPPEL_FUZZ_CASES=10000 cargo nextest run --release -p doppel-data --test fuzz
+//! --no-capture`), `DOPPEL_FUZZ_SEED` the master seed, and a panicking case is reported with the seed that
+//! replays it alone (`DOPPEL_FUZZ_REPLAY=<seed>`).
 
 #![allow(clippy::unwrap_used)] // A panic outside the reader is the test failing.
 
-use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::Path;
 
 use doppel_data::readers::{cifar, idx, mnist};
-use rand::Rng;
-use rand_chacha::ChaCha8Rng as StdRng;
-use rand_chacha::rand_core::SeedableRng;
 
-fn cases() -> usize {
-    std::env::var("DOPPEL_FUZZ_CASES").ok().and_then(|v| v.parse().ok()).unwrap_or(300)
-}
-
-fn rng(reader: &str) -> StdRng {
-    let seed: u64 = std::env::var("DOPPEL_FUZZ_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(21);
-    StdRng::seed_from_u64(seed ^ reader.bytes().fold(0u64, |h, b| h.wrapping_mul(31).wrapping_add(u64::from(b))))
-}
-
-/// One mutation of `valid`: random bytes, bit flips, a truncation, a spliced chunk, or a 4-byte field set to an
-/// extreme (0, 1, 0x7fffffff, 0xffffffff), the header fields a reader sizes its buffers by.
-fn mutate(valid: &[u8], r: &mut StdRng) -> Vec<u8> {
-    let mut b = valid.to_vec();
-    match r.random_range(0..5) {
-        0 => {
-            let n = r.random_range(0..valid.len().max(1) * 2);
-            b = (0..n).map(|_| r.random()).collect();
-        }
-        1 => {
-            for _ in 0..r.random_range(1..8) {
-                if !b.is_empty() {
-                    let i = r.random_range(0..b.len());
-                    b[i] ^= 1 << r.random_range(0..8);
-                }
-            }
-        }
-        2 => b.truncate(r.random_range(0..valid.len().max(1))),
-        3 => {
-            let at = r.random_range(0..=b.len());
-            let chunk: Vec<u8> = (0..r.random_range(1..64)).map(|_| r.random()).collect();
-            b.splice(at..at, chunk);
-        }
-        _ => {
-            if b.len() >= 4 {
-                let i = r.random_range(0..=b.len() - 4);
-                let v: u32 = [0, 1, 0x7fff_ffff, 0xffff_ffff][r.random_range(0..4)];
-                let bytes = if r.random() { v.to_be_bytes() } else { v.to_le_bytes() };
-                b[i..i + 4].copy_from_slice(&bytes);
-            }
-        }
-    }
-    b
-}
-
-/// Runs `read` on `cases()` mutations of `valid` and returns (ok, err); panics, counted, fail the test.
-fn fuzz<T, E>(name: &str, valid: &[u8], mut read: impl FnMut(&[u8]) -> Result<T, E>) -> (usize, usize) {
-    let mut r = rng(name);
-    let (mut ok, mut err, mut panics) = (0, 0, Vec::new());
-    for case in 0..cases() {
-        let bytes = mutate(valid, &mut r);
-        match catch_unwind(AssertUnwindSafe(|| read(&bytes).is_ok())) {
-            Ok(true) => ok += 1,
-            Ok(false) => err += 1,
-            Err(_) => panics.push(case),
-        }
-    }
-    eprintln!("{name}: {} cases, {ok} read, {err} errors, {} panics", cases(), panics.len());
-    assert!(panics.is_empty(), "{name}: {} panics (cases {:?})", panics.len(), &panics[..panics.len().min(10)]);
-    assert!(err > 0, "{name}: no mutation was rejected; the fuzzer did not reach the checks");
-    (ok, err)
+/// Runs the shared harness on mutations of `valid`: a panic, or no rejected case, fails the test.
+fn fuzz<T, E>(name: &str, valid: &[u8], read: impl FnMut(&[u8]) -> Result<T, E>) {
+    let tally = doppel_stdx::fuzz::run(name, valid, read);
+    assert!(tally.problem().is_none(), "{}", tally.problem().unwrap_or_default());
 }
 
 fn gz(bytes: &[u8]) -> Vec<u8> {

@@ -60,6 +60,10 @@ impl Arch {
     }
 }
 
+/// The most values one input image may have (`channels × height × width`): far above doppel's datasets
+/// (3×32×32), low enough that a damaged spec cannot ask for an input of terabytes.
+pub const MAX_INPUT_VALUES: usize = 1 << 26;
+
 /// Everything needed to rebuild a network: architecture, input, classes and input normalisation.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ModelSpec {
@@ -89,6 +93,19 @@ impl ModelSpec {
         if self.std.iter().any(|s| !(*s > 0.0 && s.is_finite())) {
             return Err(bad("std", format!("{:?} holds a value that is not positive", self.std)));
         }
+        if self.mean.iter().any(|m| !m.is_finite()) {
+            return Err(bad("mean", format!("{:?} holds a value that is not finite", self.mean)));
+        }
+        let ImageShape { channels, height, width } = self.input;
+        let values = channels.checked_mul(height).and_then(|v| v.checked_mul(width));
+        if channels == 0 || height == 0 || width == 0 || values.is_none_or(|v| v > MAX_INPUT_VALUES) {
+            return Err(bad(
+                "input",
+                format!(
+                    "is {channels}×{height}×{width}; each side must be at least 1 and an image at most {MAX_INPUT_VALUES} values"
+                ),
+            ));
+        }
         let sizes: Vec<usize> = match &self.arch {
             Arch::Mlp { hidden } => hidden.to_vec(),
             Arch::Cnn { channels, hidden } => {
@@ -103,6 +120,36 @@ impl ModelSpec {
             return Err(bad("arch", format!("{:?} has a layer of width 0", self.arch)));
         }
         Ok(())
+    }
+
+    /// A lower bound on the number of weights a network of this spec holds: its weight matrices and kernels,
+    /// without biases and norms; `None` when it does not fit in a `u64`. A checkpoint of the spec holds at least
+    /// four bytes for each, which lets a loader refuse a damaged spec before it allocates the network.
+    pub fn min_weights(&self) -> Option<u64> {
+        let n = |v: usize| v as u64;
+        let ImageShape { channels, height, width } = self.input;
+        let k = n(self.classes);
+        let input = n(channels).checked_mul(n(height))?.checked_mul(n(width))?;
+        let products: Vec<[u64; 3]> = match &self.arch {
+            Arch::Mlp { hidden: [h0, h1] } => vec![[input, n(*h0), 1], [n(*h0), n(*h1), 1], [n(*h1), k, 1]],
+            Arch::Cnn { channels: [c0, c1], hidden } => {
+                let flat = n(*c1).checked_mul(n(height / 4))?.checked_mul(n(width / 4))?;
+                vec![[n(channels), n(*c0), 25], [n(*c0), n(*c1), 25], [flat, n(*hidden), 1], [n(*hidden), k, 1]]
+            }
+            Arch::ResNet { widths } => {
+                let mut p = vec![[n(channels), n(widths[0]), 9], [n(widths[2]), k, 1]];
+                let mut c_in = widths[0];
+                for (i, &w) in widths.iter().enumerate() {
+                    p.extend([[n(c_in), n(w), 9], [n(w), n(w), 9]]);
+                    if i > 0 || c_in != w {
+                        p.push([n(c_in), n(w), 1]);
+                    }
+                    c_in = w;
+                }
+                p
+            }
+        };
+        products.iter().try_fold(0u64, |sum, [a, b, c]| sum.checked_add(a.checked_mul(*b)?.checked_mul(*c)?))
     }
 
     /// Builds the network with fresh weights on `device` (seed the device first for reproducible weights).
@@ -470,6 +517,23 @@ mod tests {
     }
 
     #[test]
+    fn min_weights_is_a_lower_bound_of_the_parameters() {
+        let device = Device::flex();
+        for (arch, input) in
+            [("mlp", ImageShape::grey(28, 28)), ("cnn", ImageShape::rgb(32, 32)), ("resnet", ImageShape::rgb(32, 32))]
+        {
+            let s = spec(arch, input);
+            let bound = s.min_weights().unwrap() as usize;
+            let params = s.init(&device).num_params();
+            // Biases and norms are what the bound leaves out: a few percent at most.
+            assert!(bound <= params && bound * 100 >= params * 95, "{arch}: {bound} of {params}");
+        }
+        let mut s = spec("mlp", ImageShape::grey(8, 8));
+        s.arch = Arch::Mlp { hidden: [usize::MAX, 2] };
+        assert_eq!(s.min_weights(), None);
+    }
+
+    #[test]
     fn validate_rejects_bad_specs() {
         let mut s = spec("mlp", ImageShape::grey(8, 8));
         s.classes = 1;
@@ -477,5 +541,12 @@ mod tests {
         let mut s = spec("mlp", ImageShape::grey(8, 8));
         s.std = vec![0.0];
         assert!(s.validate().unwrap_err().to_string().contains("not positive"));
+        let mut s = spec("mlp", ImageShape::grey(8, 8));
+        s.mean = vec![];
+        assert!(s.validate().unwrap_err().to_string().contains("one value per channel"));
+        for input in [ImageShape::grey(0, 8), ImageShape::rgb(1 << 16, 1 << 16), ImageShape::grey(usize::MAX, 2)] {
+            let s = spec("resnet", input);
+            assert!(s.validate().unwrap_err().to_string().contains("`input` is"), "{input:?}");
+        }
     }
 }

@@ -13,6 +13,8 @@
 //! - [`overrides`]: `--set key=value` on a TOML config ([`overrides::apply`]), dotted keys through tables and
 //!   arrays of tables (`variants.0.ratio`), so the binary derives a step's config and the xtask never edits one.
 //! - [`process`]: [`shell_quote`] and [`shown`], so printed commands can be pasted into a shell.
+//! - [`fuzz`]: the harness of the fuzzed-reader tests: a seeded generator, byte mutations, and
+//!   [`fuzz::run`], which counts how every case ended and reports a panicking one with the seed that replays it.
 //!
 //! Each library crate keeps its own `thiserror` enum with its domain variants; the common ones wrap these types
 //! (`From<IoError>`, `From<ConfigProblem>`), so a message reads the same whichever crate raised it.
@@ -20,6 +22,7 @@
 pub mod config;
 pub mod errors;
 pub mod fs;
+pub mod fuzz;
 pub mod hash;
 pub mod human;
 pub mod overrides;

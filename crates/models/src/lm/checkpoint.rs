@@ -141,19 +141,32 @@ pub fn load(dir: &Path, device: &Device) -> Result<(CausalLm, LmTokenizer, LmSid
     if !weights.exists() {
         return Err(ModelError::Checkpoint { path: weights, problem: "does not exist".into() });
     }
+    // The model is built (on the host) before the file is read, so a config far larger than the file (a damaged
+    // sidecar) is refused first rather than allocated.
+    let len = std::fs::metadata(&weights).map_err(ModelError::io("reading the size of", &weights))?.len();
+    let need = side.config.param_count().and_then(|n| n.checked_mul(4));
+    if need.is_none_or(|need| need > len) {
+        return Err(ModelError::Checkpoint {
+            path: weights,
+            problem: format!(
+                "holds {len} bytes, but the LM of {SIDECAR} ({:?}) needs {} bytes of F32 weights; the file or {SIDECAR} is damaged",
+                side.config,
+                need.map_or("more than 2^64".into(), |n| format!("at least {n}"))
+            ),
+        });
+    }
     let mut model = side.config.init(0, device)?;
-    let mut store = SafetensorsStore::from_file(&weights).validate(true).allow_partial(false);
+    // As in the classifier's loader, every mismatch is collected from the apply result and reported on one line.
+    let mut store = SafetensorsStore::from_file(&weights).validate(false).allow_partial(true);
     let result = model
         .load_from(&mut store)
         .map_err(|e| ModelError::Checkpoint { path: weights.clone(), problem: e.to_string() })?;
-    if !result.errors.is_empty() || !result.missing.is_empty() || !result.unused.is_empty() {
-        let mut problems: Vec<String> = result.errors.iter().map(|e| format!("{e:?}")).collect();
-        problems.extend(result.missing.iter().map(|(p, _)| format!("missing tensor {p}")));
-        problems.extend(result.unused.iter().map(|p| format!("unexpected tensor {p}")));
+    if let Some(problems) = crate::checkpoint::misfits(&result) {
         return Err(ModelError::Checkpoint {
             path: weights,
-            problem: format!("does not fit the LM of {SIDECAR}: {}", problems.join("; ")),
+            problem: format!("does not fit the LM of {SIDECAR}: {problems}"),
         });
     }
+    crate::checkpoint::check_loaded(&model, &weights, None)?;
     Ok((model, tok, side))
 }

@@ -58,6 +58,21 @@ pub struct LmConfig {
 }
 
 impl LmConfig {
+    /// The number of parameters of the model, as [`LmConfig::init`] builds it; `None` when it does not fit in a
+    /// `u64`. A checkpoint holds four bytes for each, which lets a loader refuse a damaged config before it
+    /// allocates the model.
+    pub fn param_count(&self) -> Option<u64> {
+        let [v, d, l, f, t] = [self.vocab, self.d_model, self.layers, self.ff, self.max_len].map(|x| x as u64);
+        // Per block: two LayerNorms (2D each), qkv (D·3D + 3D), proj (D·D + D), up (D·F + F), down (F·D + D).
+        let block = (|| {
+            let dd = d.checked_mul(d)?;
+            let df = d.checked_mul(f)?;
+            dd.checked_mul(4)?.checked_add(df.checked_mul(2)?)?.checked_add(d.checked_mul(9)?)?.checked_add(f)
+        })()?;
+        let embeddings = v.checked_add(t)?.checked_mul(d)?;
+        embeddings.checked_add(block.checked_mul(l)?)?.checked_add(d.checked_mul(2)?)
+    }
+
     /// Checks every size; `context` names the config in errors.
     pub fn validate(&self, context: &str) -> Result<()> {
         let bad =
@@ -202,6 +217,8 @@ impl LmTrainConfig {
 
 #[cfg(test)]
 mod tests {
+    use burn::prelude::*;
+
     use super::*;
 
     const GOOD: &str = r#"
@@ -221,6 +238,14 @@ weight_decay = 0.0
 [schedule]
 kind = "constant"
 "#;
+
+    #[test]
+    fn param_count_is_the_models() {
+        let device = Device::flex();
+        let cfg = LmConfig { vocab: 11, d_model: 8, layers: 2, heads: 2, ff: 24, max_len: 7 };
+        assert_eq!(cfg.param_count(), Some(cfg.init(0, &device).unwrap().num_params() as u64));
+        assert_eq!(LmConfig { d_model: usize::MAX, ..cfg }.param_count(), None);
+    }
 
     #[test]
     fn parses_and_names_bad_fields() {
