@@ -11,6 +11,8 @@
 //!   against PyTorch's on the same MNIST rows and prints a Markdown table; see [`mod@bench`].
 //! - `cargo xtask bench mine` times doppel's HNSW index (hnsw_rs) against faiss-cpu and exact search on 60,000
 //!   MNIST embeddings, and its MiniLM against sentence-transformers; see [`mod@bench`].
+//! - `cargo xtask bench interop` checks that PyTorch reproduces doppel's MLP, CNN and ResNet-8 checkpoints and that
+//!   `doppel eval` reads a PyTorch-trained MLP; see [`mod@bench`].
 //! - `cargo xtask reproduce [--preset smoke|cpu] [--out DIR]` runs a preset's sweep through the release binary,
 //!   resumably and in shards if asked, and writes the report; see [`reproduce`].
 
@@ -90,6 +92,10 @@ enum BenchCommand {
     /// sentence-transformers: build and query time and recall@10 on 60,000 MNIST embeddings, MiniLM
     /// sentences/s on WordNet glosses. Builds what is missing, as `bench train` does.
     Mine(bench::MineArgs),
+    /// PyTorch reads doppel and doppel reads PyTorch: each architecture's doppel checkpoint (MLP, CNN, ResNet-8)
+    /// loaded into the equivalent torch.nn module must reproduce doppel's test logits within 1e-4, and an MLP
+    /// trained by PyTorch must give `doppel eval` PyTorch's own test accuracy. Builds what is missing.
+    Interop(bench::InteropArgs),
 }
 
 fn main() -> ExitCode {
@@ -99,6 +105,7 @@ fn main() -> ExitCode {
         Command::Data(DataCommand::Status(args)) => fetch::status(&args),
         Command::Bench(BenchCommand::Train(args)) => bench::train(&args),
         Command::Bench(BenchCommand::Mine(args)) => bench::mine(&args),
+        Command::Bench(BenchCommand::Interop(args)) => bench::interop(&args),
         Command::Reproduce(args) => reproduce::reproduce(&args),
     };
     // The error is printed by hand rather than returned from main, so that a set RUST_BACKTRACE

@@ -1,8 +1,8 @@
-//! `cargo xtask bench train` and `cargo xtask bench mine`: doppel next to its reference implementations.
+//! `cargo xtask bench train`, `bench mine` and `bench interop`: doppel next to its reference implementations.
 //!
-//! Both benches have the same shape: build the release `doppel` binary ([`build_doppel`]), build a bench dataset
+//! The benches have the same shape: build the release `doppel` binary ([`build_doppel`]), build a bench dataset
 //! with it ([`build_dataset_from`]), make sure a Python venv holds the reference packages, run both sides on the
-//! same rows and write a Markdown report under `target/bench/`. What they share lives here, so that the two
+//! same rows and write a Markdown report under `target/bench/`. What they share lives here, so that the
 //! reports describe the machine, the date and the revision in the same words:
 //!
 //! - `mod.rs` (this file): running commands ([`run_capturing`], [`run_progress`]), the start of a bench
@@ -10,8 +10,11 @@
 //!   ([`median`], [`thousands`], [`utc_date`]).
 //! - `train.rs`: `bench train`, the training throughput of doppel's MLP and CNN against PyTorch's.
 //! - `mine.rs`: `bench mine`, doppel's HNSW index and MiniLM against faiss and sentence-transformers.
-//! - `venv.rs`: where the bench venv is and how it is created and filled; both benches use the same one.
+//! - `interop.rs`: `bench interop`, PyTorch reproducing doppel's checkpoints (MLP, CNN, ResNet-8) and `doppel eval`
+//!   reading a PyTorch-trained MLP.
+//! - `venv.rs`: where the bench venv is and how it is created and filled; every bench uses the same one.
 
+mod interop;
 mod mine;
 mod train;
 mod venv;
@@ -23,6 +26,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 
+pub use interop::{InteropArgs, interop};
 pub use mine::{MineArgs, mine};
 pub use train::{TrainArgs, train};
 
@@ -121,16 +125,25 @@ pub(crate) fn build_doppel(root: &Path) -> Result<PathBuf> {
         .context("the release build of doppel failed; fix it, then rerun the bench")
 }
 
-/// Builds the dataset of `config` (from the root) into `dir` unless its manifest exists.
+/// Builds the dataset of `config` (from the root) into `dir` unless its manifest exists. The fetched dataset the
+/// config reads (its `[source] dataset`, [`source_dataset`]) must be present under `data/` first.
 pub(crate) fn build_dataset_from(root: &Path, doppel: &Path, config: &str, dir_name: &str) -> Result<PathBuf> {
     let dir = root.join(dir_name);
     if dir.join("manifest.json").is_file() {
         eprintln!("bench: dataset {} present", dir.display());
         return Ok(dir);
     }
-    let pickle = root.join("data/mnist/mnist.pkl.gz");
-    if !pickle.is_file() {
-        bail!("{} is missing; get it with `cargo xtask data fetch --only mnist`, then rerun", pickle.display());
+    let text = fs::read_to_string(root.join(config)).with_context(|| format!("cannot read {config}"))?;
+    if let Some(name) = source_dataset(&text, config)? {
+        let fetched = root.join("data").join(name);
+        if !fetched.join(crate::fetch::MARKER).is_file() {
+            bail!(
+                "{config} reads {name}, but {} holds no fetched copy (no {}); get it with `cargo xtask data fetch \
+                 --only {name}`, then rerun",
+                fetched.display(),
+                crate::fetch::MARKER
+            );
+        }
     }
     eprintln!("bench: building the dataset {dir_name} from {config}");
     let mut cmd = Command::new(doppel);
@@ -138,6 +151,34 @@ pub(crate) fn build_dataset_from(root: &Path, doppel: &Path, config: &str, dir_n
         .current_dir(root);
     run_progress(&mut cmd)?;
     Ok(dir)
+}
+
+/// The fetched dataset that the dataset build config `text` (the file `file`) reads: its `[source] dataset`,
+/// which is also the dataset's name for `cargo xtask data fetch --only` and its folder under `data/`; `None` for
+/// `synthetic`, which is generated and needs nothing fetched. A config without that key, or one naming a dataset
+/// the fetch does not know, is an error naming the file.
+pub(crate) fn source_dataset(text: &str, file: &str) -> Result<Option<&'static str>> {
+    let table: toml::Table = text.parse().map_err(|e| anyhow::anyhow!("{file} is not valid TOML: {e}"))?;
+    let Some(name) = table.get("source").and_then(|s| s.get("dataset")) else {
+        bail!("{file} has no `[source] dataset = \"…\"`; name the dataset the build reads");
+    };
+    let Some(name) = name.as_str() else {
+        bail!("{file}: `source.dataset` is {name}, not a string such as \"mnist\"");
+    };
+    if name == "synthetic" {
+        return Ok(None);
+    }
+    match crate::fetch::ARTIFACTS.iter().find(|a| a.name == name) {
+        Some(a) => Ok(Some(a.name)),
+        None => {
+            let known: Vec<&str> = crate::fetch::ARTIFACTS.iter().map(|a| a.name).collect();
+            bail!(
+                "{file}: `source.dataset` is {name:?}, which `cargo xtask data fetch` does not know; use synthetic \
+                 or one of {}",
+                known.join(", ")
+            )
+        }
+    }
 }
 
 /// CPUs and CPU model, from `available_parallelism` and /proc/cpuinfo.
@@ -219,6 +260,35 @@ mod tests {
         // 2024-01-01: 54 years of 365 days and 13 leap days (1972–2020) after the epoch.
         assert_eq!(utc_date(19_723 * 86_400 + 86_399), "2024-01-01");
         assert_eq!(utc_date(19_723 * 86_400 + 59 * 86_400), "2024-02-29");
+    }
+
+    #[test]
+    fn the_source_dataset_of_a_build_config() {
+        let source = |text: &str| source_dataset(text, "c.toml").map_err(|e| e.to_string());
+        assert_eq!(source("name = \"x\"\n[source]\ndataset = \"mnist\"\n"), Ok(Some("mnist")));
+        assert_eq!(source("[source]\ndataset = \"cifar10\"\ntrain_per_class = 200\n"), Ok(Some("cifar10")));
+        assert_eq!(source("[source]\ndataset = \"fashion-mnist\"\n"), Ok(Some("fashion-mnist")));
+        assert_eq!(source("[source]\ndataset = \"synthetic\"\n"), Ok(None));
+        assert_eq!(
+            source("[targets]\ncount = 1\n"),
+            Err("c.toml has no `[source] dataset = \"…\"`; name the dataset the build reads".into())
+        );
+        assert_eq!(
+            source("[source]\ndataset = 3\n"),
+            Err("c.toml: `source.dataset` is 3, not a string such as \"mnist\"".into())
+        );
+        let err = source("[source]\ndataset = \"imagenet\"\n").unwrap_err();
+        assert!(err.starts_with("c.toml: `source.dataset` is \"imagenet\", which `cargo xtask data fetch`"), "{err}");
+        assert!(err.contains("mnist, fashion-mnist, cifar10"), "{err}");
+        assert!(source("[source\n").unwrap_err().starts_with("c.toml is not valid TOML"));
+    }
+
+    #[test]
+    fn every_bench_dataset_config_names_a_fetched_source() {
+        for config in [train::DATASET_CONFIG, mine::DATASET_CONFIG, interop::MNIST_CONFIG, interop::CIFAR_CONFIG] {
+            let text = fs::read_to_string(crate::workspace_root().join(config)).unwrap();
+            assert!(source_dataset(&text, config).unwrap().is_some(), "{config}");
+        }
     }
 
     #[test]

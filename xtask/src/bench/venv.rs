@@ -1,10 +1,10 @@
 //! The Python venv that holds the benches' reference implementations.
 //!
-//! Both benches share one venv (`--venv`, else `$DOPPEL_BENCH_VENV`, else `target/bench-venv`), because PyTorch
+//! The benches share one venv (`--venv`, else `$DOPPEL_BENCH_VENV`, else `target/bench-venv`), because PyTorch
 //! and the CUDA libraries pip pulls in with it are several GB: `bench mine` only adds faiss-cpu and
-//! sentence-transformers to what `bench train` installed. A venv is reused as soon as the imports a bench needs
-//! work in it; otherwise it is created with `python3 -m venv` and filled with `pip install`, and every failure says
-//! how to do the same by hand.
+//! sentence-transformers to what `bench train` installed, `bench interop` only safetensors. A venv is reused as
+//! soon as the imports a bench needs work in it; otherwise it is created with `python3 -m venv` and filled with
+//! `pip install`, and every failure says how to do the same by hand.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
