@@ -209,6 +209,41 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     assert!(log.contains("reused") && log.contains("doppel train"), "the log holds both runs");
 }
 
+/// A user who starts the same reproduce twice on one results folder (issue 21, item 7): both runs finish, every
+/// step is built exactly once between them (the other run waits on its lock, says so, and reuses the artifact),
+/// the report equals an uninterrupted run's, and the cache holds no half-built folder.
+#[test]
+fn two_runs_on_one_results_folder_build_each_step_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let (whole, shared) = (dir.path().join("whole"), dir.path().join("shared"));
+    smoke(&whole, &[]);
+    let args = ["--preset", "smoke", "--out", shared.to_str().unwrap()];
+    let (a, b) = (xtask_cmd(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap(), {
+        // The second starts while the first is building its first steps.
+        std::thread::sleep(Duration::from_millis(300));
+        xtask_cmd(&args).stdout(Stdio::null()).stderr(Stdio::piped()).spawn().unwrap()
+    });
+    let (a, b) = (a.wait_with_output().unwrap(), b.wait_with_output().unwrap());
+    let (ea, eb) = (String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
+    assert!(a.status.success() && b.status.success(), "first:\n{ea}\nsecond:\n{eb}");
+    let ((ba, ra), (bb, rb)) = (counts(&ea), counts(&eb));
+    assert_eq!((ba + ra, bb + rb), (49, 49), "each run accounts for every step:\n{ea}\n{eb}");
+    assert_eq!(ba + bb, 49, "every step is built once, by one of the two runs:\n{ea}\n{eb}");
+    assert!(ba > 0 && bb > 0, "both runs did work (the second did not just find everything done):\n{ea}\n{eb}");
+    let waited = format!("{ea}{eb}").lines().filter(|l| l.contains("another run on this results folder")).count();
+    assert!(waited > 0, "a run that waits for the other says so:\n{ea}\n{eb}");
+    assert_same_report(&whole, &shared);
+    for kind in std::fs::read_dir(shared.join("cache")).unwrap() {
+        for e in std::fs::read_dir(kind.unwrap().path()).unwrap() {
+            let p = e.unwrap().path();
+            let name = p.file_name().unwrap().to_string_lossy().into_owned();
+            assert!(name == ".locks" || p.join("step.json").is_file(), "half-built cache entry {}", p.display());
+        }
+    }
+    // The cache is sound: a third run reuses every step.
+    assert_eq!(counts(&smoke(&shared, &[])), (0, 49));
+}
+
 #[test]
 fn a_killed_run_resumes_and_ends_with_the_same_report() {
     use std::os::unix::process::CommandExt;

@@ -77,10 +77,11 @@ impl Cache {
     }
 
     /// Blocks until this process holds the build lock of `key`; the lock lasts as long as the file is open.
-    pub fn lock(&self, kind: Kind, key: &str) -> Result<File> {
+    /// `on_busy` runs once when another process (a second run or shard on the same results folder) holds it.
+    pub fn lock(&self, kind: Kind, key: &str, on_busy: impl FnOnce()) -> Result<File> {
         let dir = self.root.join(kind.dir()).join(".locks");
         fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
-        Ok(doppel_stdx::fs::lock_file(&dir.join(format!("{key}.lock")), || {})?)
+        Ok(doppel_stdx::fs::lock_file(&dir.join(format!("{key}.lock")), on_busy)?)
     }
 
     /// A fresh, empty build folder for `key`, after deleting the leftovers of killed builds of the same key. Call
@@ -144,7 +145,7 @@ mod tests {
         let out = tempfile::tempdir().unwrap();
         let cache = Cache::new(out.path());
         assert!(!cache.is_done(Kind::Dataset, "k1"));
-        let _lock = cache.lock(Kind::Dataset, "k1").unwrap();
+        let _lock = cache.lock(Kind::Dataset, "k1", || {}).unwrap();
         // A killed build left a half-written folder behind.
         let stale = out.path().join("cache/dataset/.tmp-k1-999999");
         fs::create_dir_all(&stale).unwrap();

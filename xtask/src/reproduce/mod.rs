@@ -392,7 +392,9 @@ fn run_step(sched: &Sched<'_>, doppel: Option<&(PathBuf, String, String)>, i: us
     if cache.is_done(step.kind, &step.key) {
         return Ok(None);
     }
-    let _lock = cache.lock(step.kind, &step.key)?;
+    let _lock = cache.lock(step.kind, &step.key, || {
+        eprintln!("reproduce: {}: another run on this results folder is building it; waiting for it", step.label)
+    })?;
     if cache.is_done(step.kind, &step.key) {
         return Ok(None);
     }
