@@ -45,7 +45,8 @@ pub struct EvalArgs {
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     attacks: Vec<PathBuf>,
     /// Output directory: per_sample.parquet, summary.{parquet,csv} (one row per run and model) and
-    /// aggregate.{parquet,csv} (mean and std over runs, one row per model). It must not exist unless --force.
+    /// aggregate.{parquet,csv} (mean and std over runs, one row per model, and with three runs or more the ε-score
+    /// forget quality to each oracle, `eps_fq_exact` and `eps_fq_clean`). It must not exist unless --force.
     #[arg(long)]
     out: PathBuf,
     /// Replace --out if it exists (the old directory is removed only after the new one is complete).
@@ -193,7 +194,10 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         results.push(result);
     }
     let tables: Vec<SummaryTable> = results.iter().map(|r| r.table.clone()).collect();
-    let agg = doppel_eval::aggregate(&tables)?;
+    let mut agg = doppel_eval::aggregate(&tables)?;
+    // The ε-score needs the models of every seed at once: one more column per oracle over the runs.
+    let evaluations: Vec<&doppel_eval::Evaluation> = results.iter().map(|r| &r.evaluation).collect();
+    agg.columns.extend(doppel_eval::forget_quality_columns(&agg, &evaluations, &data.sets)?);
     write_outputs(&a.out, a.force, &data, &results, &agg)?;
     print_markdown(&data, &a.dataset, results.len(), &agg);
     Ok(())

@@ -59,7 +59,7 @@ pub use mia::{
 };
 pub use modelset::{
     AggregateColumn, AggregateTable, EvalConfig, Evaluation, ModelOutputs, ModelSet, PerSample, Reference, SampleSet,
-    Samples, SetMetrics, SummaryRow, SummaryTable, aggregate, evaluate,
+    Samples, SetMetrics, SummaryRow, SummaryTable, aggregate, evaluate, forget_quality_columns,
 };
 pub use rouge::{RougeL, rouge_l};
 pub use ssim::{ChannelLayout, ImageShape, ssim};

@@ -542,6 +542,61 @@ pub fn aggregate(tables: &[SummaryTable]) -> Result<AggregateTable> {
     Ok(AggregateTable { models, runs, columns })
 }
 
+/// The ε-score forget quality ([`crate::epsilon`], NeurIPS-2023) of every model of `table` against each oracle,
+/// from several runs (seeds) of one model set: for model `m`, the logit-scaled confidences on F of `m` in each run
+/// that holds it are the `N` "unlearned" models and the oracle's in the same runs the `N` "retrained" ones. The
+/// columns are `eps_fq_exact` and `eps_fq_clean` (the mean score over F; their `std` is `None`) and `eps_models`
+/// (`N`); a cell is `None` when fewer than 3 runs hold the model, and on the oracle's own row (a model set against
+/// itself scores 1 by construction). The ceiling `⌈ln(N − 1)⌉` ([`crate::epsilon::cap`]) follows from `N`.
+///
+/// `sets` gives the set of each row, as the [`Samples`] of every run did.
+///
+/// # Errors
+/// [`EvalError::LengthMismatch`] when a run's per-sample values are not one per row of `sets`; the errors of
+/// [`crate::epsilon_scores`] (non-finite confidences).
+pub fn forget_quality_columns(
+    table: &AggregateTable,
+    runs: &[&Evaluation],
+    sets: &[SampleSet],
+) -> Result<Vec<AggregateColumn>> {
+    let forget: Vec<usize> = (0..sets.len()).filter(|&i| sets[i] == SampleSet::Forget).collect();
+    // φ on F of `model` in `run`, if the run holds it.
+    let phi = |run: &Evaluation, model: usize| -> Result<Vec<f64>> {
+        let row = &run.per_sample.logit_confidence[model];
+        crate::check::same_len("per-sample values", row.len(), "samples", sets.len())?;
+        Ok(forget.iter().map(|&i| row[i]).collect())
+    };
+    let mut columns = Vec::new();
+    let mut counts = vec![None; table.models.len()];
+    for oracle in Reference::ORACLES {
+        let mut mean = Vec::with_capacity(table.models.len());
+        for (slot, name) in table.models.iter().enumerate() {
+            let (mut unlearned, mut retrained) = (Vec::new(), Vec::new());
+            let mut own_row = false;
+            for run in runs {
+                let o = match oracle {
+                    Reference::Exact => run.exact,
+                    _ => run.clean,
+                };
+                let Some(m) = run.rows.iter().position(|r| &r.model == name) else { continue };
+                own_row |= m == o;
+                unlearned.push(phi(run, m)?);
+                retrained.push(phi(run, o)?);
+            }
+            counts[slot] = Some(unlearned.len() as f64);
+            mean.push(if own_row || unlearned.len() < 3 {
+                None
+            } else {
+                Some(crate::epsilon_scores(&unlearned, &retrained).map_err(in_model(name))?.forget_quality)
+            });
+        }
+        let std = vec![None; mean.len()];
+        columns.push(AggregateColumn { name: format!("eps_fq_{}", oracle.key()), mean, std });
+    }
+    columns.push(AggregateColumn { name: "eps_models".into(), std: vec![None; counts.len()], mean: counts });
+    Ok(columns)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -600,6 +655,49 @@ mod tests {
         assert_eq!(e.rows[2].mia_efficacy, Some(1.0));
         // Avg.Gap of M0 to retrain_clean: UA 0 vs 0.5, RA 1 vs 1, TA 0.5 vs 0.5, MIA-Efficacy 0 vs 1.
         assert!((m0.avg_gap[1].unwrap() - (0.5 + 0.0 + 0.0 + 1.0) / 4.0).abs() < 1e-12);
+    }
+
+    #[test]
+    fn forget_quality_over_runs_tells_a_model_that_kept_the_targets() {
+        // Four runs (seeds): the oracles' φ on the two targets vary a little from seed to seed; `same` is
+        // retrain_exact's twin, `kept` sits far above both oracles on every seed (perfectly separable: ε at the cap,
+        // score 0); `two` appears in two runs only (below the 3 models ε needs).
+        let evals: Vec<Evaluation> = (0..4)
+            .map(|seed| {
+                let d = seed as f32 * 0.1;
+                let mut models = vec![
+                    ("m0", logits([4.0 + d, 2.0 - d, 3.0, 5.0, 1.0, -1.0])),
+                    ("retrain_exact", logits([2.0 + d, 1.0 - d, 3.0, 5.0, 1.0, -1.0])),
+                    ("retrain_clean", logits([0.0 - d, -2.0 + d, 1.0, 5.0, 1.0, -1.0])),
+                    ("same", logits([2.0 + d, 1.0 - d, 3.0, 5.0, 1.0, -1.0])),
+                    ("kept", logits([9.0 + d, 8.0 - d, 3.0, 5.0, 1.0, -1.0])),
+                ];
+                if seed < 2 {
+                    models.push(("two", logits([2.0, 1.0, 3.0, 5.0, 1.0, -1.0])));
+                }
+                run(&models).unwrap()
+            })
+            .collect();
+        let tables: Vec<SummaryTable> = evals.iter().map(Evaluation::table).collect();
+        let agg = aggregate(&tables).unwrap();
+        let refs: Vec<&Evaluation> = evals.iter().collect();
+        let cols = forget_quality_columns(&agg, &refs, &SETS).unwrap();
+        let names: Vec<&str> = cols.iter().map(|c| c.name.as_str()).collect();
+        assert_eq!(names, ["eps_fq_exact", "eps_fq_clean", "eps_models"]);
+        let at = |c: usize, model: &str| cols[c].mean[agg.models.iter().position(|m| m == model).unwrap()];
+        // Identical statistics: no attack separates them, every example scores 1.
+        assert_eq!(at(0, "same"), Some(1.0));
+        // Far above the oracle on every seed: ε is infinite, clipped to the cap, and scores 0.
+        assert_eq!(at(0, "kept"), Some(0.0));
+        assert_eq!(at(1, "kept"), Some(0.0));
+        // The oracle against itself is left out; against the other oracle it is scored.
+        assert_eq!(at(0, "retrain_exact"), None);
+        assert_eq!(at(1, "retrain_clean"), None);
+        assert!(at(1, "retrain_exact").is_some() && at(0, "retrain_clean").is_some());
+        // Two models cannot be scored; the count says how many there were.
+        assert_eq!((at(0, "two"), at(2, "two")), (None, Some(2.0)));
+        assert_eq!(at(2, "m0"), Some(4.0));
+        assert!(cols.iter().all(|c| c.std.iter().all(Option::is_none)));
     }
 
     #[test]

@@ -505,7 +505,10 @@ fn eval_markdown(rows: &[EvalRow], costs: &Costs, arm: usize) -> String {
          true-class confidence (fitted on the first 2,000 retain against the first 2,000 test samples, `doppel eval \
          --svc-shadow`) calls non-members, higher meaning more forgotten; KL F→X is the mean KL(model ‖ X) on F in \
          nats; Avg.Gap is the mean absolute gap to the oracle over forget, retain and test accuracy and \
-         MIA-Efficacy (Jia et al. 2023).\n\n",
+         MIA-Efficacy (Jia et al. 2023); ε FQ X is the NeurIPS-2023 unlearning competition's forget quality of \
+         the model's seeds against X's seeds on F (the mean per-target score 2^−⌊ε/0.5⌋, 1 when no attack tells the \
+         two sets of models apart, 0 at or above the ceiling ⌈ln(N − 1)⌉ that N models per side can certify; – \
+         below 3 seeds and on X's own row).\n\n",
     );
     let titles: Vec<&str> = EVAL_COLUMNS.iter().map(|(_, t, _)| *t).collect();
     let _ = writeln!(s, "| k | model | {} |", titles.join(" | "));
@@ -528,6 +531,20 @@ fn eval_markdown(rows: &[EvalRow], costs: &Costs, arm: usize) -> String {
         let _ = writeln!(s, "| {} | {name} | {} |", r.k, cells.join(" | "));
     }
     s.push('\n');
+    let mut ns: Vec<(usize, usize)> = rows
+        .iter()
+        .filter(|r| r.model == "m0")
+        .filter_map(|r| r.get("eps_models_mean").map(|n| (r.k, n as usize)))
+        .filter(|(_, n)| *n >= 3)
+        .collect();
+    ns.dedup();
+    for (k, n) in ns {
+        let _ = writeln!(
+            s,
+            "- k = {k}: ε-score from N = {n} models per side (one per seed); ceiling ⌈ln(N − 1)⌉ = {}.",
+            doppel_eval::epsilon::cap(n)
+        );
+    }
     s.push_str(&scope_sizes(costs, arm));
     s.push_str(&method_verdicts(&rows));
     s.push_str(&searched_settings(costs, arm));

@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 
 /// The columns the report shows from `doppel eval`, as (column stem, title, decimals in the Markdown; the CSV
 /// has two more).
-pub const EVAL_COLUMNS: [(&str, &str, usize); 11] = [
+pub const EVAL_COLUMNS: [(&str, &str, usize); 13] = [
     ("f_acc", "F acc", 3),
     ("test_acc", "test acc", 3),
     ("f_lsc", "F logit conf", 2),
@@ -30,6 +30,8 @@ pub const EVAL_COLUMNS: [(&str, &str, usize); 11] = [
     ("kl_f_clean", "KL F→clean", 4),
     ("avg_gap_exact", "Avg.Gap exact", 4),
     ("avg_gap_clean", "Avg.Gap clean", 4),
+    ("eps_fq_exact", "ε FQ exact", 3),
+    ("eps_fq_clean", "ε FQ clean", 3),
 ];
 
 /// `<stem>_mean, <stem>_std` for each stem.
