@@ -160,8 +160,8 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     let (built, reused) = counts(&first);
     assert_eq!(
         (built, reused),
-        (49, 0),
-        "3 datasets + 3 k × 3 seeds × 3 models + 1 mining + 9 unlearned + 3 searched + 3 attacks + 3 evaluations:\n{first}"
+        (52, 0),
+        "3 datasets + 3 k × 3 seeds × 3 models + 1 mining + 3 calibrations + 9 unlearned + 3 searched + 3 attacks + 3 evaluations:\n{first}"
     );
     for f in [
         "report.md",
@@ -187,14 +187,15 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     // The last eval step ran doppel eval with every seed's attack: its table has the reconstruction columns.
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(out.join("manifest.json")).unwrap()).unwrap();
-    let last_eval = manifest["steps"][48]["key"].as_str().unwrap();
+    let steps = manifest["steps"].as_array().unwrap();
+    let last_eval = steps.iter().rev().find(|s| s["kind"] == "eval").unwrap()["key"].as_str().unwrap();
     let eval_out = std::fs::read_to_string(out.join("cache/eval").join(last_eval).join("stdout.txt")).unwrap();
     assert!(eval_out.contains("| SSIM kkt | SSIM inversion | SSIM class mean | SSIM nearest |"), "{eval_out}");
     let timing = std::fs::read_to_string(out.join("timing.md")).unwrap();
     assert!(timing.contains("| smoke | 21 | scrub | lineage |"), "{timing}");
     assert!(timing.contains("| smoke | 21 | salun+search | exact |"), "{timing}");
     assert_eq!(manifest["preset"], "smoke");
-    assert_eq!(manifest["steps"].as_array().unwrap().len(), 49);
+    assert_eq!(manifest["steps"].as_array().unwrap().len(), 52);
     assert!(manifest["steps"][0]["wall_seconds"].as_f64().is_some());
     let derived = std::fs::read_to_string(out.join("configs/dataset/smoke-k21.toml")).unwrap();
     assert!(derived.contains("per_target = 15") && derived.contains("per_target = 6"), "{derived}");
@@ -203,7 +204,7 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     let saved = report_files(&out);
 
     let second = smoke(&out, &[]);
-    assert_eq!(counts(&second), (0, 49), "{second}");
+    assert_eq!(counts(&second), (0, 52), "{second}");
     assert_eq!(report_files(&out), saved, "a rerun changed the report");
     let log = std::fs::read_to_string(out.join("reproduce.log")).unwrap();
     assert!(log.contains("reused") && log.contains("doppel train"), "the log holds both runs");
@@ -227,8 +228,8 @@ fn two_runs_on_one_results_folder_build_each_step_once() {
     let (ea, eb) = (String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
     assert!(a.status.success() && b.status.success(), "first:\n{ea}\nsecond:\n{eb}");
     let ((ba, ra), (bb, rb)) = (counts(&ea), counts(&eb));
-    assert_eq!((ba + ra, bb + rb), (49, 49), "each run accounts for every step:\n{ea}\n{eb}");
-    assert_eq!(ba + bb, 49, "every step is built once, by one of the two runs:\n{ea}\n{eb}");
+    assert_eq!((ba + ra, bb + rb), (52, 52), "each run accounts for every step:\n{ea}\n{eb}");
+    assert_eq!(ba + bb, 52, "every step is built once, by one of the two runs:\n{ea}\n{eb}");
     assert!(ba > 0 && bb > 0, "both runs did work (the second did not just find everything done):\n{ea}\n{eb}");
     let waited = format!("{ea}{eb}").lines().filter(|l| l.contains("another run on this results folder")).count();
     assert!(waited > 0, "a run that waits for the other says so:\n{ea}\n{eb}");
@@ -241,7 +242,7 @@ fn two_runs_on_one_results_folder_build_each_step_once() {
         }
     }
     // The cache is sound: a third run reuses every step.
-    assert_eq!(counts(&smoke(&shared, &[])), (0, 49));
+    assert_eq!(counts(&smoke(&shared, &[])), (0, 52));
 }
 
 #[test]
@@ -272,19 +273,20 @@ fn a_killed_run_resumes_and_ends_with_the_same_report() {
     // before, as a kill in the middle of training it would have.
     let manifest: serde_json::Value =
         serde_json::from_slice(&std::fs::read(whole.join("manifest.json")).unwrap()).unwrap();
-    // Step 41 is the last model (the attacks and the last evaluation follow).
-    assert_eq!(manifest["steps"][41]["kind"], "model", "{}", manifest["steps"][41]);
-    let last = manifest["steps"][41]["key"].as_str().unwrap().to_string();
+    // The last model step (the unlearning, the attacks and the last evaluation follow it).
+    let steps = manifest["steps"].as_array().unwrap();
+    let last_model = steps.iter().rev().find(|s| s["kind"] == "model").unwrap();
+    let last = last_model["key"].as_str().unwrap().to_string();
     let stale = killed.join(format!("cache/model/.tmp-{last}-1"));
     std::fs::create_dir_all(stale.join("m0")).unwrap();
     std::fs::write(stale.join("m0/model.safetensors"), "half").unwrap();
 
     let resumed = smoke(&killed, &[]);
     let (built, reused) = counts(&resumed);
-    assert_eq!(built + reused, 49, "{resumed}");
+    assert_eq!(built + reused, 52, "{resumed}");
     assert!(reused >= 4, "the steps finished before the kill are reused:\n{resumed}");
     assert!(built > 0, "the kill came before the end of the run:\n{resumed}");
-    assert!(!stale.exists() || reused == 49, "the stale build folder is cleared");
+    assert!(!stale.exists() || reused == 52, "the stale build folder is cleared");
     assert_same_report(&whole, &killed);
 }
 
@@ -305,7 +307,7 @@ fn three_shards_and_a_merge_equal_an_unsharded_run() {
         total_built += built;
         assert!(!sharded.join("report.md").exists(), "a shard writes no report");
     }
-    assert_eq!(total_built, 49, "every step is built by exactly one shard when they run one after another");
+    assert_eq!(total_built, 52, "every step is built by exactly one shard when they run one after another");
 
     // A merge with a step missing (as when a shard has not run) refuses and says what to do.
     let evals: Vec<_> = std::fs::read_dir(sharded.join("cache/eval")).unwrap().map(|e| e.unwrap().path()).collect();
@@ -314,7 +316,7 @@ fn three_shards_and_a_merge_equal_an_unsharded_run() {
     let early = xtask(&["--preset", "smoke", "--out", sharded.to_str().unwrap(), "--merge"]);
     let stderr = String::from_utf8_lossy(&early.stderr);
     assert!(!early.status.success());
-    assert!(stderr.contains("1 of 49 steps are not in") && stderr.contains("run the missing shards"), "{stderr}");
+    assert!(stderr.contains("1 of 52 steps are not in") && stderr.contains("run the missing shards"), "{stderr}");
 
     let rebuilt: usize = (0..3).map(|i| counts(&smoke(&sharded, &["--shard", &format!("{i}/3")])).0).sum();
     assert_eq!(rebuilt, 1, "only the missing step is built again");

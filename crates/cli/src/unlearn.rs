@@ -58,10 +58,40 @@ pub struct UnlearnArgs {
     /// For --search: the `retrain_exact` checkpoint directory (or .safetensors) the gap is measured to.
     #[arg(long)]
     reference: Option<PathBuf>,
+    /// For --search: what the chosen candidate minimises. `avg-gap`: Avg.Gap to --reference (UA, RA, TA,
+    /// MIA-Efficacy; Jia et al. 2023). `kl-forget`: the calibration of issue 19 — the mean KL(model ‖ reference)
+    /// on the targets F, among the candidates whose test accuracy is within --max-test-drop of the original's
+    /// (when none is, the one that keeps the most test accuracy, marked `within_tolerance = false`). Either way the
+    /// chosen settings are written to OUT/settings.toml, a --config that reproduces them.
+    #[arg(long, value_enum, default_value_t = Objective::AvgGap)]
+    objective: Objective,
+    /// For --objective kl-forget: how far below the original's test accuracy (a fraction: 0.03 is 3 points) a
+    /// candidate may fall.
+    #[arg(long, default_value_t = 0.03)]
+    max_test_drop: f64,
     /// Go on (with a warning) when the checkpoint or --reference was trained on another dataset than --dataset
     /// (their sidecar's manifest sha256 differs); by default that is an error.
     #[arg(long)]
     allow_other_dataset: bool,
+}
+
+/// What `--search` minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Objective {
+    /// Avg.Gap to the reference.
+    AvgGap,
+    /// Mean KL to the reference on F, test accuracy within a tolerance of the original's.
+    KlForget,
+}
+
+impl Objective {
+    fn name(self) -> &'static str {
+        match self {
+            Objective::AvgGap => "avg_gap",
+            Objective::KlForget => "kl_forget",
+        }
+    }
 }
 
 /// The methods the command line offers.
@@ -197,11 +227,19 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
         let ref_train = infer::predict(&ref_net, &ref_side.spec, &ds.train.data, &all_train, bs, &device)?;
         let ref_test = infer::predict(&ref_net, &ref_side.spec, &ds.test.data, &test_rows, bs, &device)?;
         let ref_terms = gap_terms(&ref_train, &ref_test, &ds.train.samples)?;
+        if !(0.0..=1.0).contains(&a.max_test_drop) {
+            anyhow::bail!(
+                "--max-test-drop is {}; give a fraction of accuracy in [0, 1] (0.03 is 3 points)",
+                a.max_test_drop
+            );
+        }
+        let original_test = infer::predict(&net, &side.spec, &ds.test.data, &test_rows, bs, &device)?.accuracy(None);
+        let forget = forget_rows(&ds.train.samples);
         let space = SearchSpace::default();
         let grid = doppel_unlearn::candidates(&configs, a.method.into(), &space)?;
         let started = std::time::Instant::now();
-        let (mut entries, mut best): (Vec<SearchEntry>, Option<(usize, doppel_unlearn::Unlearned)>) =
-            (Vec::new(), None);
+        let mut entries: Vec<SearchEntry> = Vec::new();
+        let mut best: Option<(usize, doppel_unlearn::Unlearned, MethodConfigs)> = None;
         for (i, c) in grid.iter().enumerate() {
             let m = c.configs.build(a.method.into())?;
             tracing::info!(method = m.name(), scope = scope.name(), candidate = i + 1, of = grid.len(), lr = ?c.lr, budget = ?c.budget, "search");
@@ -213,6 +251,8 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
                         lr: c.lr,
                         budget: c.budget,
                         avg_gap: None,
+                        kl_forget: None,
+                        test_accuracy: None,
                         problem: Some(e.to_string()),
                         status: None,
                         wall_seconds: None,
@@ -224,45 +264,67 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
             let test = infer::predict(&run.net, &run.spec, &ds.test.data, &test_rows, bs, &device)?;
             // A candidate whose outputs are not finite (a learning rate too large for the method) cannot be
             // scored; it is recorded with the reason and never chosen.
-            let scored =
-                gap_terms(&train, &test, &ds.train.samples).and_then(|t| Ok(doppel_eval::avg_gap(&t, &ref_terms)?));
-            let (gap, problem) = match scored {
-                Ok(g) => (Some(g), None),
-                Err(e) => (None, Some(doppel_stdx::errors::one_line(e.chain()))),
+            let scored = gap_terms(&train, &test, &ds.train.samples).and_then(|t| {
+                let gap = doppel_eval::avg_gap(&t, &ref_terms)?;
+                Ok((gap, mean_kl_on(&train, &ref_train, &forget)?))
+            });
+            let (gap, kl, problem) = match scored {
+                Ok((g, kl)) => (Some(g), Some(kl), None),
+                Err(e) => (None, None, Some(doppel_stdx::errors::one_line(e.chain()))),
             };
             entries.push(SearchEntry {
                 lr: c.lr,
                 budget: c.budget,
                 avg_gap: gap,
+                kl_forget: kl,
+                test_accuracy: gap.map(|_| test.accuracy(None)),
                 problem,
                 status: Some(run.report.status.clone()),
                 wall_seconds: Some(run.report.wall_seconds),
             });
-            let better = |b: &usize| entries[*b].avg_gap.is_none_or(|bg| gap.is_some_and(|g| g < bg));
-            if gap.is_some() && best.as_ref().is_none_or(|(b, _)| better(b)) {
-                best = Some((i, run));
+            let rank = |e: &SearchEntry| rank(e, a.objective, original_test, a.max_test_drop);
+            let new = rank(&entries[i]);
+            if new.is_some()
+                && best.as_ref().is_none_or(|(b, _, _)| rank(&entries[*b]).is_none_or(|old| new < Some(old)))
+            {
+                best = Some((i, run, c.configs.clone()));
             }
         }
-        let (chosen, out) = best.with_context(|| {
+        let (chosen, out, settings) = best.with_context(|| {
             format!(
                 "no candidate of the search could be scored: {:?}",
                 entries.iter().map(|e| &e.problem).collect::<Vec<_>>()
             )
         })?;
         let seconds = started.elapsed().as_secs_f64();
+        let within_tolerance = (a.objective == Objective::KlForget)
+            .then(|| entries[chosen].test_accuracy.is_some_and(|t| within(t, original_test, a.max_test_drop)));
+        if within_tolerance == Some(false) {
+            tracing::warn!(
+                method = method.name(),
+                original_test,
+                "no candidate keeps test accuracy within --max-test-drop of the original's; the one that keeps the most \
+                 is chosen"
+            );
+        }
         let record = SearchRecord {
             space,
+            objective: a.objective,
             reference: ref_weights.display().to_string(),
+            original_test_accuracy: original_test,
+            max_test_drop: a.max_test_drop,
+            within_tolerance,
             candidates: entries,
             chosen,
             seconds,
             rte: seconds / side.report.seconds.max(1e-9),
         };
-        (out, Some(record))
+        (out, Some((record, settings)))
     } else {
         tracing::info!(method = method.name(), scope = scope.name(), "unlearning");
         (method.unlearn(&original, &view, &scope, &ctx, &mut |_| {})?, None)
     };
+    let (search, settings) = search.unzip();
 
     // Outputs first: a network whose logits overflow somewhere (weights grown too large, though finite) would put
     // NaN rows into every table downstream, so it is refused before anything is written.
@@ -306,6 +368,9 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
     let report_path = dir.join("report.json");
     std::fs::write(&report_path, serde_json::to_string_pretty(&file)? + "\n")
         .with_context(|| format!("writing {}", report_path.display()))?;
+    if let Some(settings) = &settings {
+        write_settings(&dir.join(SETTINGS_FILE), settings, method.name(), a.objective)?;
+    }
     let outcome = file.search.as_ref().map(|s| {
         let chosen = s.candidates.get(s.chosen);
         SearchOutcome {
@@ -314,6 +379,11 @@ pub fn run(a: UnlearnArgs) -> anyhow::Result<()> {
             lr: chosen.and_then(|c| c.lr),
             budget: chosen.and_then(|c| c.budget),
             avg_gap: chosen.and_then(|c| c.avg_gap),
+            objective: s.objective.name().into(),
+            kl_forget: chosen.and_then(|c| c.kl_forget),
+            test_accuracy: chosen.and_then(|c| c.test_accuracy),
+            original_test_accuracy: Some(s.original_test_accuracy),
+            within_tolerance: s.within_tolerance,
         }
     });
     write_unlearn_result(dir, &out.report, Some(rte), outcome)?;
@@ -368,7 +438,56 @@ fn finite_outputs(run: &str, splits: &[(&str, &Predictions)], out: &Path) -> any
     Ok(())
 }
 
-/// One point of `--search`: the values it set, its Avg.Gap to the reference, and how the run ended.
+/// The file `--search` writes the chosen settings to.
+pub(crate) const SETTINGS_FILE: &str = "settings.toml";
+
+/// Writes `settings` as a `--config` file, with a header that says where they come from.
+fn write_settings(path: &Path, settings: &MethodConfigs, method: &str, objective: Objective) -> anyhow::Result<()> {
+    let body = toml::to_string(settings).context("the chosen settings do not serialise as TOML")?;
+    let text = format!(
+        "# The settings `doppel unlearn --search --objective {}` chose for {method}; pass this file as --config to \
+         run them again.\n{body}",
+        objective.name().replace('_', "-"),
+    );
+    // A file that cannot be read back would hand the next step other settings than the chosen ones.
+    let back = MethodConfigs::from_toml(&text, &path.display().to_string())?;
+    anyhow::ensure!(&back == settings, "{}: the chosen settings do not read back as written", path.display());
+    doppel_stdx::write_atomic(path, text.as_bytes())?;
+    Ok(())
+}
+
+/// Whether test accuracy `test` is within `drop` of the original's.
+fn within(test: f64, original: f64, drop: f64) -> bool {
+    original - test <= drop + 1e-12
+}
+
+/// The order of a candidate under `objective` (smaller is better); `None` when it cannot be chosen. Under
+/// `kl-forget` the candidates within tolerance come first (by KL on F), then the rest by the test accuracy they
+/// lose.
+fn rank(e: &SearchEntry, objective: Objective, original: f64, drop: f64) -> Option<(u8, f64)> {
+    match objective {
+        Objective::AvgGap => e.avg_gap.map(|g| (0, g)),
+        Objective::KlForget => {
+            let (kl, test) = (e.kl_forget?, e.test_accuracy?);
+            Some(if within(test, original, drop) { (0, kl) } else { (1, original - test) })
+        }
+    }
+}
+
+/// Mean `KL(model ‖ reference)` over `rows` of the two models' outputs on the same samples.
+fn mean_kl_on(model: &Predictions, reference: &Predictions, rows: &[usize]) -> anyhow::Result<f64> {
+    let pick = |p: &Predictions| -> Vec<f32> {
+        rows.iter().flat_map(|&r| p.logits[r * p.classes..(r + 1) * p.classes].iter().copied()).collect()
+    };
+    let (m, r) = (pick(model), pick(reference));
+    let kl = doppel_eval::kl_from_logits(
+        &doppel_eval::Logits::new(&m, model.classes)?,
+        &doppel_eval::Logits::new(&r, reference.classes)?,
+    )?;
+    Ok(doppel_eval::mean(&kl)?)
+}
+
+/// One point of `--search`: the values it set, its scores against the reference, and how the run ended.
 #[derive(Debug, serde::Serialize)]
 struct SearchEntry {
     lr: Option<f64>,
@@ -376,6 +495,10 @@ struct SearchEntry {
     budget: Option<f64>,
     /// `None` when the candidate's outputs could not be scored (see `problem`).
     avg_gap: Option<f64>,
+    /// Mean KL(candidate ‖ reference) on F; `None` as `avg_gap`.
+    kl_forget: Option<f64>,
+    /// Test accuracy; `None` as `avg_gap`.
+    test_accuracy: Option<f64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     problem: Option<String>,
     /// How the run ended; `None` when it returned no weights (see `problem`).
@@ -390,11 +513,19 @@ struct SearchEntry {
 struct SearchRecord {
     /// The grid's factors.
     space: SearchSpace,
+    /// What the chosen candidate minimises.
+    objective: Objective,
     /// The reference checkpoint the gap is measured to.
     reference: String,
+    /// The original's test accuracy and the drop `kl-forget` allows.
+    original_test_accuracy: f64,
+    max_test_drop: f64,
+    /// For `kl-forget`: whether the chosen candidate keeps test accuracy within the drop.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    within_tolerance: Option<bool>,
     /// Every candidate, in grid order.
     candidates: Vec<SearchEntry>,
-    /// Index of the chosen candidate (lowest Avg.Gap among the scored; the earlier on ties).
+    /// Index of the chosen candidate (the lowest by the objective among the scored; the earlier on ties).
     chosen: usize,
     /// Wall seconds of the whole search, and that over the original's training time.
     seconds: f64,

@@ -15,10 +15,10 @@ fn bad_plans_are_errors_naming_the_file() {
 
     std::fs::write(dir.path().join("plan.json"), "{\"format\": \"doppel-report-plan/0\"}").unwrap();
     let err = failing(&doppel(&["report", "--plan", "plan.json"], dir.path()));
-    assert!(err.contains("plan.json") && err.contains("doppel-report-plan/1") && err.contains("cargo xtask"), "{err}");
+    assert!(err.contains("plan.json") && err.contains("doppel-report-plan/2") && err.contains("cargo xtask"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 
-    let plan = r#"{"format": "doppel-report-plan/1",
+    let plan = r#"{"format": "doppel-report-plan/2",
         "preset": {"name": "p", "description": "", "file": "p.toml", "device": "flex", "seeds": [1],
                    "reseed_data": false, "arms": []},
         "steps": [{"kind": "dataset", "key": "abc", "label": "d k=0", "arm": 0, "k": 0, "seed": null,

@@ -210,6 +210,68 @@ fn the_search_runs_the_grid_and_keeps_the_lowest_gap() {
     assert!(String::from_utf8_lossy(&no_ref.stderr).contains("--reference"), "{no_ref:?}");
 }
 
+/// `--objective kl-forget` (the calibration): the chosen candidate has the lowest mean KL to the reference on F among
+/// those within --max-test-drop of M0's test accuracy, and OUT/settings.toml, passed back as --config, runs the same
+/// model again (the same outputs, byte for byte).
+#[test]
+fn the_calibration_keeps_the_nearest_on_f_within_the_test_drop_and_its_settings_rerun_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    std::fs::write(dir.join("d.toml"), DATASET).unwrap();
+    std::fs::write(dir.join("t.toml"), TRAIN).unwrap();
+    std::fs::write(dir.join("u.toml"), METHODS).unwrap();
+    ok(&doppel(&["data", "build", "--config", "d.toml", "--out", "ds"], dir));
+    ok(&doppel(&["train", "--dataset", "ds", "--config", "t.toml", "--which", "m0,retrain_exact", "--out", "m"], dir));
+    let args = ["unlearn", "--dataset", "ds", "--checkpoint", "m/m0", "--method", "ga", "--scope", "exact"];
+    let search = ["--search", "--reference", "m/retrain_exact", "--objective", "kl-forget"];
+    let run = |drop: &str, out: &str| {
+        ok(&doppel(
+            &[&args[..], &search[..], &["--config", "u.toml", "--max-test-drop", drop, "--out", out]].concat(),
+            dir,
+        ));
+        let text = std::fs::read_to_string(dir.join(out).join("report.json")).unwrap();
+        serde_json::from_str::<serde_json::Value>(&text).unwrap()
+    };
+    for drop in ["0.03", "1"] {
+        let report = run(drop, "c");
+        let s = &report["search"];
+        assert_eq!(s["objective"], "kl_forget", "{report}");
+        let original = s["original_test_accuracy"].as_f64().unwrap();
+        let candidates = s["candidates"].as_array().unwrap();
+        assert_eq!(candidates.len(), 6, "{report}");
+        let kl = |c: &serde_json::Value| c["kl_forget"].as_f64().unwrap();
+        let test = |c: &serde_json::Value| c["test_accuracy"].as_f64().unwrap();
+        let drop: f64 = drop.parse().unwrap();
+        let feasible: Vec<&serde_json::Value> =
+            candidates.iter().filter(|c| original - test(c) <= drop + 1e-12).collect();
+        let chosen = &candidates[s["chosen"].as_u64().unwrap() as usize];
+        if feasible.is_empty() {
+            assert_eq!(s["within_tolerance"], false);
+            let best = candidates.iter().map(test).fold(f64::NEG_INFINITY, f64::max);
+            assert_eq!(test(chosen), best, "none within the drop: the one that keeps the most test accuracy");
+        } else {
+            assert_eq!(s["within_tolerance"], true);
+            let min = feasible.iter().map(|c| kl(c)).fold(f64::INFINITY, f64::min);
+            assert_eq!(kl(chosen), min, "the lowest KL on F within the drop: {candidates:?}");
+        }
+        let result: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("c/result.json")).unwrap()).unwrap();
+        assert_eq!(result["search"]["kl_forget"].as_f64(), Some(kl(chosen)));
+        // The settings file runs the chosen candidate again.
+        ok(&doppel(&[&args[..], &["--config", "c/settings.toml", "--out", "again"]].concat(), dir));
+        for f in ["outputs_train.parquet", "outputs_test.parquet"] {
+            let (a, b) =
+                (std::fs::read(dir.join("c").join(f)).unwrap(), std::fs::read(dir.join("again").join(f)).unwrap());
+            assert!(a == b, "{f} differs between the chosen candidate and its settings.toml rerun");
+        }
+        std::fs::remove_dir_all(dir.join("c")).unwrap();
+        std::fs::remove_dir_all(dir.join("again")).unwrap();
+    }
+    let bad = doppel(&[&args[..], &search[..], &["--max-test-drop", "3", "--out", "bad"]].concat(), dir);
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--max-test-drop is 3"), "{bad:?}");
+    assert!(!dir.join("bad").exists());
+}
+
 /// A checkpoint trained on one dataset and unlearned with another is refused, naming the sidecar and both
 /// manifest hashes; `--allow-other-dataset` goes on. The refused run leaves no --out behind.
 #[test]

@@ -20,7 +20,7 @@ pub mod plan;
 pub mod results;
 
 pub use names::{LmMethod, Method, Role, Scope};
-pub use plan::{ArmInfo, Builder, PlanStep, PlanUnlearn, PresetInfo, ReportPlan, StepKind, UnlearnInfo};
+pub use plan::{ArmInfo, Builder, PlanStep, PlanUnlearn, PresetInfo, ReportPlan, Settings, StepKind, UnlearnInfo};
 pub use results::{
     AttackResult, CommandResult, DatasetResult, EvalModel, EvalResult, LmEvalResult, ModelMetrics, QualityResult,
     QualityRow, ResultError, SearchOutcome, TargetScore, TrainResult, TrainedModel, UnlearnResult, read_result,

@@ -22,7 +22,7 @@ pub struct ReportPlan {
 
 impl ReportPlan {
     /// The format tag of this build.
-    pub const FORMAT: &'static str = "doppel-report-plan/1";
+    pub const FORMAT: &'static str = "doppel-report-plan/2";
 }
 
 /// What the report shows of the preset.
@@ -167,7 +167,7 @@ pub struct PlanStep {
     pub seed: Option<u64>,
     /// What the step's model is called in the tables: a role (`m0`) or `<method>[+search]-<scope>`.
     pub model: Option<String>,
-    /// For unlearn steps: the method and scope, and whether the budgeted search chose the settings.
+    /// For unlearn steps: the method and scope, and where its settings came from.
     pub unlearn: Option<PlanUnlearn>,
 }
 
@@ -179,6 +179,30 @@ pub struct PlanUnlearn {
     pub method: String,
     /// The scope.
     pub scope: Scope,
-    /// Whether `--search` chose the settings.
-    pub search: bool,
+    /// Where the settings came from.
+    pub settings: Settings,
+}
+
+/// Where an unlearn step's settings come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Settings {
+    /// The arm's method settings file, as written.
+    Config,
+    /// `doppel unlearn --search` (Avg.Gap to that seed's `retrain_exact`) chose them; the row is
+    /// `<method>+search-<scope>`.
+    Search,
+    /// This step is the arm's calibration of the method: `--search --objective kl-forget` at k = 0, exact scope,
+    /// against the calibration seed's `retrain_exact`. Its settings are what the calibrated steps run; it is not a
+    /// table row.
+    Calibration,
+    /// The settings the arm's calibration step chose.
+    Calibrated,
+}
+
+impl Settings {
+    /// Whether a budgeted search ran in this step (its cost is the whole search).
+    pub fn searched(self) -> bool {
+        matches!(self, Settings::Search | Settings::Calibration)
+    }
 }

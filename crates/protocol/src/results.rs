@@ -242,7 +242,7 @@ pub struct UnlearnResult {
 }
 
 impl CommandResult for UnlearnResult {
-    const FORMAT: &'static str = "doppel-unlearn-result/2";
+    const FORMAT: &'static str = "doppel-unlearn-result/3";
 }
 
 /// What `doppel unlearn --search` chose.
@@ -259,6 +259,17 @@ pub struct SearchOutcome {
     pub budget: Option<f64>,
     /// The chosen candidate's Avg.Gap to the reference.
     pub avg_gap: Option<f64>,
+    /// What the search minimised: `avg_gap`, or `kl_forget` (the calibration: mean KL to the reference on F with
+    /// test accuracy within a tolerance of the original's).
+    pub objective: String,
+    /// The chosen candidate's mean KL(model ‖ reference) on F.
+    pub kl_forget: Option<f64>,
+    /// The chosen candidate's test accuracy.
+    pub test_accuracy: Option<f64>,
+    /// The original model's test accuracy.
+    pub original_test_accuracy: Option<f64>,
+    /// For `kl_forget`: whether the chosen candidate keeps test accuracy within the tolerance.
+    pub within_tolerance: Option<bool>,
 }
 
 /// The result of `doppel eval`: per model, mean and std over runs (seeds) of every summary column.

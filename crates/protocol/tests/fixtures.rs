@@ -3,7 +3,8 @@
 //! drifts from the files commands wrote (a field renamed, added or dropped) fails here until the fixture — and the
 //! format number, when the meaning changed — is updated with it. The fixtures are result files the commands
 //! wrote in a `cargo xtask reproduce --preset smoke` run (`lm_eval.json`, whose arm the smoke preset lacks, is
-//! written in the same shape by hand).
+//! written in the same shape by hand; `unlearn.json` is `doppel unlearn --method scrub --search --objective kl-forget`
+//! on the dataset, M0 and settings of crates/cli/tests/unlearn.rs).
 
 use doppel_protocol::results::CommandResult;
 use doppel_protocol::{

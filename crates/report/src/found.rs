@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use doppel_protocol::results::RESULT_FILE;
 use doppel_protocol::{
     AttackResult, DatasetResult, EvalResult, LmEvalResult, ModelMetrics, PlanStep, QualityResult, QualityRow,
-    ReportPlan, StepKind, TrainResult, UnlearnResult, read_result,
+    ReportPlan, SearchOutcome, Settings, StepKind, TrainResult, UnlearnResult, read_result,
 };
 
 use crate::error::{ReportError, Result};
@@ -175,6 +175,8 @@ pub struct Found {
     pub evals: Vec<EvalRow>,
     /// Unlearning costs.
     pub costs: Costs,
+    /// The methods' calibrations, in plan order.
+    pub calibrations: Vec<Calibration>,
     /// Reconstruction scores per seed.
     pub attacks: Vec<AttackRow>,
     /// The language arm's models.
@@ -261,10 +263,10 @@ pub fn read(plan: &ReportPlan, cache: &Path, out: &Path) -> Result<Found> {
                 let Some(model) = s.model.clone() else { return Err(bad("an LM step without a model name".into())) };
                 f.lm_rows.push(LmRow { arm: s.arm, dataset: label, k: s.k, model, eval });
                 if s.kind == StepKind::LmUnlearn {
-                    add_cost(&dir, s, &mut f.costs)?;
+                    add_cost(&dir, s, &mut f.costs, &mut f.calibrations)?;
                 }
             }
-            StepKind::Unlearn => add_cost(&dir, s, &mut f.costs)?,
+            StepKind::Unlearn => add_cost(&dir, s, &mut f.costs, &mut f.calibrations)?,
             StepKind::Eval => {
                 let result: EvalResult = read_result(&dir.join("eval").join(RESULT_FILE))?;
                 for m in &result.models {
@@ -310,17 +312,18 @@ fn target_means(result: &AttackResult) -> BTreeMap<(String, String), [f64; 3]> {
 }
 
 /// Adds the cost of the unlearn step `s` (its `model/result.json`) to `costs`.
-fn add_cost(dir: &Path, s: &PlanStep, costs: &mut Costs) -> Result<()> {
+fn add_cost(dir: &Path, s: &PlanStep, costs: &mut Costs, calibrations: &mut Vec<Calibration>) -> Result<()> {
     let r: UnlearnResult = read_result(&dir.join("model").join(RESULT_FILE))?;
     let name = s.model.clone().unwrap_or_else(|| format!("{}-{}", r.method, r.scope));
     let cost = costs.entry((s.arm, s.k, name)).or_default();
     // A searched run costs the whole search, not just the chosen candidate.
-    let searched = s.unlearn.as_ref().is_some_and(|u| u.search);
+    let settings = s.unlearn.as_ref().map(|u| u.settings);
+    let searched = settings.is_some_and(Settings::searched);
     let rte = if searched { r.search.as_ref().map(|x| x.rte) } else { r.rte };
     if let Some(rte) = rte {
         cost.rte.push(rte);
     }
-    if let (true, Some(search)) = (searched, &r.search) {
+    if let (Some(Settings::Search), Some(search)) = (settings, &r.search) {
         let setting = match (search.lr, search.budget) {
             (Some(lr), Some(f)) => format!("lr {lr:e}, budget ×{f}"),
             (Some(lr), None) => format!("lr {lr:e}"),
@@ -332,7 +335,32 @@ fn add_cost(dir: &Path, s: &PlanStep, costs: &mut Costs) -> Result<()> {
     }
     cost.diverged += usize::from(r.diverged_at.is_some());
     cost.scope_size.push(r.scope_size as u64);
+    if let (Some(Settings::Calibration), Some(search)) = (settings, &r.search) {
+        calibrations.push(Calibration {
+            arm: s.arm,
+            method: r.method.clone(),
+            seed: s.seed.unwrap_or(0),
+            outcome: search.clone(),
+            diverged: r.diverged_at.is_some(),
+        });
+    }
     Ok(())
+}
+
+/// One method's calibration (k = 0, exact scope): the settings `doppel unlearn --search --objective kl-forget`
+/// chose and how near `retrain_exact` they got on F.
+#[derive(Debug, Clone)]
+pub struct Calibration {
+    /// Index of the arm.
+    pub arm: usize,
+    /// The method.
+    pub method: String,
+    /// The seed whose models calibrated it.
+    pub seed: u64,
+    /// What the search chose.
+    pub outcome: SearchOutcome,
+    /// Whether the chosen run diverged (and kept its last sound weights).
+    pub diverged: bool,
 }
 
 /// One cell of the reference-model summary: a model at one k, over seeds.

@@ -27,7 +27,7 @@ pub mod tables;
 
 use std::path::{Path, PathBuf};
 
-use doppel_protocol::ReportPlan;
+use doppel_protocol::{ReportPlan, Settings};
 
 pub use error::{ReportError, Result};
 pub use stats::mean_std_sample;
@@ -70,6 +70,9 @@ pub fn write_report(plan: &ReportPlan, cache: &Path, out: &Path) -> Result<Writt
         tables::datasets(preset, &found.counts),
         tables::evaluation(&found.evals, &found.costs),
     ];
+    if !found.calibrations.is_empty() {
+        all.push(tables::calibration(preset, &found.calibrations));
+    }
     if !attack_cells.is_empty() {
         all.push(tables::reconstruction(preset, &attack_cells));
     }
@@ -92,6 +95,7 @@ pub fn write_report(plan: &ReportPlan, cache: &Path, out: &Path) -> Result<Writt
         counts: &found.counts,
         evals: &found.evals,
         costs: &found.costs,
+        calibrations: &found.calibrations,
         attacks: &attack_cells,
         lm: &lm_cells,
         grids: &found.grids,
@@ -109,7 +113,7 @@ pub fn write_report(plan: &ReportPlan, cache: &Path, out: &Path) -> Result<Writt
         .iter()
         .filter_map(|s| {
             let (model, u) = (s.model.as_ref()?, s.unlearn.as_ref()?);
-            let method = if u.search { format!("{}+search", u.method) } else { u.method.clone() };
+            let method = if u.settings == Settings::Search { format!("{}+search", u.method) } else { u.method.clone() };
             Some((model.clone(), (method, u.scope.name().to_string())))
         })
         .collect();

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use doppel_protocol::{Builder, PresetInfo};
 
-use crate::found::{AttackCell, Cell, Costs, Counts, EvalRow, Metrics, ROLES, SCOPES};
+use crate::found::{AttackCell, Calibration, Cell, Costs, Counts, EvalRow, Metrics, ROLES, SCOPES};
 use crate::lm::{self, LmCell};
 use crate::stats::mean_std_sample;
 use crate::tables::EVAL_COLUMNS;
@@ -207,6 +207,8 @@ pub struct Summary<'a> {
     pub evals: &'a [EvalRow],
     /// Unlearning costs.
     pub costs: &'a Costs,
+    /// The methods' calibrations.
+    pub calibrations: &'a [Calibration],
     /// Reconstruction over seeds.
     pub attacks: &'a [AttackCell],
     /// The language models over seeds.
@@ -217,7 +219,7 @@ pub struct Summary<'a> {
 
 /// `report.md`.
 pub fn markdown(preset: &PresetInfo, found: &Summary<'_>) -> String {
-    let Summary { cells, counts, evals, costs, attacks, lm, grids } = *found;
+    let Summary { cells, counts, evals, costs, calibrations, attacks, lm, grids } = *found;
     let mut s = String::new();
     let _ = writeln!(s, "# doppel reproduce: `{}`\n", preset.name);
     if !preset.description.is_empty() {
@@ -303,6 +305,7 @@ pub fn markdown(preset: &PresetInfo, found: &Summary<'_>) -> String {
         if arm.builder == Builder::Qa {
             s.push_str(&scope_sizes(costs, a));
         }
+        s.push_str(&calibration_markdown(calibrations, evals, a));
         s.push_str(&eval_markdown(evals, costs, a));
         s.push_str(&attack_markdown(attacks, a));
         let arm_grids: Vec<String> =
@@ -486,6 +489,50 @@ fn method_verdicts(rows: &[&EvalRow]) -> String {
              M0: {}. Not met: {}.",
             if ok.is_empty() { "none".to_string() } else { ok.join(", ") },
             if notes.is_empty() { "none".to_string() } else { notes.join("; ") }
+        );
+    }
+    s
+}
+
+/// Arm `arm`'s calibration table: per method the settings chosen at k = 0 (mean KL to `retrain_exact` on F, test
+/// accuracy within 3 points of M0's) and how near it got, beside M0's own distance there. Empty without a
+/// calibration.
+fn calibration_markdown(rows: &[Calibration], evals: &[EvalRow], arm: usize) -> String {
+    let rows: Vec<&Calibration> = rows.iter().filter(|c| c.arm == arm).collect();
+    let Some(first) = rows.first() else { return String::new() };
+    let m0 = evals.iter().find(|r| r.arm == arm && r.k == 0 && r.model == "m0").and_then(|r| r.get("kl_f_exact_mean"));
+    let mut s = format!(
+        "
+Calibration (k = 0, the control, where retrain_exact = retrain_clean; seed {}'s M0, exact scope): each \
+         method's learning rate × {{0.1, 1, 10}} and budgets × {{1, 2}}, the setting with the lowest mean KL to \
+         retrain_exact on the targets F among those whose test accuracy stays within 3 points of M0's (`doppel \
+         unlearn --search --objective kl-forget`). Every unlearning row of this arm, at every k and scope, runs \
+         these settings. {}\n\n",
+        first.seed,
+        m0.map_or(String::new(), |v| format!(
+            "For scale: M0's mean KL to retrain_exact on F at k = 0 is {v:.4} (mean over seeds)."
+        ))
+    );
+    let _ = writeln!(s, "| method | lr | budget × | KL F→exact | test acc | M0 test acc | within 3 points |");
+    let _ = writeln!(s, "|---|---:|---:|---:|---:|---:|---|");
+    for c in rows {
+        let o = &c.outcome;
+        let or_dash = |v: Option<String>| v.unwrap_or_else(|| "–".into());
+        let _ = writeln!(
+            s,
+            "| {}{} | {} | {} | {} | {} | {} | {} |",
+            c.method,
+            if c.diverged { " (diverged)" } else { "" },
+            or_dash(o.lr.map(|v| format!("{v:e}"))),
+            or_dash(o.budget.map(|v| v.to_string())),
+            or_dash(o.kl_forget.map(|v| format!("{v:.4}"))),
+            or_dash(o.test_accuracy.map(|v| format!("{v:.3}"))),
+            or_dash(o.original_test_accuracy.map(|v| format!("{v:.3}"))),
+            match o.within_tolerance {
+                Some(true) => "yes",
+                Some(false) => "**no**",
+                None => "–",
+            }
         );
     }
     s

@@ -6,11 +6,12 @@
 //! | `reference_models_per_seed` | the same per seed |
 //! | `datasets` | arm, k (and data seed): the rows of R, F, S and test |
 //! | `evaluation` | arm, k and model: `doppel eval`'s metrics (mean and std over seeds) and diverged runs |
+//! | `calibration` | arm and method: the settings chosen at k = 0 (KL to retrain_exact on F within 3 test points of M0), their KL and test accuracy |
 //! | `reconstruction` | arm, k, model and attack: best reconstruction SSIM and its controls |
 //! | `mining_quality` | arm, k and sweep point: precision and recall of the mined look-alikes |
 //! | `lm` | QA arm, k and language model: answer NLL, perplexities, ROUGE-L, MiniLM cosine, Min-K% AUC |
 
-use crate::found::{AttackCell, Cell as Summary, Costs, Counts, EvalRow, Found, Metrics, ROLES, Row};
+use crate::found::{AttackCell, Calibration, Cell as Summary, Costs, Counts, EvalRow, Found, Metrics, ROLES, Row};
 use crate::lm::{LM_COLUMNS, LmCell};
 use crate::table::{Cell, Table};
 use doppel_protocol::PresetInfo;
@@ -106,6 +107,45 @@ pub fn evaluation(rows: &[EvalRow], costs: &Costs) -> Table {
         }
         row.push(costs.get(&(r.arm, r.k, r.model.clone())).map_or(Cell::Empty, |c| Cell::count(c.diverged)));
         t.push(row);
+    }
+    t
+}
+
+/// `calibration`: per arm and method, the settings the k = 0 calibration chose and how near `retrain_exact` they got
+/// on F, with test accuracy against M0's.
+pub fn calibration(preset: &PresetInfo, rows: &[Calibration]) -> Table {
+    let mut t = Table::new(
+        "calibration",
+        [
+            "dataset",
+            "method",
+            "seed",
+            "lr",
+            "budget_factor",
+            "candidates",
+            "kl_f_exact",
+            "test_acc",
+            "m0_test_acc",
+            "within_tolerance",
+            "diverged",
+        ],
+    );
+    for c in rows {
+        let label = preset.arms.get(c.arm).map_or("?", |a| a.label.as_str());
+        let o = &c.outcome;
+        t.push(vec![
+            Cell::text(label),
+            Cell::text(&c.method),
+            Cell::count(c.seed),
+            o.lr.map_or(Cell::Empty, Cell::shortest),
+            o.budget.map_or(Cell::Empty, Cell::shortest),
+            Cell::count(o.candidates),
+            Cell::fixed(o.kl_forget, 6),
+            Cell::fixed(o.test_accuracy, 4),
+            Cell::fixed(o.original_test_accuracy, 4),
+            o.within_tolerance.map_or(Cell::Empty, |w| Cell::text(if w { "yes" } else { "no" })),
+            Cell::text(if c.diverged { "yes" } else { "no" }),
+        ]);
     }
     t
 }

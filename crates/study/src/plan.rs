@@ -15,7 +15,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use anyhow::{Context, Result, bail};
-use doppel_protocol::Role;
+use doppel_protocol::{Role, Settings};
 use doppel_stdx::hash::hex;
 use doppel_stdx::sha256_hex;
 use serde::Serialize;
@@ -78,7 +78,9 @@ pub enum Action {
     },
     /// `doppel unlearn --dataset <dep 0>/dataset --checkpoint <dep 1>/m0 --method <method> --scope <scope>
     /// --config <config> --out <artifact>/model`; for scope mined, `--mined-rows <dep 2>/mine/neighbours.parquet`;
-    /// when `search`, `--search --reference <last dep>/retrain_exact`.
+    /// for [`Settings::Search`], `--search --reference <last dep>/retrain_exact`; for [`Settings::Calibration`],
+    /// `--search --objective kl-forget --reference <last dep>/retrain_exact`; for [`Settings::Calibrated`],
+    /// `--config <last dep>/model/settings.toml` (the calibration's choice) instead of `config`.
     Unlearn {
         /// The method settings file's text.
         config: String,
@@ -86,8 +88,8 @@ pub enum Action {
         method: &'static str,
         /// exact, mined or lineage.
         scope: &'static str,
-        /// Whether the budgeted hyperparameter search picks the settings (the last dep is retrain_exact).
-        search: bool,
+        /// Where the settings come from, and so what the last dep is.
+        settings: Settings,
     },
     /// `doppel eval --dataset <dep 0>/dataset --runs <one folder per seed> --out <artifact>/eval`, where the run
     /// folder of seed `seeds[i]` holds the models of deps `1 + 3i ..= 3 + 3i` ([`ROLES`] order), and after the
@@ -124,6 +126,8 @@ pub struct AttackAction {
 
 /// What a searched run's model name adds to its method: `ga+search-exact` beside `ga-exact`.
 pub const SEARCH_SUFFIX: &str = "+search";
+/// What a calibration step's model name adds to its method (`ga+calibration-exact`); it is not a table row.
+pub const CALIBRATION_SUFFIX: &str = "+calibration";
 
 /// The seed of `doppel eval`'s logistic-regression attack (balancing and folds) in every eval step.
 pub const EVAL_ATTACK_SEED: u64 = 0;
@@ -221,6 +225,8 @@ impl Plan {
                 .collect::<Result<Vec<&str>>>()?;
             let joined = digests.join(",");
             let source_files = if digests.is_empty() { None } else { Some(joined.as_str()) };
+            // (method, calibration step) of this arm, planned at k = 0 and read at every k.
+            let mut calibrations: Vec<(&'static str, usize)> = Vec::new();
             for &k in &arm.k {
                 let data_seeds: Vec<Option<u64>> =
                     if preset.reseed_data { arm.seeds.iter().map(|&s| Some(s)).collect() } else { vec![None] };
@@ -281,13 +287,59 @@ impl Plan {
                     let mut unlearned: Vec<(u64, String, usize)> = Vec::new();
                     for &seed in &seeds {
                         models.extend(push_references(&mut steps, ctx, preset, a, k, ds, seed)?);
+                    }
+                    // The calibration: at k = 0, one search per method from the calibration seed's M0 against its
+                    // retrain_exact; every unlearn step of the arm (any k, any scope) reads the chosen settings.
+                    if let (0, Some(u)) = (k, arm.unlearn.as_ref())
+                        && let Some(n) = u.calibrate.and_then(|c| seeds.iter().position(|&s| s == c))
+                    {
+                        let seed = seeds[n];
+                        let (m0, retrain_exact) = (models[n * ROLES.len()], models[n * ROLES.len() + 1]);
+                        for &method in &u.methods {
+                            let role = format!("{method} calibration");
+                            let i = push_derived(
+                                &mut steps,
+                                ctx,
+                                Derived {
+                                    kind: Kind::Unlearn,
+                                    config: &u.config,
+                                    role: Some(&role),
+                                    deps: vec![ds, m0, retrain_exact],
+                                    label: format!("{} k=0 seed={seed} {method} calibration", arm.label),
+                                    slug: format!("{}-k0-seed{seed}-{method}-calibration", arm.label),
+                                    action: Action::Unlearn {
+                                        config: u.config.clone(),
+                                        method,
+                                        scope: "exact",
+                                        settings: Settings::Calibration,
+                                    },
+                                    coords: Coords {
+                                        arm: a,
+                                        dataset: arm.label.clone(),
+                                        k,
+                                        seed: Some(seed),
+                                        role: Some(method),
+                                    },
+                                },
+                            )?;
+                            calibrations.push((method, i));
+                        }
+                    }
+                    for (n, &seed) in seeds.iter().enumerate() {
                         let Some(u) = arm.unlearn.as_ref().filter(|u| u.k.contains(&k) && u.seeds.contains(&seed))
                         else {
                             continue;
                         };
-                        let m0 = models[models.len() - ROLES.len()];
-                        let retrain_exact = models[models.len() - ROLES.len() + 1];
+                        let (m0, retrain_exact) = (models[n * ROLES.len()], models[n * ROLES.len() + 1]);
                         for &method in &u.methods {
+                            let calibration = calibrations.iter().find(|(m, _)| *m == method).map(|(_, i)| *i);
+                            if u.calibrate.is_some() && calibration.is_none() {
+                                bail!(
+                                    "{}: the calibration of {method} (k = 0) is not planned before k = {k}; the \
+                                     arm's k must start at 0",
+                                    arm.label
+                                );
+                            }
                             for &scope in &u.scopes {
                                 let searched = u.search.as_ref().is_some_and(|s| s.covers(k, scope));
                                 for search in [false, true].into_iter().filter(|&x| !x || searched) {
@@ -295,9 +347,17 @@ impl Plan {
                                     if scope == "mined" {
                                         deps.extend(mine_step);
                                     }
-                                    if search {
-                                        deps.push(retrain_exact);
-                                    }
+                                    let settings = match (search, calibration) {
+                                        (true, _) => {
+                                            deps.push(retrain_exact);
+                                            Settings::Search
+                                        }
+                                        (false, Some(c)) => {
+                                            deps.push(c);
+                                            Settings::Calibrated
+                                        }
+                                        (false, None) => Settings::Config,
+                                    };
                                     let shown = if search { format!("{method}{SEARCH_SUFFIX}") } else { method.into() };
                                     let name = format!("{shown}-{scope}");
                                     let role = format!("{shown} {scope}");
@@ -311,7 +371,12 @@ impl Plan {
                                             deps,
                                             label: format!("{} k={k} seed={seed} {shown} {scope}", arm.label),
                                             slug: format!("{}-k{k}-seed{seed}-{name}", arm.label),
-                                            action: Action::Unlearn { config: u.config.clone(), method, scope, search },
+                                            action: Action::Unlearn {
+                                                config: u.config.clone(),
+                                                method,
+                                                scope,
+                                                settings,
+                                            },
                                             coords: Coords {
                                                 arm: a,
                                                 dataset: arm.label.clone(),
@@ -649,6 +714,37 @@ mod tests {
             assert!(s.deps.iter().all(|&d| d < i), "{} reads a later step", s.label);
         }
         assert!(plan.steps.iter().any(|s| s.kind == Kind::Dataset));
+    }
+
+    #[test]
+    fn calibrated_steps_read_their_methods_calibration_at_k_0() {
+        let plan = smoke_plan("flex");
+        let calibrations: Vec<(usize, &Step)> = plan
+            .steps
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| matches!(s.action, Action::Unlearn { settings: Settings::Calibration, .. }))
+            .collect();
+        assert_eq!(calibrations.len(), 3, "one per method of the smoke arm");
+        for (i, c) in &calibrations {
+            let Action::Unlearn { method, scope, .. } = c.action else { unreachable!() };
+            assert_eq!((c.coords.k, c.coords.seed, scope), (0, Some(1), "exact"), "{}", c.label);
+            // Its deps: the k = 0 dataset, seed 1's M0 and retrain_exact at k = 0.
+            let roles: Vec<Option<&str>> = c.deps.iter().map(|&d| plan.steps[d].coords.role).collect();
+            assert_eq!(roles, [None, Some("m0"), Some("retrain_exact")], "{}", c.label);
+            assert!(c.deps.iter().all(|&d| plan.steps[d].coords.k == 0));
+            // Every non-searched unlearn step of the method reads it, last; the searched ones do not.
+            for s in &plan.steps {
+                if let Action::Unlearn { method: m, settings, .. } = s.action {
+                    if m != method || settings == Settings::Calibration {
+                        continue;
+                    }
+                    let reads = s.deps.last() == Some(i);
+                    assert_eq!(reads, settings == Settings::Calibrated, "{}", s.label);
+                    assert!(settings != Settings::Config, "{}: the smoke arm calibrates every method", s.label);
+                }
+            }
+        }
     }
 
     #[test]

@@ -30,6 +30,11 @@
 //! search = { k = [0], scopes = ["exact"] } # optional: also run each method with the budgeted hyperparameter
 //!                                         # search (`doppel unlearn --search`, scored against that seed's
 //!                                         # retrain_exact) at these k and scopes; rows `<method>+search`
+//! calibrate = { seed = 1 }                # optional: choose each method's settings once, at k = 0 (the
+//!                                         # control, where retrain_exact = retrain_clean) from this seed's M0,
+//!                                         # by mean KL to retrain_exact on F with test accuracy within 3 points
+//!                                         # (`doppel unlearn --search --objective kl-forget`); every unlearn step
+//!                                         # of the arm then runs those settings, at every k and scope
 //!
 //! [datasets.attack]                       # optional: reconstruct the targets from each seed's models (MLP only)
 //! attacks = ["kkt", "inversion"]          # `doppel attack --attack`
@@ -194,6 +199,8 @@ pub struct UnlearnArm {
     pub mine: Option<(String, String)>,
     /// Where each method also runs with the budgeted hyperparameter search.
     pub search: Option<SearchArm>,
+    /// The seed whose k = 0 models calibrate every method's settings, when the arm calibrates.
+    pub calibrate: Option<u64>,
 }
 
 /// An `unlearn` table's `search` table, checked: the k and scopes (subsets of the unlearn table's) at which every
@@ -258,6 +265,13 @@ struct RawUnlearn {
     seeds: Option<Vec<i64>>,
     mine: Option<String>,
     search: Option<RawSearch>,
+    calibrate: Option<RawCalibrate>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawCalibrate {
+    seed: i64,
 }
 
 #[derive(Deserialize)]
@@ -606,7 +620,30 @@ fn check_unlearn(
             Some(SearchArm { k: search_k, scopes: search_scopes })
         }
     };
-    Ok(UnlearnArm { config_path: u.config, config, methods, scopes, k, seeds: chosen_seeds, mine, search })
+    let calibrate = match u.calibrate {
+        None => None,
+        Some(c) => {
+            if builder.is_lm() {
+                return Err(("calibrate".into(), "is set, but a QA arm has no calibration; drop `calibrate`".into()));
+            }
+            if !arm_k.contains(&0) {
+                return Err((
+                    "calibrate".into(),
+                    "is set, but the arm has no k = 0, where the calibration runs; add 0 to the arm's `k`".into(),
+                ));
+            }
+            match u64::try_from(c.seed).ok().filter(|s| seeds.contains(s)) {
+                Some(seed) => Some(seed),
+                None => {
+                    return Err((
+                        "calibrate.seed".into(),
+                        format!("is {}, which is not one of the arm's seeds {seeds:?}", c.seed),
+                    ));
+                }
+            }
+        }
+    };
+    Ok(UnlearnArm { config_path: u.config, config, methods, scopes, k, seeds: chosen_seeds, mine, search, calibrate })
 }
 
 /// The `k` subset of an `unlearn` or `attack` table: every value one of the arm's; all of them when absent.
@@ -781,6 +818,30 @@ train_set = { epochs = 2 }
         assert_eq!(c.args(), ["--set", "source.train_per_class=50", "--set", "seed=9", "--variants-per-target", "7"]);
         assert_eq!(derived(&c)["seed"].as_integer(), Some(9));
         assert_ne!(c.key_text(), p.dataset_config(arm, 7, None).unwrap().key_text(), "overrides enter the key");
+    }
+
+    #[test]
+    fn a_calibration_needs_k_0_and_one_of_the_arms_seeds() {
+        let with = |k: &str, calibrate: &str| {
+            Preset::from_toml(
+                &format!(
+                    "{}\nunlearn = {{ config = \"configs/unlearn/smoke-mlp.toml\", methods = [\"ft\"], scopes = \
+                     [\"exact\"], calibrate = {calibrate} }}",
+                    GOOD.replace("k = [7, 0]", k)
+                ),
+                "good.toml",
+                &root(),
+            )
+        };
+        let p = with("k = [7, 0]", "{ seed = 1 }").unwrap();
+        assert_eq!(p.datasets[0].unlearn.as_ref().unwrap().calibrate, Some(1));
+        let err = with("k = [7, 0]", "{ seed = 9 }").unwrap_err().to_string();
+        assert!(
+            err.contains("`datasets[0].unlearn.calibrate.seed` is 9, which is not one of the arm's seeds"),
+            "{err}"
+        );
+        let err = with("k = [7]", "{ seed = 1 }").unwrap_err().to_string();
+        assert!(err.contains("no k = 0, where the calibration runs"), "{err}");
     }
 
     #[test]

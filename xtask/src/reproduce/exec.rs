@@ -15,7 +15,7 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 use doppel_protocol::results::RESULT_FILE;
-use doppel_protocol::{TrainResult, read_result};
+use doppel_protocol::{Settings, TrainResult, read_result};
 
 use super::log::Log;
 use super::plan::{Action, ROLES, Step};
@@ -146,28 +146,43 @@ impl Runner<'_> {
                         .with_context(|| format!("cannot remove {}", embeddings.display()))?;
                 }
             }
-            Action::Unlearn { config, method, scope, search } => {
-                let (dataset, m0, mine, reference) = match (deps, *scope == "mined", *search) {
+            Action::Unlearn { config, method, scope, settings } => {
+                let takes_last = *settings != Settings::Config;
+                let (dataset, m0, mine, last) = match (deps, *scope == "mined", takes_last) {
                     ([d, m], false, false) => (d, m, None, None),
                     ([d, m, n], true, false) => (d, m, Some(n), None),
                     ([d, m, r], false, true) => (d, m, None, Some(r)),
                     ([d, m, n, r], true, true) => (d, m, Some(n), Some(r)),
                     _ => bail!(
                         "{}: an unlearn step needs its dataset and M0 (then the mining for scope mined, then \
-                         retrain_exact for a search)",
+                         retrain_exact for a search or the calibration step for calibrated settings)",
                         step.label
                     ),
                 };
+                // The settings it runs, as config.toml beside its output: the arm's file, or the calibration's
+                // choice.
                 let cfg = tmp.join("config.toml");
-                write_atomic(&cfg, config.as_bytes())?;
+                match (settings, last) {
+                    (Settings::Calibrated, Some(c)) => {
+                        let chosen = c.join("model/settings.toml");
+                        let text = std::fs::read(&chosen).with_context(|| {
+                            format!("{}: cannot read the calibration's settings {}", step.label, chosen.display())
+                        })?;
+                        write_atomic(&cfg, &text)?;
+                    }
+                    _ => write_atomic(&cfg, config.as_bytes())?,
+                }
                 let mut cmd = Command::new(self.doppel);
                 cmd.arg("unlearn").arg("--dataset").arg(dataset.join("dataset")).arg("--checkpoint").arg(m0.join("m0"));
                 cmd.args(["--method", method, "--scope", scope, "--device", self.device]).arg("--config").arg(&cfg);
                 if let Some(mine) = mine {
                     cmd.arg("--mined-rows").arg(mine.join("mine/neighbours.parquet"));
                 }
-                if let Some(reference) = reference {
+                if let (true, Some(reference)) = (settings.searched(), last) {
                     cmd.arg("--search").arg("--reference").arg(reference.join("retrain_exact"));
+                    if *settings == Settings::Calibration {
+                        cmd.args(["--objective", "kl-forget"]);
+                    }
                 }
                 cmd.arg("--out").arg(tmp.join("model"));
                 self.call(cmd, tmp, &step.label)?;

@@ -12,13 +12,13 @@ use std::process::{Command, Stdio};
 
 use anyhow::{Context, Result, bail};
 use doppel_protocol::{
-    ArmInfo, Builder as ArmBuilder, PlanStep, PlanUnlearn, PresetInfo, ReportPlan, Scope, UnlearnInfo,
+    ArmInfo, Builder as ArmBuilder, PlanStep, PlanUnlearn, PresetInfo, ReportPlan, Scope, Settings, UnlearnInfo,
 };
 use serde_json::json;
 
 use super::cache::{Cache, Record};
 use super::log::Log;
-use super::plan::{Action, Kind, Plan, SEARCH_SUFFIX};
+use super::plan::{Action, CALIBRATION_SUFFIX, Kind, Plan, SEARCH_SUFFIX};
 use super::preset::{Builder, Preset};
 use doppel_stdx::write_atomic;
 
@@ -151,13 +151,17 @@ pub fn report_plan(preset: &Preset, plan: &Plan, info: &RunInfo) -> Result<Repor
         .map(|s| {
             let (model, unlearn) = match &s.action {
                 Action::Train { role, .. } | Action::TrainLm { role, .. } => (Some(role.to_string()), None),
-                Action::Unlearn { method, scope: sc, search, .. } => {
-                    let shown = if *search { format!("{method}{SEARCH_SUFFIX}") } else { method.to_string() };
-                    let u = PlanUnlearn { method: method.to_string(), scope: scope(sc)?, search: *search };
+                Action::Unlearn { method, scope: sc, settings, .. } => {
+                    let shown = match settings {
+                        Settings::Search => format!("{method}{SEARCH_SUFFIX}"),
+                        Settings::Calibration => format!("{method}{CALIBRATION_SUFFIX}"),
+                        Settings::Config | Settings::Calibrated => method.to_string(),
+                    };
+                    let u = PlanUnlearn { method: method.to_string(), scope: scope(sc)?, settings: *settings };
                     (Some(format!("{shown}-{sc}")), Some(u))
                 }
                 Action::UnlearnLm { method, scope: sc, .. } => {
-                    let u = PlanUnlearn { method: method.to_string(), scope: scope(sc)?, search: false };
+                    let u = PlanUnlearn { method: method.to_string(), scope: scope(sc)?, settings: Settings::Config };
                     (Some(format!("{method}-{sc}")), Some(u))
                 }
                 _ => (None, None),
