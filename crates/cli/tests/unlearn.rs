@@ -169,10 +169,9 @@ fn salun_with_the_mined_scope_runs_from_doppel_mine_output() {
     assert!(String::from_utf8_lossy(&bad.stderr).contains("has no `neighbour_id` column"), "{:?}", bad);
 }
 
-/// `--search`: six candidates (lr × {0.1, 1, 10}, budgets × {1, 2}) scored by Avg.Gap to the reference; the written
-/// model is the lowest-gap candidate, and report.json holds them all.
-#[test]
-fn the_search_runs_the_grid_and_keeps_the_lowest_gap() {
+/// A folder with the dataset `ds`, M0 and retrain_exact under `m/`, and the method settings `u.toml`: what a
+/// search needs.
+fn searchable() -> tempfile::TempDir {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::write(dir.join("d.toml"), DATASET).unwrap();
@@ -180,6 +179,15 @@ fn the_search_runs_the_grid_and_keeps_the_lowest_gap() {
     std::fs::write(dir.join("u.toml"), METHODS).unwrap();
     ok(&doppel(&["data", "build", "--config", "d.toml", "--out", "ds"], dir));
     ok(&doppel(&["train", "--dataset", "ds", "--config", "t.toml", "--which", "m0,retrain_exact", "--out", "m"], dir));
+    tmp
+}
+
+/// `--search`: six candidates (lr × {0.1, 1, 10}, budgets × {1, 2}) scored by Avg.Gap to the reference; the written
+/// model is the lowest-gap candidate, and report.json holds them all.
+#[test]
+fn the_search_runs_the_grid_and_keeps_the_lowest_gap() {
+    let tmp = searchable();
+    let dir = tmp.path();
     let args = ["unlearn", "--dataset", "ds", "--checkpoint", "m/m0", "--method", "ft", "--scope", "exact"];
     ok(&doppel(
         &[&args[..], &["--config", "u.toml", "--search", "--reference", "m/retrain_exact", "--out", "s"]].concat(),
@@ -215,13 +223,8 @@ fn the_search_runs_the_grid_and_keeps_the_lowest_gap() {
 /// model again (the same outputs, byte for byte).
 #[test]
 fn the_calibration_keeps_the_nearest_on_f_within_the_test_drop_and_its_settings_rerun_it() {
-    let tmp = tempfile::tempdir().unwrap();
+    let tmp = searchable();
     let dir = tmp.path();
-    std::fs::write(dir.join("d.toml"), DATASET).unwrap();
-    std::fs::write(dir.join("t.toml"), TRAIN).unwrap();
-    std::fs::write(dir.join("u.toml"), METHODS).unwrap();
-    ok(&doppel(&["data", "build", "--config", "d.toml", "--out", "ds"], dir));
-    ok(&doppel(&["train", "--dataset", "ds", "--config", "t.toml", "--which", "m0,retrain_exact", "--out", "m"], dir));
     let args = ["unlearn", "--dataset", "ds", "--checkpoint", "m/m0", "--method", "ga", "--scope", "exact"];
     let search = ["--search", "--reference", "m/retrain_exact", "--objective", "kl-forget"];
     let run = |drop: &str, out: &str| {
