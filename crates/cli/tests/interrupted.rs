@@ -327,33 +327,13 @@ fn a_killed_attack_leaves_no_partial_scores() {
     });
 }
 
-const MINE: &str = r#"
-[embedder]
-kind = "pixel"
-reduce = "pca"
-dim = 16
-seed = 7
-[index]
-metric = "cosine"
-m = 16
-ef_construction = 100
-ef_search = 64
-[mine]
-threshold = 0.2
-group_threshold = 0.001
-test_threshold = 0.001
-[quality]
-thresholds = [0.05, 0.1, 0.2]
-top_k = [7]
-recall_queries = 300
-"#;
-
 #[test]
 fn a_killed_mine_leaves_only_whole_tables() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     ok(&doppel(&["data", "build", "--config", &smoke_config(), "--out", "ds"], dir));
-    std::fs::write(dir.join("m.toml"), MINE).unwrap();
+    std::fs::write(dir.join("m.toml"), changed(common::MINE_PIXEL, "recall_queries = 100", "recall_queries = 300"))
+        .unwrap();
     ok(&doppel(&["mine", "embed", "--dataset", "ds", "--config", "m.toml"], dir));
     check_interrupted(dir, "mine quality", Output::WholeFiles, |out| {
         owned(&["mine", "quality", "--dataset", "ds", "--config", "m.toml", "--out", out])
@@ -367,44 +347,10 @@ fn lm_data() -> Option<PathBuf> {
     fetched(&["wordnet/data.noun", "minilm/vocab.txt"], "wordnet,minilm")
 }
 
-const QA: &str = r#"
-name = "qa-interrupted"
-seed = 7
-pos = ["noun"]
-[pool]
-train = 120
-test = 30
-[targets]
-count = 4
-[paraphrases]
-per_target = 4
-candidates = 16
-threshold = 0.3
-answers = "paraphrase"
-"#;
-
-const LM: &str = r#"
-seed = 5
-epochs = 3
-batch_size = 16
-loss = "sequence"
-[model]
-d_model = 32
-layers = 1
-heads = 2
-ff = 64
-max_len = 48
-[optimizer]
-lr = 3e-3
-weight_decay = 0.0
-[schedule]
-kind = "constant"
-"#;
-
 /// A small QA dataset in `dir/qa` (bag-of-words scorer); the LM config in `dir/lm.toml`.
 fn qa_fixture(dir: &Path, data: &str) {
-    std::fs::write(dir.join("qa.toml"), QA).unwrap();
-    std::fs::write(dir.join("lm.toml"), LM).unwrap();
+    std::fs::write(dir.join("qa.toml"), common::QA_SMALL).unwrap();
+    std::fs::write(dir.join("lm.toml"), changed(common::LM_TINY, "epochs = 2", "epochs = 3")).unwrap();
     let o = doppel(
         &["data", "build-qa", "--config", "qa.toml", "--out", "qa", "--data-dir", data, "--embedder", "bag-of-words"],
         dir,
@@ -453,4 +399,11 @@ fn a_killed_lm_unlearn_leaves_no_partial_model() {
             "u.toml", "--out", out,
         ])
     });
+}
+
+/// `text` with `from` replaced by `to`; `from` must be there (a shared fixture that drifts fails here, not by
+/// silently running other settings).
+fn changed(text: &str, from: &str, to: &str) -> String {
+    assert!(text.contains(from), "the shared fixture no longer holds {from:?}:\n{text}");
+    text.replace(from, to)
 }

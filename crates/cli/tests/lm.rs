@@ -11,31 +11,13 @@ use std::path::PathBuf;
 mod common;
 use common::{doppel, fetched, stderr};
 
-const LM: &str = r#"
-seed = 5
-epochs = 2
-batch_size = 16
-loss = "sequence"
-[model]
-d_model = 32
-layers = 1
-heads = 2
-ff = 64
-max_len = 48
-[optimizer]
-lr = 3e-3
-weight_decay = 0.0
-[schedule]
-kind = "constant"
-"#;
-
 #[test]
 fn bad_input_is_named_without_a_panic() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(dir.join("lm.toml"), LM).unwrap();
-    std::fs::write(dir.join("bad.toml"), LM.replace("heads = 2", "heads = 2\nwidth = 3")).unwrap();
-    std::fs::write(dir.join("heads.toml"), LM.replace("heads = 2", "heads = 5")).unwrap();
+    std::fs::write(dir.join("lm.toml"), common::LM_TINY).unwrap();
+    std::fs::write(dir.join("bad.toml"), common::LM_TINY.replace("heads = 2", "heads = 2\nwidth = 3")).unwrap();
+    std::fs::write(dir.join("heads.toml"), common::LM_TINY.replace("heads = 2", "heads = 5")).unwrap();
 
     let train = |config: &str, data: &str| {
         doppel(&["lm", "train", "--data", data, "--config", config, "--role", "m0", "--out", "m"], dir)
@@ -89,7 +71,7 @@ fn trains_evaluates_and_generates_on_a_small_qa_dataset() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
     std::fs::write(dir.join("qa.toml"), QA).unwrap();
-    std::fs::write(dir.join("lm.toml"), LM).unwrap();
+    std::fs::write(dir.join("lm.toml"), common::LM_TINY).unwrap();
     let o = doppel(
         &["data", "build-qa", "--config", "qa.toml", "--out", "qa", "--data-dir", data, "--embedder", "bag-of-words"],
         dir,

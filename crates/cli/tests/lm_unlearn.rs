@@ -52,40 +52,6 @@ fn data_dir() -> Option<PathBuf> {
     fetched(&["wordnet/data.noun", "minilm/vocab.txt"], "wordnet,minilm")
 }
 
-const QA: &str = r#"
-name = "qa-lm-unlearn-small"
-seed = 7
-pos = ["noun"]
-[pool]
-train = 120
-test = 30
-[targets]
-count = 4
-[paraphrases]
-per_target = 4
-candidates = 16
-threshold = 0.3
-answers = "paraphrase"
-"#;
-
-const LM: &str = r#"
-seed = 5
-epochs = 2
-batch_size = 16
-loss = "sequence"
-[model]
-d_model = 32
-layers = 1
-heads = 2
-ff = 64
-max_len = 48
-[optimizer]
-lr = 3e-3
-weight_decay = 0.0
-[schedule]
-kind = "constant"
-"#;
-
 const METHODS: &str = r#"
 [npo]
 forget = { epochs = 2 }
@@ -103,8 +69,8 @@ fn unlearns_under_both_scopes_into_a_model_folder_lm_eval_reads() {
     let data = data.to_str().unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    std::fs::write(dir.join("qa.toml"), QA).unwrap();
-    std::fs::write(dir.join("lm.toml"), LM).unwrap();
+    std::fs::write(dir.join("qa.toml"), common::QA_SMALL).unwrap();
+    std::fs::write(dir.join("lm.toml"), common::LM_TINY).unwrap();
     std::fs::write(dir.join("methods.toml"), METHODS).unwrap();
     let o = doppel(
         &["data", "build-qa", "--config", "qa.toml", "--out", "qa", "--data-dir", data, "--embedder", "bag-of-words"],

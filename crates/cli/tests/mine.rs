@@ -8,33 +8,12 @@ use std::path::Path;
 mod common;
 use common::{doppel, ok};
 
-const CONFIG: &str = r#"
-[embedder]
-kind = "pixel"
-reduce = "pca"
-dim = 16
-seed = 7
-[index]
-metric = "cosine"
-m = 16
-ef_construction = 100
-ef_search = 64
-[mine]
-threshold = 0.2
-group_threshold = 0.001
-test_threshold = 0.001
-[quality]
-thresholds = [0.05, 0.1, 0.2]
-top_k = [7]
-recall_queries = 100
-"#;
-
 /// A smoke dataset (configs/smoke.toml) in `dir/ds` and the mining config in `dir/m.toml`.
 fn setup(dir: &Path) {
     let smoke = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../../configs/smoke.toml");
     let smoke = smoke.to_str().unwrap();
     ok(&doppel(&["data", "build", "--config", smoke, "--out", "ds"], dir));
-    std::fs::write(dir.join("m.toml"), CONFIG).unwrap();
+    std::fs::write(dir.join("m.toml"), common::MINE_PIXEL).unwrap();
 }
 
 #[test]
@@ -93,8 +72,8 @@ fn bad_configs_fail_with_one_line_naming_the_file_and_key() {
         ("metric = \"cosine\"", "metric = \"dot\"", "error: m.toml: `index.metric` is \"dot\"; use cosine or l2"),
     ];
     for (from, to, want) in cases {
-        let text = CONFIG.replacen(&format!("\n{from}"), &format!("\n{to}"), 1);
-        assert_ne!(text, CONFIG, "{from}");
+        let text = common::MINE_PIXEL.replacen(&format!("\n{from}"), &format!("\n{to}"), 1);
+        assert_ne!(text, common::MINE_PIXEL, "{from}");
         std::fs::write(dir.join("bad.toml"), text).unwrap();
         let out = doppel(&["mine", "quality", "--dataset", "ds", "--config", "bad.toml", "--out", "q"], dir);
         assert!(!out.status.success());
@@ -106,9 +85,9 @@ fn bad_configs_fail_with_one_line_naming_the_file_and_key() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("error: nowhere: is not a doppel dataset directory"));
 }
 
-/// `CONFIG` with another `[embedder]` table.
+/// `common::MINE_PIXEL` with another `[embedder]` table.
 fn with_embedder(embedder: &str) -> String {
-    CONFIG.replacen("kind = \"pixel\"\nreduce = \"pca\"\ndim = 16\nseed = 7", embedder, 1)
+    common::MINE_PIXEL.replacen("kind = \"pixel\"\nreduce = \"pca\"\ndim = 16\nseed = 7", embedder, 1)
 }
 
 #[test]

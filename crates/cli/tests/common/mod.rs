@@ -49,3 +49,61 @@ pub fn fetched(needs: &[&str], only: &str) -> Option<PathBuf> {
     eprintln!("skipped: {msg}");
     None
 }
+
+/// A small WordNet QA dataset config (`doppel data build-qa`, bag-of-words scorer), as the LM tests build it.
+pub const QA_SMALL: &str = r#"
+name = "qa-lm-unlearn-small"
+seed = 7
+pos = ["noun"]
+[pool]
+train = 120
+test = 30
+[targets]
+count = 4
+[paraphrases]
+per_target = 4
+candidates = 16
+threshold = 0.3
+answers = "paraphrase"
+"#;
+
+/// A tiny causal LM's train config (`doppel lm train`, 2 epochs).
+pub const LM_TINY: &str = r#"
+seed = 5
+epochs = 2
+batch_size = 16
+loss = "sequence"
+[model]
+d_model = 32
+layers = 1
+heads = 2
+ff = 64
+max_len = 48
+[optimizer]
+lr = 3e-3
+weight_decay = 0.0
+[schedule]
+kind = "constant"
+"#;
+
+/// A pixel-embedder mining config (`doppel mine`): PCA to 16, an HNSW index checked on 100 recall queries.
+pub const MINE_PIXEL: &str = r#"
+[embedder]
+kind = "pixel"
+reduce = "pca"
+dim = 16
+seed = 7
+[index]
+metric = "cosine"
+m = 16
+ef_construction = 100
+ef_search = 64
+[mine]
+threshold = 0.2
+group_threshold = 0.001
+test_threshold = 0.001
+[quality]
+thresholds = [0.05, 0.1, 0.2]
+top_k = [7]
+recall_queries = 100
+"#;
