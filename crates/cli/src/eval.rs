@@ -8,6 +8,17 @@
 //! is loaded and run again. The metrics themselves are doppel-eval's ([`doppel_eval::modelset`]); this module
 //! only loads, checks and writes.
 //!
+//! `--near-rows FILE` splits the retain set R by a list of mined rows — `doppel mine neighbours`'
+//! `neighbours.parquet` (its `neighbour_id` column) or a text file of sample ids, read as `doppel unlearn
+//! --mined-rows` reads it ([`crate::mined`]): R near is the retain rows (lineage origin `base`) the file lists,
+//! natural look-alikes of the targets that no variant generator made, and R far every other retain row; the file's
+//! targets and variants stay in F and S. Each run's summary then gains, per model, accuracy, mean true-class
+//! confidence, mean loss and mean KL to `retrain_exact` on each part (`r_near_acc`, `r_near_conf`, `r_near_loss`,
+//! `kl_r_near_exact`, and `r_far_*` likewise; [`doppel_eval::retain_split_columns`]) before the runs are
+//! aggregated, so unlearning's collateral damage on the look-alikes shows beside R as a whole; `result.json` records
+//! the file and both counts (`retain_split`). An id that is not in the training split is an error naming the file
+//! and the id, and nothing is written.
+//!
 //! The reconstruction attack (issue 5, item 3) will add its SSIM columns next to the summary columns here: one
 //! more per-model pass in [`evaluate_run`] that takes the checkpoint and the targets' pixels.
 
@@ -23,7 +34,7 @@ use doppel_eval::{
 use doppel_models::checkpoint::{self, Sidecar};
 use doppel_models::{DeviceChoice, infer};
 use doppel_protocol::results::RESULT_FILE;
-use doppel_protocol::{AttackResult, CommandResult, EvalModel, EvalResult, read_result};
+use doppel_protocol::{AttackResult, CommandResult, EvalModel, EvalResult, RetainSplit, read_result};
 use polars::prelude::{AnyValue, Column, DataFrame, ParquetReader, ParquetWriter, SerReader};
 
 use crate::train::DeviceArg;
@@ -44,6 +55,14 @@ pub struct EvalArgs {
     /// `recon_inversion`, `recon_class_mean` and `recon_nearest`.
     #[arg(long, num_args = 1.., value_delimiter = ',')]
     attacks: Vec<PathBuf>,
+    /// Split the retain set R into near and far rows: FILE lists the near ones, either the neighbours.parquet of
+    /// `doppel mine neighbours` (its `neighbour_id` column) or a text file of training-sample ids, one per line
+    /// (`#` starts a comment), as `doppel unlearn --mined-rows` reads it. Near = the retain rows in FILE (mined
+    /// look-alikes of the targets; FILE's targets and variants stay in F and S), far = every other retain row. The
+    /// tables gain per model `r_near_acc`, `r_near_conf`, `r_near_loss`, `kl_r_near_exact` and the same four of
+    /// `r_far`; result.json records FILE and both counts. An id outside the training split is an error.
+    #[arg(long, value_name = "FILE")]
+    near_rows: Option<PathBuf>,
     /// Output directory: per_sample.parquet, summary.{parquet,csv} (one row per run and model) and
     /// aggregate.{parquet,csv} (mean and std over runs, one row per model, and with three runs or more the ε-score
     /// forget quality to each oracle, `eps_fq_exact` and `eps_fq_clean`). It must not exist unless --force.
@@ -134,6 +153,37 @@ impl Data {
     }
 }
 
+/// The retain set's split by `--near-rows`: which rows are near, and the counts.
+struct NearRows {
+    /// The file, as given.
+    file: PathBuf,
+    /// One entry per row of [`Data`] (train then test): true on the retain rows the file lists.
+    mask: Vec<bool>,
+    near: usize,
+    far: usize,
+}
+
+impl NearRows {
+    /// Reads `file` (see [`crate::mined`]) and marks the retain rows (origin `base`) it lists; its targets and
+    /// variants are ignored, as they are F and S.
+    fn read(file: &Path, data: &Data) -> anyhow::Result<Self> {
+        let samples = &data.dir.train.samples;
+        let rows = crate::mined::read_mined(file, samples)?;
+        let mut mask = vec![false; data.ids.len()];
+        for r in rows {
+            if matches!(samples[r].origin, Origin::Base) {
+                mask[r] = true;
+            }
+        }
+        let near = mask.iter().filter(|m| **m).count();
+        let far = data.count(SampleSet::Retain) - near;
+        if near == 0 {
+            tracing::warn!(file = %file.display(), "--near-rows lists no retain row; the r_near columns are empty");
+        }
+        Ok(NearRows { file: file.to_path_buf(), mask, near, far })
+    }
+}
+
 /// One evaluated run: its name, the summary table and the per-sample values.
 struct RunResult {
     name: String,
@@ -150,6 +200,7 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         bail!("{} already exists; choose another --out or pass --force", a.out.display());
     }
     let data = Data::open(&a.dataset)?;
+    let near = a.near_rows.as_deref().map(|file| NearRows::read(file, &data)).transpose()?;
     if !a.attacks.is_empty() && a.attacks.len() != a.runs.len() {
         bail!(
             "--attacks names {} directories for {} --runs; give one per run, in the same order",
@@ -188,6 +239,10 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
         tracing::info!(run = %run.display(), "evaluating");
         let mut result = evaluate_run(run, &name, &data, &config, a.recompute, &mut run_checkpoint)
             .with_context(|| format!("evaluating run {}", run.display()))?;
+        if let Some(near) = &near {
+            let columns = doppel_eval::retain_split_columns(&result.evaluation, &data.sets, &near.mask)?;
+            result.table.columns.extend(columns);
+        }
         if let Some(dir) = attack {
             add_reconstruction(&mut result.table, dir)?;
         }
@@ -198,8 +253,8 @@ pub fn run(a: EvalArgs) -> anyhow::Result<()> {
     // The ε-score needs the models of every seed at once: one more column per oracle over the runs.
     let evaluations: Vec<&doppel_eval::Evaluation> = results.iter().map(|r| &r.evaluation).collect();
     agg.columns.extend(doppel_eval::forget_quality_columns(&agg, &evaluations, &data.sets)?);
-    write_outputs(&a.out, a.force, &data, &results, &agg)?;
-    print_markdown(&data, &a.dataset, results.len(), &agg);
+    write_outputs(&a.out, a.force, &data, &results, &agg, near.as_ref())?;
+    print_markdown(&data, &a.dataset, results.len(), &agg, near.as_ref());
     Ok(())
 }
 
@@ -336,6 +391,7 @@ fn write_outputs(
     data: &Data,
     results: &[RunResult],
     agg: &AggregateTable,
+    near: Option<&NearRows>,
 ) -> anyhow::Result<()> {
     if out.exists() && !force {
         bail!("{} already exists; choose another --out or pass --force", out.display());
@@ -361,6 +417,11 @@ fn write_outputs(
                     std: agg.columns.iter().map(|c| c.std[i].filter(|v| v.is_finite())).collect(),
                 })
                 .collect(),
+            retain_split: near.map(|n| RetainSplit {
+                near_rows: n.file.display().to_string(),
+                near: n.near,
+                far: n.far,
+            }),
         });
         doppel_stdx::write_atomic(&tmp.join(RESULT_FILE), result.to_json().as_bytes())?;
         Ok(())
@@ -509,13 +570,15 @@ fn add_reconstruction(table: &mut SummaryTable, dir: &Path) -> anyhow::Result<()
     Ok(())
 }
 
-fn print_markdown(data: &Data, dataset: &Path, runs: usize, agg: &AggregateTable) {
-    const SHOWN: [(&str, &str); 19] = [
+fn print_markdown(data: &Data, dataset: &Path, runs: usize, agg: &AggregateTable, near: Option<&NearRows>) {
+    const SHOWN: [(&str, &str); 21] = [
         ("f_acc", "F acc"),
         ("f_conf", "F conf"),
         ("f_lsc", "F lsc"),
         ("s_conf", "S conf"),
         ("r_acc", "R acc"),
+        ("r_near_acc", "R near acc"),
+        ("r_far_acc", "R far acc"),
         ("test_acc", "test acc"),
         ("mia_auc", "MIA AUC"),
         ("mia_lr", "MIA LR"),
@@ -531,11 +594,15 @@ fn print_markdown(data: &Data, dataset: &Path, runs: usize, agg: &AggregateTable
         ("recon_class_mean", "SSIM class mean"),
         ("recon_nearest", "SSIM nearest"),
     ];
-    // The reconstruction columns only when --attacks gave them.
+    // The reconstruction and retain-split columns only when --attacks and --near-rows gave them.
+    let optional = |k: &str| k.starts_with("recon_") || k.starts_with("r_near_") || k.starts_with("r_far_");
     let shown: Vec<&(&str, &str)> =
-        SHOWN.iter().filter(|(k, _)| !k.starts_with("recon_") || agg.columns.iter().any(|c| c.name == *k)).collect();
+        SHOWN.iter().filter(|(k, _)| !optional(k) || agg.columns.iter().any(|c| c.name == *k)).collect();
+    let split = near.map_or(String::new(), |n| {
+        format!(" (near {}, far {}: the retain rows {} lists, and the rest)", n.near, n.far, n.file.display())
+    });
     println!(
-        "dataset {} ({}): |F| = {}, |S| = {}, |R| = {}, |test| = {}; {runs} run(s), mean ± std over runs",
+        "dataset {} ({}): |F| = {}, |S| = {}, |R| = {}{split}, |test| = {}; {runs} run(s), mean ± std over runs",
         data.dir.manifest.name,
         dataset.display(),
         data.count(SampleSet::Forget),

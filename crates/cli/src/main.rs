@@ -15,6 +15,7 @@ mod eval;
 mod lm;
 mod lm_unlearn;
 mod mine;
+mod mined;
 mod provenance;
 mod report;
 mod spam;

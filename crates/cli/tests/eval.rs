@@ -1,10 +1,11 @@
-//! `doppel eval` end to end on the smoke dataset: the tables it writes, their structure and consistency, and the
-//! one-line errors on bad input. No value is asserted that depends on how well the tiny models learn.
+//! `doppel eval` end to end on the smoke dataset: the tables it writes, their structure and consistency, the retain
+//! split of `--near-rows`, and the one-line errors on bad input. No value is asserted that depends on how well the tiny models learn.
 
 #![allow(clippy::unwrap_used)] // Test helpers fail loudly; a panic is the test failing.
 
 use std::path::{Path, PathBuf};
 
+use doppel_protocol::{EvalResult, RetainSplit, read_result};
 use polars::prelude::{DataFrame, ParquetReader, ParquetWriter, SerReader};
 
 mod common;
@@ -206,4 +207,121 @@ fn eval_bad_input_names_the_file_and_field() {
 
     // Nothing was written by any failing run.
     assert!(!dir.join("ev").exists());
+}
+
+/// The eight columns of `--near-rows`, in table order.
+const SPLIT: [&str; 8] = [
+    "r_near_acc",
+    "r_near_conf",
+    "r_near_loss",
+    "kl_r_near_exact",
+    "r_far_acc",
+    "r_far_conf",
+    "r_far_loss",
+    "kl_r_far_exact",
+];
+
+#[test]
+fn near_rows_split_the_retain_set_into_near_and_far() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fixture(dir, &[1, 2]);
+    // The near file: ten retain (base) ids, one listed twice, plus a target and a variant, which stay F and S.
+    let outputs = read(&dir.join("seed-1/m0/outputs_train.parquet"));
+    let ids: Vec<u32> = outputs.column("id").unwrap().u32().unwrap().iter().map(Option::unwrap).collect();
+    let origins = strings(&outputs, "origin");
+    let of = |origin: &str| -> Vec<u32> {
+        ids.iter().zip(&origins).filter(|(_, o)| *o == origin).map(|(i, _)| *i).collect()
+    };
+    let near: Vec<u32> = of("base").into_iter().step_by(7).take(10).collect();
+    let mut text = String::from("# near look-alikes of the targets\n");
+    for id in near.iter().chain([&near[3]]).chain([&of("target")[0], &of("variant")[0]]) {
+        text.push_str(&format!("{id}\n"));
+    }
+    std::fs::write(dir.join("near.txt"), text).unwrap();
+
+    let eval = |out: &str, extra: &[&str]| {
+        doppel(&[&["eval", "--dataset", "ds", "--runs", "seed-1,seed-2", "--out", out], extra].concat(), dir)
+    };
+    let stdout = ok(&eval("ev", &["--near-rows", "near.txt"]));
+    assert!(stdout.contains("|R| = 392 (near 10, far 382: the retain rows near.txt lists, and the rest)"), "{stdout}");
+    assert!(stdout.contains("| R acc | R near acc | R far acc |"), "{stdout}");
+    let result: EvalResult = read_result(&dir.join("ev/result.json")).unwrap();
+    assert_eq!(result.retain_split, Some(RetainSplit { near_rows: "near.txt".into(), near: 10, far: 382 }));
+    let split = result.retain_split.unwrap();
+    assert_eq!(split.near + split.far, 392, "near + far = |R|");
+    for name in SPLIT {
+        assert!(result.columns.iter().any(|c| c == name), "{name} in result.json");
+    }
+
+    // Summary: each model's near and far means, weighted by the counts, give its mean over R.
+    let summary = read(&dir.join("ev/summary.parquet"));
+    for (r, metric) in [("r_acc", "acc"), ("r_conf", "conf"), ("r_loss", "loss")] {
+        let (all, near_v, far_v) = (
+            floats(&summary, r),
+            floats(&summary, &format!("r_near_{metric}")),
+            floats(&summary, &format!("r_far_{metric}")),
+        );
+        for row in 0..summary.height() {
+            let pooled = (10.0 * near_v[row].unwrap() + 382.0 * far_v[row].unwrap()) / 392.0;
+            assert!((pooled - all[row].unwrap()).abs() < 1e-9, "{r} row {row}: {pooled} vs {:?}", all[row]);
+        }
+    }
+    // Near accuracy of seed-1's M0 is its accuracy on the ten rows in its own outputs file.
+    let correct: Vec<bool> = outputs.column("correct").unwrap().bool().unwrap().iter().map(Option::unwrap).collect();
+    let hits = ids.iter().zip(&correct).filter(|(i, c)| near.contains(i) && **c).count();
+    assert_eq!(floats(&summary, "r_near_acc")[0], Some(hits as f64 / 10.0));
+    // retrain_exact is at distance 0 from itself on both parts.
+    for run in 0..2 {
+        assert_eq!(floats(&summary, "kl_r_near_exact")[3 * run + 1], Some(0.0));
+        assert_eq!(floats(&summary, "kl_r_far_exact")[3 * run + 1], Some(0.0));
+    }
+
+    // Aggregate: mean and std over the two runs, as for every other column.
+    let aggregate = read(&dir.join("ev/aggregate.parquet"));
+    for name in SPLIT {
+        let (values, mean, std) = (
+            floats(&summary, name),
+            floats(&aggregate, &format!("{name}_mean")),
+            floats(&aggregate, &format!("{name}_std")),
+        );
+        for m in 0..3 {
+            let (a, b) = (values[m].unwrap(), values[3 + m].unwrap());
+            assert!((mean[m].unwrap() - (a + b) / 2.0).abs() < 1e-12, "{name} model {m}");
+            assert!((std[m].unwrap() - (a - b).abs() / 2f64.sqrt()).abs() < 1e-12, "{name} model {m}");
+        }
+    }
+    let csv = std::fs::read_to_string(dir.join("ev/aggregate.csv")).unwrap();
+    assert!(csv.lines().next().unwrap().contains(",r_near_acc_mean,r_near_acc_std,"), "{csv}");
+
+    // Without --near-rows nothing changes: the same tables less the eight columns, and no split in result.json.
+    ok(&eval("plain", &[]));
+    let plain = read(&dir.join("plain/summary.parquet"));
+    let names = |df: &DataFrame| df.get_column_names().iter().map(|n| n.to_string()).collect::<Vec<_>>();
+    let kept: Vec<String> = names(&summary).into_iter().filter(|n| !SPLIT.contains(&n.as_str())).collect();
+    assert_eq!(names(&plain), kept);
+    assert_eq!(
+        plain.select(kept.iter().map(String::as_str)).unwrap(),
+        summary.select(kept.iter().map(String::as_str)).unwrap()
+    );
+    let result: EvalResult = read_result(&dir.join("plain/result.json")).unwrap();
+    assert_eq!(result.retain_split, None);
+    assert!(!std::fs::read_to_string(dir.join("plain/result.json")).unwrap().contains("retain_split"));
+
+    // An id outside the training split (unknown, or a test sample's) is an error naming the file and the id, and
+    // nothing is written.
+    std::fs::write(dir.join("bad.txt"), format!("{}\n999999\n", near[0])).unwrap();
+    let err = failing(&eval("bad", &["--near-rows", "bad.txt"]));
+    assert!(err.contains("bad.txt:2: sample id 999999 is not in the dataset's training split"), "{err}");
+    let test_id =
+        read(&dir.join("seed-1/m0/outputs_test.parquet")).column("id").unwrap().u32().unwrap().get(0).unwrap();
+    let mut df =
+        DataFrame::new(2, vec![polars::prelude::Column::new("neighbour_id".into(), vec![near[0], test_id])]).unwrap();
+    ParquetWriter::new(std::fs::File::create(dir.join("bad.parquet")).unwrap()).finish(&mut df).unwrap();
+    let err = failing(&eval("bad", &["--near-rows", "bad.parquet"]));
+    assert!(
+        err.contains(&format!("bad.parquet: neighbour_id {test_id} is not in the dataset's training split")),
+        "{err}"
+    );
+    assert!(!dir.join("bad").exists());
 }

@@ -20,7 +20,9 @@
 //!   study's sets F, S, R and test: [`modelset::evaluate`] takes a [`ModelSet`] of plain per-model logits
 //!   ([`ModelOutputs`]) and per-sample [`Samples`] and returns an [`Evaluation`] (one [`SummaryRow`] per model,
 //!   the influence residual among them); [`Evaluation::table`] and [`aggregate`] make the named-column tables
-//!   (oracle values in dedicated columns, mean ± std over seeds) that the CLI writes.
+//!   (oracle values in dedicated columns, mean ± std over seeds) that the CLI writes, and
+//!   [`retain_split_columns`] the R near / R far columns (retain rows mined as look-alikes of the targets, and
+//!   the rest).
 //! - [`lm`] scores language models from per-token log-probabilities: [`lm::mean_nll`], [`lm::perplexity`], the
 //!   Min-K% Prob membership score [`lm::min_k_prob`] with its AUC [`lm::min_k_auc`], and the add-one
 //!   [`lm::Unigram`] baseline perplexity.
@@ -59,7 +61,7 @@ pub use mia::{
 };
 pub use modelset::{
     AggregateColumn, AggregateTable, EvalConfig, Evaluation, ModelOutputs, ModelSet, PerSample, Reference, SampleSet,
-    Samples, SetMetrics, SummaryRow, SummaryTable, aggregate, evaluate, forget_quality_columns,
+    Samples, SetMetrics, SummaryRow, SummaryTable, aggregate, evaluate, forget_quality_columns, retain_split_columns,
 };
 pub use rouge::{RougeL, rouge_l};
 pub use ssim::{ChannelLayout, ImageShape, ssim};

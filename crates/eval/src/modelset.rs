@@ -8,7 +8,9 @@
 //! ([`PerSample`]) the tables are made of. [`Evaluation::table`] flattens the rows into a [`SummaryTable`] of named
 //! columns, with each oracle's value of each metric in a dedicated column (`f_conf@exact`, `f_conf@clean`): the
 //! target of unlearning is to match a reference, so the reference sits beside every number. [`aggregate`] reduces
-//! the tables of several seeds to mean ± std per model.
+//! the tables of several seeds to mean ± std per model. [`retain_split_columns`] adds the retain set split in two —
+//! R near, the retain rows a mining step found to be natural look-alikes of the targets, and R far, the rest — so
+//! the collateral damage of unlearning on the look-alikes shows beside R as a whole.
 //!
 //! Definitions (`p` the evaluated model, `q` a reference, all in `f64` from the `f32` logits):
 //!
@@ -265,6 +267,9 @@ fn has_oracle_twin(column: &str) -> bool {
 /// Per-sample values of every model, rows aligned with the [`Samples`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct PerSample {
+    /// Whether the top-1 prediction is the true label, per model and row (ties go to the lower class, as in
+    /// [`crate::predictions`]).
+    pub correct: Vec<Vec<bool>>,
     /// Cross-entropy per model and row.
     pub loss: Vec<Vec<f64>>,
     /// True-class confidence per model and row.
@@ -377,16 +382,21 @@ pub fn evaluate(set: &ModelSet<'_>, config: &EvalConfig) -> Result<Evaluation> {
     }
     let refs: Vec<&Logits<'_>> = Reference::ALL.iter().map(|r| &logits[set.reference(*r)]).collect();
 
-    let mut per_sample =
-        PerSample { loss: Vec::new(), confidence: Vec::new(), logit_confidence: Vec::new(), kl: Vec::new() };
+    let mut per_sample = PerSample {
+        correct: Vec::new(),
+        loss: Vec::new(),
+        confidence: Vec::new(),
+        logit_confidence: Vec::new(),
+        kl: Vec::new(),
+    };
     let mut partial = Vec::new();
     for (m, l) in set.models.iter().zip(&logits) {
         let err = in_model(m.name);
         let lsc = logit_scaled_confidences(l, s.labels).map_err(&err)?;
         let loss = cross_entropy_losses(l, s.labels).map_err(&err)?;
         let conf = true_class_confidences(l, s.labels).map_err(&err)?;
-        let correct: Vec<f64> =
-            predictions(l).iter().zip(s.labels).map(|(p, y)| if p == y { 1.0 } else { 0.0 }).collect();
+        let hits: Vec<bool> = predictions(l).iter().zip(s.labels).map(|(p, y)| p == y).collect();
+        let correct: Vec<f64> = hits.iter().map(|&h| if h { 1.0 } else { 0.0 }).collect();
         let mut kl = [Vec::new(), Vec::new(), Vec::new()];
         let mut js = [Vec::new(), Vec::new(), Vec::new()];
         for (r, q) in refs.iter().enumerate() {
@@ -431,6 +441,7 @@ pub fn evaluate(set: &ModelSet<'_>, config: &EvalConfig) -> Result<Evaluation> {
         let means =
             |v: &[Vec<f64>; 3]| [0, 1, 2].map(|r| SampleSet::DIVERGENCE.map(|x| mean_over(&v[r], &rows_of[x.index()])));
         partial.push((sets, mia_auc, mia_lr, mia_efficacy, means(&kl), means(&js)));
+        per_sample.correct.push(hits);
         per_sample.loss.push(loss);
         per_sample.confidence.push(conf);
         per_sample.logit_confidence.push(lsc);
@@ -469,6 +480,79 @@ pub fn evaluate(set: &ModelSet<'_>, config: &EvalConfig) -> Result<Evaluation> {
         });
     }
     Ok(Evaluation { rows, per_sample, exact: set.exact, clean: set.clean })
+}
+
+/// The retain set R split in two, per model: **R near**, the retain rows that are natural look-alikes of the
+/// targets — rows a mining step found within its distance threshold of some target (`doppel mine neighbours`),
+/// though the lineage does not make them variants — and **R far**, every other retain row. Unlearning that spills
+/// over from the targets shows first on R near, so the pair separates collateral damage on the look-alikes from
+/// damage to the retain set at large.
+///
+/// `sets` gives the set of each row, as the evaluation's [`Samples`] did, and `near[i]` says whether row `i` is a
+/// near retain row; only rows of R may be marked. The columns, each with one value per model of `evaluation`, are
+/// in this order: `r_near_acc`, `r_near_conf`, `r_near_loss`, `kl_r_near_exact`, then the same four of `r_far` —
+/// top-1 accuracy, mean true-class confidence, mean cross-entropy and mean `KL(model ‖ retrain_exact)`, defined
+/// as the per-set columns of [`SummaryRow::columns`] and `kl_<set>_exact`. They are shaped as
+/// [`SummaryTable::columns`], to be appended to [`Evaluation::table`] before [`aggregate`]. An empty R near (no
+/// row marked) or R far (every retain row marked) gives `None` cells.
+///
+/// # Errors
+/// [`EvalError::LengthMismatch`] when `near` or a model's per-sample values are not one per row of `sets` (the
+/// latter inside [`EvalError::InModel`], naming the model); [`EvalError::InvalidParameter`] (`near`) when a row
+/// outside R is marked near.
+pub fn retain_split_columns(
+    evaluation: &Evaluation,
+    sets: &[SampleSet],
+    near: &[bool],
+) -> Result<Vec<(String, Vec<Option<f64>>)>> {
+    crate::check::same_len("near-row mask", near.len(), "sample sets", sets.len())?;
+    if let Some(row) = (0..sets.len()).find(|&i| near[i] && sets[i] != SampleSet::Retain) {
+        return Err(EvalError::InvalidParameter {
+            name: "near",
+            value: format!("true at row {row}, a row of set {}", sets[row].name()),
+            expected: "true only on retain rows (set R); targets and variants are F and S, never near".into(),
+        });
+    }
+    let p = &evaluation.per_sample;
+    let models = evaluation.rows.len();
+    for (what, len) in [
+        ("per-sample correctness", p.correct.len()),
+        ("per-sample confidences", p.confidence.len()),
+        ("per-sample losses", p.loss.len()),
+        ("per-sample KL", p.kl.len()),
+    ] {
+        crate::check::same_len(what, len, "summary rows", models)?;
+    }
+    for (m, row) in evaluation.rows.iter().enumerate() {
+        let err = in_model(&row.model);
+        let exact = &p.kl[m][Reference::Exact.index()];
+        for (what, len) in [
+            ("per-sample correctness", p.correct[m].len()),
+            ("per-sample confidences", p.confidence[m].len()),
+            ("per-sample losses", p.loss[m].len()),
+            ("per-sample KL to retrain_exact", exact.len()),
+        ] {
+            crate::check::same_len(what, len, "sample sets", sets.len()).map_err(&err)?;
+        }
+    }
+    let retain = |want: bool| -> Vec<usize> {
+        (0..sets.len()).filter(|&i| sets[i] == SampleSet::Retain && near[i] == want).collect()
+    };
+    let mut columns = Vec::with_capacity(8);
+    for (key, rows) in [("r_near", retain(true)), ("r_far", retain(false))] {
+        let accuracy = |m: usize| {
+            (!rows.is_empty()).then(|| rows.iter().filter(|&&r| p.correct[m][r]).count() as f64 / rows.len() as f64)
+        };
+        let per_model = |f: &dyn Fn(usize) -> Option<f64>| (0..models).map(f).collect::<Vec<_>>();
+        columns.push((format!("{key}_acc"), per_model(&accuracy)));
+        columns.push((format!("{key}_conf"), per_model(&|m| mean_over(&p.confidence[m], &rows))));
+        columns.push((format!("{key}_loss"), per_model(&|m| mean_over(&p.loss[m], &rows))));
+        columns.push((
+            format!("kl_{key}_{}", Reference::Exact.key()),
+            per_model(&|m| mean_over(&p.kl[m][Reference::Exact.index()], &rows)),
+        ));
+    }
+    Ok(columns)
 }
 
 /// Mean and sample standard deviation (`n − 1`) per model of the summary tables of several runs (seeds).
@@ -779,6 +863,118 @@ mod tests {
         assert_eq!(err.to_string(), "forget set F is empty; pass at least one target (is the split empty?)");
         let set = ModelSet { clean: 3, ..set };
         assert!(matches!(evaluate(&set, &CONFIG), Err(EvalError::InvalidParameter { name: "clean", .. })));
+    }
+
+    /// Rows of the retain-split tests: a target, a variant, three retain rows — rows 2 and 4 near, row 3 far — and
+    /// a test sample; all labels 0.
+    const SPLIT_SETS: [SampleSet; 6] = [
+        SampleSet::Forget,
+        SampleSet::Similar,
+        SampleSet::Retain,
+        SampleSet::Retain,
+        SampleSet::Retain,
+        SampleSet::Test,
+    ];
+    const NEAR: [bool; 6] = [false, false, true, false, true, false];
+
+    fn split_run() -> Evaluation {
+        let models = [
+            ("m0", logits([4.0, 3.0, 2.0, -1.0, 1.0, 1.0])),
+            ("retrain_exact", logits([0.0, 3.0, 2.0, -1.0, -3.0, 1.0])),
+            ("retrain_clean", logits([0.0, 0.0, -2.0, 3.0, 0.0, 1.0])),
+        ];
+        let outputs: Vec<ModelOutputs<'_>> =
+            models.iter().map(|(n, l)| ModelOutputs { name: n, logits: l, num_classes: 2 }).collect();
+        let samples = Samples { ids: &IDS, labels: &LABELS, sets: &SPLIT_SETS };
+        evaluate(&ModelSet { samples, models: &outputs, original: 0, exact: 1, clean: 2 }, &CONFIG).unwrap()
+    }
+
+    #[test]
+    fn retain_split_is_hand_computed_on_near_and_far_rows() {
+        let e = split_run();
+        let cols = retain_split_columns(&e, &SPLIT_SETS, &NEAR).unwrap();
+        let names: Vec<&str> = cols.iter().map(|(n, _)| n.as_str()).collect();
+        assert_eq!(
+            names,
+            [
+                "r_near_acc",
+                "r_near_conf",
+                "r_near_loss",
+                "kl_r_near_exact",
+                "r_far_acc",
+                "r_far_conf",
+                "r_far_loss",
+                "kl_r_far_exact"
+            ]
+        );
+        let col = |name: &str| cols.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        // Logits [z, 0] with label 0: p_y = σ(z), loss ln(1 + e^−z), correct iff z ≥ 0 (a tie picks class 0); the
+        // KL of two such rows is p ln(p/q) + (1 − p) ln((1 − p)/(1 − q)) with p = σ(z), q = σ(w).
+        let sigma = |z: f64| 1.0 / (1.0 + (-z).exp());
+        let loss = |z: f64| (1.0 + (-z).exp()).ln();
+        let kl = |z: f64, w: f64| {
+            let (p, q) = (sigma(z), sigma(w));
+            p * (p / q).ln() + (1.0 - p) * ((1.0 - p) / (1.0 - q)).ln()
+        };
+        let close = |got: Option<f64>, want: f64| assert!((got.unwrap() - want).abs() < 1e-12, "{got:?} vs {want}");
+        // Near rows 2 and 4: m0 z = 2, 1; retrain_exact 2, −3; retrain_clean −2, 0. Far row 3: −1, −1, 3.
+        assert_eq!(col("r_near_acc"), [Some(1.0), Some(0.5), Some(0.5)]);
+        assert_eq!(col("r_far_acc"), [Some(0.0), Some(0.0), Some(1.0)]);
+        close(col("r_near_conf")[0], (sigma(2.0) + sigma(1.0)) / 2.0);
+        close(col("r_near_conf")[1], (sigma(2.0) + sigma(-3.0)) / 2.0);
+        close(col("r_far_conf")[2], sigma(3.0));
+        close(col("r_near_loss")[0], (loss(2.0) + loss(1.0)) / 2.0);
+        close(col("r_far_loss")[0], loss(-1.0));
+        close(col("r_near_loss")[2], (loss(-2.0) + loss(0.0)) / 2.0);
+        close(col("kl_r_near_exact")[0], (0.0 + kl(1.0, -3.0)) / 2.0);
+        close(col("kl_r_far_exact")[0], 0.0);
+        close(col("kl_r_near_exact")[2], (kl(-2.0, 2.0) + kl(0.0, -3.0)) / 2.0);
+        close(col("kl_r_far_exact")[2], kl(3.0, -1.0));
+        assert_eq!(col("kl_r_near_exact")[1], Some(0.0), "retrain_exact against itself");
+        // The split's columns append to the summary table and aggregate like any other.
+        let mut table = e.table();
+        table.columns.extend(cols);
+        let agg = aggregate(&[table]).unwrap();
+        assert_eq!(
+            agg.columns.iter().find(|c| c.name == "r_near_acc").unwrap().mean,
+            [Some(1.0), Some(0.5), Some(0.5)]
+        );
+    }
+
+    #[test]
+    fn an_empty_near_or_far_set_gives_none_and_bad_masks_are_errors() {
+        let e = split_run();
+        let col =
+            |cols: &[(String, Vec<Option<f64>>)], name: &str| cols.iter().find(|(n, _)| n == name).unwrap().1.clone();
+        // Nothing near: every retain row is far.
+        let cols = retain_split_columns(&e, &SPLIT_SETS, &[false; 6]).unwrap();
+        for (name, values) in cols.iter().filter(|(n, _)| n.contains("r_near")) {
+            assert_eq!(values, &[None, None, None], "{name}");
+        }
+        let third = 1.0 / 3.0;
+        assert_eq!(col(&cols, "r_far_acc"), [Some(2.0 * third), Some(third), Some(2.0 * third)]);
+        // Every retain row near: nothing far.
+        let all = [false, false, true, true, true, false];
+        let cols = retain_split_columns(&e, &SPLIT_SETS, &all).unwrap();
+        assert!(cols.iter().filter(|(n, _)| n.contains("r_far")).all(|(_, v)| v.iter().all(Option::is_none)));
+        assert_eq!(col(&cols, "r_near_acc"), [Some(2.0 * third), Some(third), Some(2.0 * third)]);
+
+        let err = retain_split_columns(&e, &SPLIT_SETS, &NEAR[..5]).unwrap_err();
+        assert!(
+            matches!(err, EvalError::LengthMismatch { left: "near-row mask", left_len: 5, right_len: 6, .. }),
+            "{err}"
+        );
+        let mut target = NEAR;
+        target[0] = true;
+        let err = retain_split_columns(&e, &SPLIT_SETS, &target).unwrap_err();
+        assert!(matches!(&err, EvalError::InvalidParameter { name: "near", .. }), "{err}");
+        assert!(err.to_string().contains("true at row 0, a row of set F"), "{err}");
+        let err = retain_split_columns(&e, &SPLIT_SETS[..5], &NEAR[..5]).unwrap_err();
+        assert!(
+            matches!(&err, EvalError::InModel { model, source } if model == "m0"
+                && matches!(**source, EvalError::LengthMismatch { right: "sample sets", .. })),
+            "{err}"
+        );
     }
 
     #[test]

@@ -23,5 +23,6 @@ pub use names::{LmMethod, Method, Role, Scope};
 pub use plan::{ArmInfo, Builder, PlanStep, PlanUnlearn, PresetInfo, ReportPlan, Settings, StepKind, UnlearnInfo};
 pub use results::{
     AttackResult, CommandResult, DatasetResult, EvalModel, EvalResult, LmEvalResult, ModelMetrics, QualityResult,
-    QualityRow, ResultError, SearchOutcome, TargetScore, TrainResult, TrainedModel, UnlearnResult, read_result,
+    QualityRow, ResultError, RetainSplit, SearchOutcome, TargetScore, TrainResult, TrainedModel, UnlearnResult,
+    read_result,
 };

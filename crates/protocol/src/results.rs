@@ -282,6 +282,23 @@ pub struct EvalResult {
     pub columns: Vec<String>,
     /// One row per model, references first.
     pub models: Vec<EvalModel>,
+    /// The retain set's split into near and far rows, when `doppel eval --near-rows` gave one (its columns,
+    /// `r_near_*` and `r_far_*`, are then among [`EvalResult::columns`]); absent in results written without it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retain_split: Option<RetainSplit>,
+}
+
+/// How `doppel eval --near-rows` split the retain set R: near, the retain rows the file lists (look-alikes of the
+/// targets a mining step found), and far, every other retain row; `near + far` is |R|.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetainSplit {
+    /// The `--near-rows` file, as given on the command line.
+    pub near_rows: String,
+    /// Retain rows in the file (each counted once; the file's targets and variants are F and S, not counted).
+    pub near: usize,
+    /// The other retain rows.
+    pub far: usize,
 }
 
 impl CommandResult for EvalResult {

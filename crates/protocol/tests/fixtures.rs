@@ -4,7 +4,9 @@
 //! format number, when the meaning changed — is updated with it. The fixtures are result files the commands
 //! wrote in a `cargo xtask reproduce --preset smoke` run (`lm_eval.json`, whose arm the smoke preset lacks, is
 //! written in the same shape by hand; `unlearn.json` is `doppel unlearn --method scrub --search --objective kl-forget`
-//! on the dataset, M0 and settings of crates/cli/tests/unlearn.rs).
+//! on the dataset, M0 and settings of crates/cli/tests/unlearn.rs). `eval_near_rows.json` is an eval result with
+//! the retain split of `doppel eval --near-rows`, which the smoke preset does not pass, written by hand in the
+//! command's shape (its columns cut to R and the split's).
 
 use doppel_protocol::results::CommandResult;
 use doppel_protocol::{
@@ -26,6 +28,12 @@ fn every_result_type_round_trips_its_fixture() {
     assert!(round_trip::<UnlearnResult>("unlearn.json").search.is_some());
     let eval = round_trip::<EvalResult>("eval.json");
     assert!(eval.models.iter().all(|m| m.mean.len() == eval.columns.len() && m.std.len() == eval.columns.len()));
+    assert_eq!(eval.retain_split, None, "a result written without --near-rows reads without the split");
+    let near = round_trip::<EvalResult>("eval_near_rows.json");
+    let split = near.retain_split.as_ref().unwrap();
+    assert_eq!((split.near_rows.as_str(), split.near, split.far), ("mine/neighbours.parquet", 8, 120));
+    assert!(near.columns.iter().any(|c| c == "r_near_acc") && near.columns.iter().any(|c| c == "r_far_acc"));
+    assert!(near.models.iter().all(|m| m.mean.len() == near.columns.len()));
     assert!(!round_trip::<AttackResult>("attack.json").scores.is_empty());
     let lm = round_trip::<LmEvalResult>("lm_eval.json");
     assert_eq!(lm.metric("answer_nll_similar"), None, "no paraphrases, no value");

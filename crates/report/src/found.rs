@@ -11,7 +11,7 @@ use std::path::{Path, PathBuf};
 use doppel_protocol::results::RESULT_FILE;
 use doppel_protocol::{
     AttackResult, DatasetResult, EvalResult, LmEvalResult, ModelMetrics, PlanStep, QualityResult, QualityRow,
-    ReportPlan, SearchOutcome, Settings, StepKind, TrainResult, UnlearnResult, read_result,
+    ReportPlan, RetainSplit, SearchOutcome, Settings, StepKind, TrainResult, UnlearnResult, read_result,
 };
 
 use crate::error::{ReportError, Result};
@@ -92,6 +92,8 @@ pub struct EvalRow {
     pub model: String,
     /// `runs`, and `<column>_mean` / `<column>_std` for every summary column with a value.
     pub values: BTreeMap<String, f64>,
+    /// The retain set's near / far split of the eval step (`doppel eval --near-rows`), when it had one.
+    pub retain_split: Option<RetainSplit>,
 }
 
 impl EvalRow {
@@ -285,6 +287,7 @@ pub fn read(plan: &ReportPlan, cache: &Path, out: &Path) -> Result<Found> {
                         k: s.k,
                         model: m.model.clone(),
                         values,
+                        retain_split: result.retain_split.clone(),
                     });
                 }
             }

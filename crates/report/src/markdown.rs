@@ -13,7 +13,7 @@ use doppel_protocol::{Builder, PresetInfo};
 use crate::found::{AttackCell, Calibration, Cell, Costs, Counts, EvalRow, Metrics, ROLES, SCOPES};
 use crate::lm::{self, LmCell};
 use crate::stats::mean_std_sample;
-use crate::tables::EVAL_COLUMNS;
+use crate::tables::{EVAL_COLUMNS, RETAIN_SPLIT_COLUMNS, has_retain_split};
 
 fn pm(mean: Option<f64>, std: Option<f64>) -> String {
     match (mean, std) {
@@ -557,11 +557,15 @@ fn eval_markdown(rows: &[EvalRow], costs: &Costs, arm: usize) -> String {
          two sets of models apart, 0 at or above the ceiling ⌈ln(N − 1)⌉ that N models per side can certify; – \
          below 3 seeds and on X's own row).\n\n",
     );
-    let titles: Vec<&str> = EVAL_COLUMNS.iter().map(|(_, t, _)| *t).collect();
+    // The retain split's accuracies only when an eval step of the arm ran with `--near-rows`.
+    let split = has_retain_split(rows.iter().copied());
+    let shown: Vec<&(&str, &str, usize)> =
+        EVAL_COLUMNS.iter().chain(if split { &RETAIN_SPLIT_COLUMNS[..] } else { &[] }).collect();
+    let titles: Vec<&str> = shown.iter().map(|(_, t, _)| *t).collect();
     let _ = writeln!(s, "| k | model | {} |", titles.join(" | "));
     let _ = writeln!(s, "|---:|---|{}", "---:|".repeat(titles.len()));
     for r in &rows {
-        let cells: Vec<String> = EVAL_COLUMNS
+        let cells: Vec<String> = shown
             .iter()
             .map(|(stem, _, d)| match (r.get(&format!("{stem}_mean")), r.get(&format!("{stem}_std"))) {
                 (None, _) => "–".into(),
@@ -578,6 +582,19 @@ fn eval_markdown(rows: &[EvalRow], costs: &Costs, arm: usize) -> String {
         let _ = writeln!(s, "| {} | {name} | {} |", r.k, cells.join(" | "));
     }
     s.push('\n');
+    if split {
+        let counts: std::collections::BTreeSet<(usize, usize, usize)> =
+            rows.iter().filter_map(|r| r.retain_split.as_ref().map(|x| (r.k, x.near, x.far))).collect();
+        let counts: Vec<String> =
+            counts.iter().map(|(k, near, far)| format!("k = {k}: {near} near and {far} far rows")).collect();
+        let _ = writeln!(
+            s,
+            "- R near acc and R far acc: accuracy on the retain rows that `doppel eval --near-rows` lists (the \
+             targets' natural look-alikes, found by mining; no variant generator made them) and on every other \
+             retain row, so collateral damage of unlearning on the look-alikes shows apart from R as a whole{}.",
+            if counts.is_empty() { String::new() } else { format!(" ({})", counts.join("; ")) }
+        );
+    }
     let mut ns: Vec<(usize, usize)> = rows
         .iter()
         .filter(|r| r.model == "m0")
@@ -660,6 +677,7 @@ mod tests {
             k: 25,
             model: model.into(),
             values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            retain_split: None,
         };
         let rows = vec![
             row("m0", &[("runs", 3.0), ("kl_f_m0_mean", 0.0), ("kl_f_clean_mean", 0.5)]),
@@ -675,6 +693,34 @@ mod tests {
     }
 
     #[test]
+    fn the_retain_split_shows_only_when_the_eval_had_it() {
+        let split = doppel_protocol::RetainSplit { near_rows: "n.parquet".into(), near: 12, far: 380 };
+        let row = |model: &str, near: Option<(f64, f64)>| EvalRow {
+            arm: 0,
+            dataset: "d".into(),
+            k: 10,
+            model: model.into(),
+            values: near
+                .map(|(n, f)| vec![("r_near_acc_mean", n), ("r_near_acc_std", 0.01), ("r_far_acc_mean", f)])
+                .unwrap_or_default()
+                .into_iter()
+                .chain([("runs", 2.0), ("f_acc_mean", 0.5)])
+                .map(|(k, v)| (k.to_string(), v))
+                .collect(),
+            retain_split: near.map(|_| split.clone()),
+        };
+        let rows = vec![row("m0", Some((0.91, 0.95))), row("ga-exact", Some((0.6, 0.93)))];
+        let md = eval_markdown(&rows, &BTreeMap::new(), 0);
+        assert!(md.contains("| ε FQ exact | ε FQ clean | R near acc | R far acc |"), "{md}");
+        assert!(md.contains("| 10 | ga-exact | 0.500 | – |") && md.contains("| 0.600 ± 0.010 | 0.930 |"), "{md}");
+        assert_eq!(md.matches("(k = 10: 12 near and 380 far rows)").count(), 1, "the counts once: {md}");
+        let plain = vec![row("m0", None), row("ga-exact", None)];
+        let md = eval_markdown(&plain, &BTreeMap::new(), 0);
+        assert!(!md.contains("R near") && !md.contains("near and"), "{md}");
+        assert!(md.contains("| ε FQ exact | ε FQ clean |\n"), "{md}");
+    }
+
+    #[test]
     fn the_scope_headline_says_how_much_of_the_gap_mining_closes() {
         let preset = preset(&[1]);
         let row = |k: usize, model: &str, kl: f64, test: f64| EvalRow {
@@ -683,6 +729,7 @@ mod tests {
             k,
             model: model.into(),
             values: BTreeMap::from([("kl_f_clean_mean".to_string(), kl), ("test_acc_mean".to_string(), test)]),
+            retain_split: None,
         };
         let mut rows = vec![
             row(10, "retrain_exact", 0.08, 0.98),

@@ -5,7 +5,7 @@
 //! | `reference_models` | arm, k and reference model: accuracy and confidence on test, F, S, R (percent, mean and sample std over seeds) |
 //! | `reference_models_per_seed` | the same per seed |
 //! | `datasets` | arm, k (and data seed): the rows of R, F, S and test |
-//! | `evaluation` | arm, k and model: `doppel eval`'s metrics (mean and std over seeds) and diverged runs |
+//! | `evaluation` | arm, k and model: `doppel eval`'s metrics (mean and std over seeds), with `--near-rows` the retain split's accuracies and counts, and diverged runs |
 //! | `calibration` | arm and method: the settings chosen at k = 0 (KL to retrain_exact on F within 3 test points of M0), their KL and test accuracy |
 //! | `reconstruction` | arm, k, model and attack: best reconstruction SSIM and its controls |
 //! | `mining_quality` | arm, k and sweep point: precision and recall of the mined look-alikes |
@@ -34,6 +34,16 @@ pub const EVAL_COLUMNS: [(&str, &str, usize); 13] = [
     ("eps_fq_exact", "ε FQ exact", 3),
     ("eps_fq_clean", "ε FQ clean", 3),
 ];
+
+/// The retain split's columns the report shows when an eval step ran with `doppel eval --near-rows`: accuracy on
+/// R near (the retain rows mined as look-alikes of the targets) and on R far (the rest), as [`EVAL_COLUMNS`].
+pub const RETAIN_SPLIT_COLUMNS: [(&str, &str, usize); 2] =
+    [("r_near_acc", "R near acc", 3), ("r_far_acc", "R far acc", 3)];
+
+/// Whether any of `rows` holds a value of the retain split's columns.
+pub fn has_retain_split<'a>(rows: impl IntoIterator<Item = &'a EvalRow>) -> bool {
+    rows.into_iter().any(|r| RETAIN_SPLIT_COLUMNS.iter().any(|(stem, _, _)| r.get(&format!("{stem}_mean")).is_some()))
+}
 
 /// `<stem>_mean, <stem>_std` for each stem.
 fn stat_columns<'a>(stems: impl IntoIterator<Item = &'a str>) -> Vec<String> {
@@ -93,17 +103,30 @@ pub fn datasets(preset: &PresetInfo, counts: &BTreeMap<(usize, usize, Option<u64
     t
 }
 
-/// `evaluation`.
+/// `evaluation`. When some eval step split the retain set (`doppel eval --near-rows`), the table also has
+/// [`RETAIN_SPLIT_COLUMNS`] and the split's counts, `r_near_rows` and `r_far_rows` (empty on the rows of a step
+/// without the split); otherwise it has exactly the columns of [`EVAL_COLUMNS`].
 pub fn evaluation(rows: &[EvalRow], costs: &Costs) -> Table {
-    let columns =
-        with(&["dataset", "k", "model", "seeds"], stat_columns(EVAL_COLUMNS.iter().map(|c| c.0)), &["diverged"]);
+    let split = has_retain_split(rows);
+    let shown: Vec<(&str, &str, usize)> =
+        EVAL_COLUMNS.iter().chain(if split { &RETAIN_SPLIT_COLUMNS[..] } else { &[] }).copied().collect();
+    let mut stats = stat_columns(shown.iter().map(|c| c.0));
+    if split {
+        stats.extend(["r_near_rows".to_string(), "r_far_rows".to_string()]);
+    }
+    let columns = with(&["dataset", "k", "model", "seeds"], stats, &["diverged"]);
     let mut t = Table::new("evaluation", columns);
     for r in rows {
         let runs = r.get("runs").map_or(Cell::Empty, |n| Cell::count(n as i64));
         let mut row = vec![Cell::text(&r.dataset), Cell::count(r.k), Cell::text(&r.model), runs];
-        for (stem, _, d) in EVAL_COLUMNS {
+        for (stem, _, d) in &shown {
             row.push(Cell::fixed(r.get(&format!("{stem}_mean")), d + 2));
             row.push(Cell::fixed(r.get(&format!("{stem}_std")), d + 2));
+        }
+        if split {
+            let count = |n: Option<usize>| n.map_or(Cell::Empty, Cell::count);
+            row.push(count(r.retain_split.as_ref().map(|x| x.near)));
+            row.push(count(r.retain_split.as_ref().map(|x| x.far)));
         }
         row.push(costs.get(&(r.arm, r.k, r.model.clone())).map_or(Cell::Empty, |c| Cell::count(c.diverged)));
         t.push(row);
@@ -230,4 +253,54 @@ pub fn lm(cells: &[LmCell], costs: &Costs) -> Table {
         t.push(row);
     }
     t
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    fn row(model: &str, values: &[(&str, f64)], near_far: Option<(usize, usize)>) -> EvalRow {
+        EvalRow {
+            arm: 0,
+            dataset: "d".into(),
+            k: 10,
+            model: model.into(),
+            values: values.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+            retain_split: near_far.map(|(near, far)| doppel_protocol::RetainSplit {
+                near_rows: "n.txt".into(),
+                near,
+                far,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_evaluation_table_has_the_retain_split_only_when_an_eval_had_it() {
+        let plain = evaluation(&[row("m0", &[("runs", 2.0), ("f_acc_mean", 0.5)], None)], &Costs::new());
+        assert_eq!(plain.columns.len(), 4 + 2 * EVAL_COLUMNS.len() + 1);
+        assert!(!plain.columns.iter().any(|c| c.starts_with("r_near") || c.starts_with("r_far")));
+        assert_eq!(plain.columns.last().unwrap(), "diverged");
+
+        let values = [("runs", 2.0), ("r_near_acc_mean", 0.875), ("r_near_acc_std", 0.125), ("r_far_acc_mean", 0.9)];
+        let t = evaluation(&[row("m0", &values, Some((12, 380))), row("old", &[("runs", 1.0)], None)], &Costs::new());
+        let tail: Vec<&str> = t.columns[t.columns.len() - 7..].iter().map(String::as_str).collect();
+        assert_eq!(
+            tail,
+            [
+                "r_near_acc_mean",
+                "r_near_acc_std",
+                "r_far_acc_mean",
+                "r_far_acc_std",
+                "r_near_rows",
+                "r_far_rows",
+                "diverged"
+            ]
+        );
+        let csv = t.csv();
+        let lines: Vec<&str> = csv.lines().collect();
+        assert!(lines[1].ends_with(",0.87500,0.12500,0.90000,,12,380,"), "{csv}");
+        assert!(lines[2].ends_with(",,,,,,,"), "a step without the split has empty cells: {csv}");
+        assert!(t.parquet().is_ok());
+    }
 }

@@ -21,7 +21,7 @@ use doppel_stdx::sha256_hex;
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::preset::{Builder, Preset, StepConfig};
+use crate::preset::{Builder, Calibrate, Preset, StepConfig};
 
 /// Bump when the layout of an artifact or the meaning of its key changes; every key of that kind changes with it.
 const SCHEMA: u32 = 1;
@@ -94,7 +94,7 @@ pub enum Action {
     /// `doppel eval --dataset <dep 0>/dataset --runs <one folder per seed> --out <artifact>/eval`, where the run
     /// folder of seed `seeds[i]` holds the models of deps `1 + 3i ..= 3 + 3i` ([`ROLES`] order), and after the
     /// `3 · seeds.len()` model deps come the unlearned models, `unlearned[j]` naming dep `1 + 3 · seeds.len() + j`,
-    /// then, when `attacks`, each seed's attack step in seed order.
+    /// then, when `attacks`, each seed's attack step in seed order, then, when `near_rows`, the mine step.
     Eval {
         /// The training seeds, in dependency order.
         seeds: Vec<u64>,
@@ -104,6 +104,9 @@ pub enum Action {
         attacks: bool,
         /// The seed of the logistic-regression attack's folds.
         attack_seed: u64,
+        /// Whether the last dep is the arm's mine step at this k, whose neighbours split the retain set into
+        /// near and far rows (`doppel eval --near-rows <dep>/mine/neighbours.parquet`).
+        near_rows: bool,
     },
 }
 
@@ -213,6 +216,9 @@ impl Plan {
     /// seed the three reference models trained on it, then one evaluation of all of them.
     pub fn build(preset: &Preset, ctx: &KeyContext) -> Result<Plan> {
         let mut steps: Vec<Step> = Vec::new();
+        // Per arm, (method, calibration step) of the methods it calibrates at its k = 0; an arm with
+        // `calibrate.from` reads an earlier arm's.
+        let mut calibrated: Vec<Vec<(&'static str, usize)>> = Vec::with_capacity(preset.datasets.len());
         for (a, arm) in preset.datasets.iter().enumerate() {
             let digests = arm
                 .sources
@@ -226,7 +232,11 @@ impl Plan {
             let joined = digests.join(",");
             let source_files = if digests.is_empty() { None } else { Some(joined.as_str()) };
             // (method, calibration step) of this arm, planned at k = 0 and read at every k.
-            let mut calibrations: Vec<(&'static str, usize)> = Vec::new();
+            let mut calibrations: Vec<(&'static str, usize)> =
+                match arm.unlearn.as_ref().and_then(|u| u.calibrate.as_ref()) {
+                    Some(Calibrate::From(b)) => calibrated[*b].clone(),
+                    _ => Vec::new(),
+                };
             for &k in &arm.k {
                 let data_seeds: Vec<Option<u64>> =
                     if preset.reseed_data { arm.seeds.iter().map(|&s| Some(s)).collect() } else { vec![None] };
@@ -291,7 +301,8 @@ impl Plan {
                     // The calibration: at k = 0, one search per method from the calibration seed's M0 against its
                     // retrain_exact; every unlearn step of the arm (any k, any scope) reads the chosen settings.
                     if let (0, Some(u)) = (k, arm.unlearn.as_ref())
-                        && let Some(n) = u.calibrate.and_then(|c| seeds.iter().position(|&s| s == c))
+                        && let Some(Calibrate::Seed(c)) = u.calibrate
+                        && let Some(n) = seeds.iter().position(|&s| s == c)
                     {
                         let seed = seeds[n];
                         let (m0, retrain_exact) = (models[n * ROLES.len()], models[n * ROLES.len() + 1]);
@@ -444,7 +455,8 @@ impl Plan {
                         }
                     }
                     let config = format!(
-                        "doppel eval --seed {EVAL_ATTACK_SEED}; runs of seeds {}",
+                        "doppel eval --seed {EVAL_ATTACK_SEED}{}; runs of seeds {}",
+                        if mine_step.is_some() { " --near-rows mine" } else { "" },
                         seeds.iter().map(u64::to_string).collect::<Vec<_>>().join(", ")
                     );
                     let mut deps = vec![ds];
@@ -455,6 +467,7 @@ impl Plan {
                         attack_steps.clear();
                     }
                     deps.extend(&attack_steps);
+                    deps.extend(mine_step);
                     push_derived(
                         &mut steps,
                         ctx,
@@ -470,12 +483,14 @@ impl Plan {
                                 unlearned: unlearned.iter().map(|(seed, name, _)| (*seed, name.clone())).collect(),
                                 attacks: !attack_steps.is_empty(),
                                 attack_seed: EVAL_ATTACK_SEED,
+                                near_rows: mine_step.is_some(),
                             },
                             coords: Coords { arm: a, dataset: arm.label.clone(), k, seed: data_seed, role: None },
                         },
                     )?;
                 }
             }
+            calibrated.push(calibrations);
         }
         Ok(Plan { steps })
     }
@@ -744,6 +759,40 @@ mod tests {
                     assert!(settings != Settings::Config, "{}: the smoke arm calibrates every method", s.label);
                 }
             }
+        }
+    }
+
+    #[test]
+    fn an_arm_with_a_borrowed_calibration_reads_the_earlier_arms_steps() {
+        let text = crate::preset::tests::borrowed_calibration(
+            "{ config = \"configs/unlearn/smoke-mlp.toml\", methods = [\"ga\"], scopes = [\"exact\", \"lineage\"], \
+             calibrate = { from = \"a\" } }",
+            "configs/train/smoke-mlp.toml",
+        );
+        let preset = Preset::from_toml(&text, "p.toml", &root()).unwrap();
+        let ctx = KeyContext {
+            device: "flex".into(),
+            code: Kind::ALL.iter().map(|k| (*k, format!("c-{k}"))).collect(),
+            sources: vec![],
+        };
+        let plan = Plan::build(&preset, &ctx).unwrap();
+        let calibration = |s: &Step| matches!(s.action, Action::Unlearn { settings: Settings::Calibration, .. });
+        let ga_calibration = plan
+            .steps
+            .iter()
+            .position(|s| calibration(s) && matches!(s.action, Action::Unlearn { method: "ga", .. }))
+            .unwrap();
+        assert_eq!(plan.steps[ga_calibration].coords.dataset, "a");
+        assert_eq!(plan.steps.iter().filter(|s| calibration(s)).count(), 2, "a calibrates ft and ga; b nothing");
+        let b: Vec<&Step> = plan
+            .steps
+            .iter()
+            .filter(|s| s.coords.dataset == "b" && matches!(s.action, Action::Unlearn { .. }))
+            .collect();
+        assert_eq!(b.len(), 2 * 2, "ga under two scopes for seeds 3 and 1");
+        for s in b {
+            assert!(matches!(s.action, Action::Unlearn { settings: Settings::Calibrated, .. }), "{}", s.label);
+            assert_eq!(s.deps.last(), Some(&ga_calibration), "{}", s.label);
         }
     }
 

@@ -16,7 +16,8 @@
 //!                                         # `qa` (`doppel data build-qa`: k sets `paraphrases.per_target`; the
 //!                                         # train config is a `doppel lm train` config, the unlearn methods
 //!                                         # `doppel lm unlearn`'s, under scopes exact and lineage)
-//! seeds = [1]                             # optional: a subset of the preset's seeds for this arm's models
+//! seeds = [1]                             # optional: this arm's training seeds instead of the preset's (any
+//!                                         # list, e.g. 16 seeds for an ε-score arm)
 //!                                         # (default: all of them)
 //! set = { "source.train_per_class" = 500 }   # optional: dotted keys set in the dataset config
 //!                                            # ("variants.0.ratio" = 0.5: a number picks a [[variants]] group)
@@ -34,14 +35,17 @@
 //!                                         # control, where retrain_exact = retrain_clean) from this seed's M0,
 //!                                         # by mean KL to retrain_exact on F with test accuracy within 3 points
 //!                                         # (`doppel unlearn --search --objective kl-forget`); every unlearn step
-//!                                         # of the arm then runs those settings, at every k and scope
+//!                                         # of the arm then runs those settings, at every k and scope;
+//!                                         # or `{ from = "label" }`: an earlier arm's calibration (same
+//!                                         # `train` and `unlearn.config`), e.g. one whose targets have no
+//!                                         # look-alikes
 //!
 //! [datasets.attack]                       # optional: reconstruct the targets from each seed's models (MLP only)
 //! attacks = ["kkt", "inversion"]          # `doppel attack --attack`
 //! candidates = 1000                       # KKT candidates m
 //! steps = 1500                            # Adam steps of each attack
 //! k = [0, 25]                             # optional: a subset of the arm's k (default: all)
-//! seeds = [1]                             # optional: a subset of the preset's seeds (default: all)
+//! seeds = [1]                             # optional: a subset of the arm's seeds (default: all)
 //! ```
 //!
 //! [`Preset::load`] checks everything it can without running doppel (keys, ranges, that the referenced files exist
@@ -144,7 +148,7 @@ pub struct DatasetArm {
     pub train_sets: Vec<String>,
     /// The `k` values, ascending, without repeats.
     pub k: Vec<usize>,
-    /// The training seeds of this arm's models (the preset's, or the arm's `seeds` subset in the preset's order).
+    /// The training seeds of this arm's models: the preset's, or the arm's own `seeds` in the order given.
     pub seeds: Vec<u64>,
     /// What to unlearn, if anything.
     pub unlearn: Option<UnlearnArm>,
@@ -163,7 +167,7 @@ pub struct AttackArm {
     pub steps: usize,
     /// The k values to attack at (a subset of the arm's).
     pub k: Vec<usize>,
-    /// The seeds whose models are attacked (a subset of the preset's).
+    /// The seeds whose models are attacked (a subset of the arm's).
     pub seeds: Vec<u64>,
 }
 
@@ -193,14 +197,24 @@ pub struct UnlearnArm {
     pub scopes: Vec<&'static str>,
     /// The k values to unlearn at (a subset of the arm's).
     pub k: Vec<usize>,
-    /// The seeds whose M0 is unlearned (a subset of the preset's).
+    /// The seeds whose M0 is unlearned (a subset of the arm's).
     pub seeds: Vec<u64>,
     /// For scope `mined`: the mining config file as written in the preset, and its text.
     pub mine: Option<(String, String)>,
     /// Where each method also runs with the budgeted hyperparameter search.
     pub search: Option<SearchArm>,
-    /// The seed whose k = 0 models calibrate every method's settings, when the arm calibrates.
-    pub calibrate: Option<u64>,
+    /// Where every method's settings come from, when the arm runs calibrated settings.
+    pub calibrate: Option<Calibrate>,
+}
+
+/// Where an arm's calibrated settings come from (its `unlearn.calibrate`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Calibrate {
+    /// `{ seed = N }`: the arm calibrates each method at its own k = 0 from seed N's M0 and retrain_exact.
+    Seed(u64),
+    /// `{ from = "label" }`: the arm runs the settings an earlier arm calibrated (index in `datasets`), e.g. one
+    /// whose targets have no look-alikes at all; both arms train the same model with the same method settings.
+    From(usize),
 }
 
 /// An `unlearn` table's `search` table, checked: the k and scopes (subsets of the unlearn table's) at which every
@@ -271,7 +285,8 @@ struct RawUnlearn {
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawCalibrate {
-    seed: i64,
+    seed: Option<i64>,
+    from: Option<String>,
 }
 
 #[derive(Deserialize)]
@@ -448,9 +463,10 @@ impl Preset {
                 }
             }
             let k: Vec<usize> = k.into_iter().collect();
-            let arm_seeds = match seed_subset(a.seeds, &seeds).map_err(|(key, p)| err(&at(&key), p))? {
-                s if s.is_empty() => return Err(err(&at("seeds"), "is empty; give at least one seed".into()).into()),
-                s => seeds.iter().copied().filter(|x| s.contains(x)).collect::<Vec<u64>>(),
+            // An arm's own seeds may go beyond the preset's: the ε-score needs many models of one small arm.
+            let arm_seeds = match a.seeds {
+                None => seeds.clone(),
+                Some(given) => own_seeds(&given).map_err(|p| err(&at("seeds"), p))?,
             };
             if raw.reseed_data == Some(true) && arm_seeds != seeds {
                 return Err(err(
@@ -463,7 +479,7 @@ impl Preset {
             let unlearn = match a.unlearn {
                 None => None,
                 Some(u) => Some(
-                    check_unlearn(u, builder, &k, seeds, root)
+                    check_unlearn(u, builder, (&k, seeds, &a.train), &datasets, root)
                         .map_err(|(key, p)| err(&at(&format!("unlearn.{key}")), p))?,
                 ),
             };
@@ -560,12 +576,13 @@ impl StepConfig {
     }
 }
 
-/// Checks an arm's `unlearn` table against the arm's `k` and the preset's seeds; errors are (key, problem).
+/// Checks an arm's `unlearn` table against the arm's `k`, seeds and train file, and the arms before it (for
+/// `calibrate.from`); errors are (key, problem).
 fn check_unlearn(
     u: RawUnlearn,
     builder: Builder,
-    arm_k: &[usize],
-    seeds: &[u64],
+    (arm_k, seeds, train_path): (&[usize], &[u64], &str),
+    earlier: &[DatasetArm],
     root: &Path,
 ) -> std::result::Result<UnlearnArm, (String, String)> {
     let (config, _) = read_ref(root, &u.config).map_err(|p| ("config".to_string(), p))?;
@@ -622,25 +639,59 @@ fn check_unlearn(
     };
     let calibrate = match u.calibrate {
         None => None,
-        Some(c) => {
-            if builder.is_lm() {
-                return Err(("calibrate".into(), "is set, but a QA arm has no calibration; drop `calibrate`".into()));
-            }
+        Some(_) if builder.is_lm() => {
+            return Err(("calibrate".into(), "is set, but a QA arm has no calibration; drop `calibrate`".into()));
+        }
+        Some(RawCalibrate { seed: Some(seed), from: None }) => {
             if !arm_k.contains(&0) {
                 return Err((
                     "calibrate".into(),
                     "is set, but the arm has no k = 0, where the calibration runs; add 0 to the arm's `k`".into(),
                 ));
             }
-            match u64::try_from(c.seed).ok().filter(|s| seeds.contains(s)) {
-                Some(seed) => Some(seed),
+            match u64::try_from(seed).ok().filter(|s| seeds.contains(s)) {
+                Some(seed) => Some(Calibrate::Seed(seed)),
                 None => {
                     return Err((
                         "calibrate.seed".into(),
-                        format!("is {}, which is not one of the arm's seeds {seeds:?}", c.seed),
+                        format!("is {seed}, which is not one of the arm's seeds {seeds:?}"),
                     ));
                 }
             }
+        }
+        Some(RawCalibrate { seed: None, from: Some(label) }) => {
+            let Some((i, source)) = earlier.iter().enumerate().find(|(_, a)| a.label == label) else {
+                return Err((
+                    "calibrate.from".into(),
+                    format!("is {label:?}, which is not the label of an earlier entry; put this arm after that one"),
+                ));
+            };
+            let Some(su) = source.unlearn.as_ref().filter(|su| matches!(su.calibrate, Some(Calibrate::Seed(_)))) else {
+                return Err((
+                    "calibrate.from".into(),
+                    format!("is {label:?}, which does not calibrate itself; give it `calibrate = {{ seed = N }}`"),
+                ));
+            };
+            if source.train_path != train_path || su.config != config {
+                return Err((
+                    "calibrate.from".into(),
+                    format!(
+                        "is {label:?}, which trains {} and unlearns with {}; settings calibrated for another model \
+                         or method file do not carry over, so use the same `train` and `unlearn.config`",
+                        source.train_path, su.config_path
+                    ),
+                ));
+            }
+            if let Some(m) = methods.iter().find(|m| !su.methods.contains(m)) {
+                return Err(("calibrate.from".into(), format!("is {label:?}, which does not calibrate {m}")));
+            }
+            Some(Calibrate::From(i))
+        }
+        Some(_) => {
+            return Err((
+                "calibrate".into(),
+                "needs exactly one of `seed` (calibrate here) and `from` (an earlier arm's label)".into(),
+            ));
         }
     };
     Ok(UnlearnArm { config_path: u.config, config, methods, scopes, k, seeds: chosen_seeds, mine, search, calibrate })
@@ -660,13 +711,29 @@ fn k_subset(given: Option<Vec<i64>>, arm_k: &[usize]) -> std::result::Result<Vec
     Ok(out.into_iter().collect())
 }
 
-/// The seed subset of an `unlearn` or `attack` table, in the order given; all seeds when absent.
+/// An arm's own `seeds`: at least one, each 0 or more, none twice, in the order given.
+fn own_seeds(given: &[i64]) -> std::result::Result<Vec<u64>, String> {
+    if given.is_empty() {
+        return Err("is empty; give at least one seed".into());
+    }
+    let mut out = Vec::with_capacity(given.len());
+    for &v in given {
+        let v = u64::try_from(v).map_err(|_| format!("holds {v}; seeds are 0 or more"))?;
+        if out.contains(&v) {
+            return Err(format!("holds {v} twice"));
+        }
+        out.push(v);
+    }
+    Ok(out)
+}
+
+/// The seed subset of an `unlearn` or `attack` table, in the order given; all the arm's seeds when absent.
 fn seed_subset(given: Option<Vec<i64>>, seeds: &[u64]) -> std::result::Result<Vec<u64>, (String, String)> {
     let Some(ss) = given else { return Ok(seeds.to_vec()) };
     let mut out = Vec::new();
     for v in ss {
         let v = u64::try_from(v).ok().filter(|v| seeds.contains(v)).ok_or_else(|| {
-            ("seeds".to_string(), format!("holds {v}, which is not one of the preset's seeds ({seeds:?})"))
+            ("seeds".to_string(), format!("holds {v}, which is not one of the arm's seeds ({seeds:?})"))
         })?;
         if !out.contains(&v) {
             out.push(v);
@@ -759,7 +826,7 @@ fn apply_set(table: &mut Table, set: &Table) -> std::result::Result<Vec<String>,
 use doppel_stdx::overrides::render;
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
     fn root() -> PathBuf {
@@ -834,7 +901,7 @@ train_set = { epochs = 2 }
             )
         };
         let p = with("k = [7, 0]", "{ seed = 1 }").unwrap();
-        assert_eq!(p.datasets[0].unlearn.as_ref().unwrap().calibrate, Some(1));
+        assert_eq!(p.datasets[0].unlearn.as_ref().unwrap().calibrate, Some(Calibrate::Seed(1)));
         let err = with("k = [7, 0]", "{ seed = 9 }").unwrap_err().to_string();
         assert!(
             err.contains("`datasets[0].unlearn.calibrate.seed` is 9, which is not one of the arm's seeds"),
@@ -842,6 +909,46 @@ train_set = { epochs = 2 }
         );
         let err = with("k = [7]", "{ seed = 1 }").unwrap_err().to_string();
         assert!(err.contains("no k = 0, where the calibration runs"), "{err}");
+        let err = with("k = [7, 0]", "{ seed = 1, from = \"smoke\" }").unwrap_err().to_string();
+        assert!(err.contains("needs exactly one of `seed`"), "{err}");
+    }
+
+    /// A preset whose second arm (`b`) takes its calibration from the first (`a`, methods ft and ga, seed 1).
+    pub(crate) fn borrowed_calibration(b_unlearn: &str, b_train: &str) -> String {
+        let a = GOOD.replace("k = [7, 0]", "k = [0, 7]\nlabel = \"a\"");
+        format!(
+            "{a}\nunlearn = {{ config = \"configs/unlearn/smoke-mlp.toml\", methods = [\"ft\", \"ga\"], scopes = \
+             [\"exact\"], calibrate = {{ seed = 1 }} }}\n[[datasets]]\nconfig = \"configs/smoke.toml\"\ntrain = \
+             \"{b_train}\"\nk = [7]\nlabel = \"b\"\nunlearn = {b_unlearn}"
+        )
+    }
+
+    #[test]
+    fn an_arm_can_run_an_earlier_arms_calibration_of_the_same_model_and_methods() {
+        let unlearn = |methods: &str, from: &str| {
+            format!(
+                "{{ config = \"configs/unlearn/smoke-mlp.toml\", methods = {methods}, scopes = [\"exact\", \
+                 \"lineage\"], calibrate = {{ from = \"{from}\" }} }}"
+            )
+        };
+        let load = |text: String| Preset::from_toml(&text, "p.toml", &root()).map_err(|e| e.to_string());
+        let train = "configs/train/smoke-mlp.toml";
+        let p = load(borrowed_calibration(&unlearn("[\"ga\"]", "a"), train)).unwrap();
+        // b has no k = 0 of its own: the calibration is a's.
+        assert_eq!(p.datasets[1].unlearn.as_ref().unwrap().calibrate, Some(Calibrate::From(0)));
+        let err = load(borrowed_calibration(&unlearn("[\"ga\"]", "z"), train)).unwrap_err();
+        assert!(
+            err.contains("`datasets[1].unlearn.calibrate.from` is \"z\", which is not the label of an earlier"),
+            "{err}"
+        );
+        let err = load(borrowed_calibration(&unlearn("[\"ga\", \"scrub\"]", "a"), train)).unwrap_err();
+        assert!(err.contains("is \"a\", which does not calibrate scrub"), "{err}");
+        let err = load(borrowed_calibration(&unlearn("[\"ga\"]", "a"), "configs/train/mnist-mlp.toml")).unwrap_err();
+        assert!(err.contains("which trains configs/train/smoke-mlp.toml and unlearns with"), "{err}");
+        let uncalibrated =
+            borrowed_calibration(&unlearn("[\"ga\"]", "a"), train).replacen(", calibrate = { seed = 1 }", "", 1);
+        let err = load(uncalibrated).unwrap_err();
+        assert!(err.contains("is \"a\", which does not calibrate itself"), "{err}");
     }
 
     #[test]
@@ -907,10 +1014,7 @@ train_set = { epochs = 2 }
                 arm("k = [0]\nbuilder = \"text\""),
                 "bad.toml: `datasets[0].builder` is \"text\"; use \"images\", \"spam\" or \"qa\"",
             ),
-            (
-                arm("k = [1]\nseeds = [9]"),
-                "bad.toml: `datasets[0].seeds` holds 9, which is not one of the preset's seeds",
-            ),
+            (arm("k = [1]\nseeds = [9, 9]"), "bad.toml: `datasets[0].seeds` holds 9 twice"),
             (
                 arm("k = [0, 1]\nbuilder = \"spam\""),
                 "bad.toml: `datasets[0].k` is [0, 1]; a spam arm's look-alikes are the corpus's own",
@@ -953,7 +1057,7 @@ train_set = { epochs = 2 }
                 arm(
                     "k = [0]\nunlearn = { config = \"configs/unlearn/smoke-mlp.toml\", methods = [\"ft\"], scopes = [\"exact\"], seeds = [2] }",
                 ),
-                "bad.toml: `datasets[0].unlearn.seeds` holds 2, which is not one of the preset's seeds ([1])",
+                "bad.toml: `datasets[0].unlearn.seeds` holds 2, which is not one of the arm's seeds ([1])",
             ),
             (
                 arm(

@@ -187,9 +187,14 @@ impl Runner<'_> {
                 cmd.arg("--out").arg(tmp.join("model"));
                 self.call(cmd, tmp, &step.label)?;
             }
-            Action::Eval { seeds, unlearned, attacks, attack_seed } => {
+            Action::Eval { seeds, unlearned, attacks, attack_seed, near_rows } => {
                 let Some((dataset, rest)) = deps.split_first() else {
                     bail!("{}: an eval step needs its dataset", step.label)
+                };
+                let (rest, mine) = match (near_rows, rest.split_last()) {
+                    (true, Some((mine, rest))) => (rest, Some(mine)),
+                    (true, None) => bail!("{}: an eval step with --near-rows needs its mine step", step.label),
+                    (false, _) => (rest, None),
                 };
                 let n_models = seeds.len() * ROLES.len();
                 let n_attacks = if *attacks { seeds.len() } else { 0 };
@@ -227,6 +232,9 @@ impl Runner<'_> {
                 cmd.arg("eval").arg("--dataset").arg(dataset.join("dataset")).arg("--runs").args(&run_dirs);
                 if !attack_dirs.is_empty() {
                     cmd.arg("--attacks").args(attack_dirs.iter().map(|d| d.join("attack")));
+                }
+                if let Some(mine) = mine {
+                    cmd.arg("--near-rows").arg(mine.join("mine").join("neighbours.parquet"));
                 }
                 cmd.args(["--device", self.device, "--seed", &attack_seed.to_string()])
                     .arg("--out")
