@@ -91,6 +91,10 @@ pub struct UnlearnInfo {
     pub seeds: Vec<u64>,
     /// The method settings file.
     pub config_path: String,
+    /// The arm (index) whose k = 0 calibration every unlearning row of this arm runs: this arm, an earlier one
+    /// (`calibrate = { from = … }`), or none when the arm runs its settings file as written.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub calibrated_by: Option<usize>,
 }
 
 /// The kinds of step, each cached under `cache/<dir>/<key>/`.

@@ -306,6 +306,7 @@ pub fn markdown(preset: &PresetInfo, found: &Summary<'_>) -> String {
             s.push_str(&scope_sizes(costs, a));
         }
         s.push_str(&calibration_markdown(calibrations, evals, a));
+        s.push_str(&borrowed_calibration(preset, a));
         s.push_str(&eval_markdown(evals, costs, a));
         s.push_str(&attack_markdown(attacks, a));
         let arm_grids: Vec<String> =
@@ -494,6 +495,19 @@ fn method_verdicts(rows: &[&EvalRow]) -> String {
     s
 }
 
+/// The sentence for an arm that runs an earlier arm's calibration (`calibrate = { from = … }`); empty otherwise.
+fn borrowed_calibration(preset: &PresetInfo, arm: usize) -> String {
+    let from = preset.arms[arm].unlearn.as_ref().and_then(|u| u.calibrated_by).filter(|&b| b != arm);
+    match from.and_then(|b| preset.arms.get(b)) {
+        Some(from) => format!(
+            "\nEvery unlearning row of this arm runs the settings calibrated on {} at k = 0 (its calibration table), \
+             unchanged.\n",
+            from.label
+        ),
+        None => String::new(),
+    }
+}
+
 /// Arm `arm`'s calibration table: per method the settings chosen at k = 0 (mean KL to `retrain_exact` on F, test
 /// accuracy within 3 points of M0's) and how near it got, beside M0's own distance there. Empty without a
 /// calibration.
@@ -667,6 +681,28 @@ mod tests {
         stats[1] = (Some(f_acc), Some(1.0));
         stats[2] = (Some(f_conf), Some(1.0));
         Cell { arm: 0, dataset: "d".into(), k, role, seeds: 2, stats }
+    }
+
+    #[test]
+    fn an_arm_that_borrows_a_calibration_names_the_arm_it_came_from() {
+        let mut p = preset(&[1]);
+        let unlearn = |calibrated_by| doppel_protocol::UnlearnInfo {
+            methods: vec!["ga".into()],
+            scopes: vec![doppel_protocol::Scope::Exact],
+            k: vec![0],
+            seeds: vec![1],
+            config_path: "configs/unlearn/smoke-mlp.toml".into(),
+            calibrated_by,
+        };
+        let mut b = p.arms[0].clone();
+        b.label = "e".into();
+        p.arms[0].unlearn = Some(unlearn(Some(0)));
+        b.unlearn = Some(unlearn(Some(0)));
+        p.arms.push(b);
+        assert_eq!(borrowed_calibration(&p, 0), "", "its own calibration has its own table");
+        assert!(borrowed_calibration(&p, 1).contains("runs the settings calibrated on d at k = 0"));
+        p.arms[1].unlearn = Some(unlearn(None));
+        assert_eq!(borrowed_calibration(&p, 1), "");
     }
 
     #[test]

@@ -909,6 +909,9 @@ train_set = { epochs = 2 }
         );
         let err = with("k = [7]", "{ seed = 1 }").unwrap_err().to_string();
         assert!(err.contains("no k = 0, where the calibration runs"), "{err}");
+        // An arm may train more seeds than the preset's (the ε arm), in its own order, and calibrate from one.
+        let own = Preset::from_toml(&format!("{GOOD}\nseeds = [5, 2, 9]"), "good.toml", &root()).unwrap();
+        assert_eq!((own.seeds.as_slice(), own.datasets[0].seeds.as_slice()), (&[3, 1][..], &[5, 2, 9][..]));
         let err = with("k = [7, 0]", "{ seed = 1, from = \"smoke\" }").unwrap_err().to_string();
         assert!(err.contains("needs exactly one of `seed`"), "{err}");
     }

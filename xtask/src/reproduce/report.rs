@@ -19,7 +19,7 @@ use serde_json::json;
 use super::cache::{Cache, Record};
 use super::log::Log;
 use super::plan::{Action, CALIBRATION_SUFFIX, Kind, Plan, SEARCH_SUFFIX};
-use super::preset::{Builder, Preset};
+use super::preset::{Builder, Calibrate, Preset};
 use doppel_stdx::write_atomic;
 
 /// What the manifest records beyond the artifacts.
@@ -120,7 +120,8 @@ pub fn report_plan(preset: &Preset, plan: &Plan, info: &RunInfo) -> Result<Repor
     let arms = preset
         .datasets
         .iter()
-        .map(|a| {
+        .enumerate()
+        .map(|(i, a)| {
             Ok(ArmInfo {
                 label: a.label.clone(),
                 builder: match a.builder {
@@ -140,6 +141,11 @@ pub fn report_plan(preset: &Preset, plan: &Plan, info: &RunInfo) -> Result<Repor
                         k: u.k.clone(),
                         seeds: u.seeds.clone(),
                         config_path: u.config_path.clone(),
+                        calibrated_by: match (&u.calibrate, i) {
+                            (None, _) => None,
+                            (Some(Calibrate::Seed(_)), i) => Some(i),
+                            (Some(Calibrate::From(b)), _) => Some(*b),
+                        },
                     }),
                 },
             })
