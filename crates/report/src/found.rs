@@ -328,8 +328,8 @@ fn add_cost(dir: &Path, s: &PlanStep, costs: &mut Costs, calibrations: &mut Vec<
     }
     if let (Some(Settings::Search), Some(search)) = (settings, &r.search) {
         let setting = match (search.lr, search.budget) {
-            (Some(lr), Some(f)) => format!("lr {lr:e}, budget ×{f}"),
-            (Some(lr), None) => format!("lr {lr:e}"),
+            (Some(lr), Some(f)) => format!("lr {}, budget ×{f}", short_e(lr)),
+            (Some(lr), None) => format!("lr {}", short_e(lr)),
             (None, Some(f)) => format!("budget ×{f}"),
             (None, None) => "its only setting".to_string(),
         };
@@ -348,6 +348,13 @@ fn add_cost(dir: &Path, s: &PlanStep, costs: &mut Costs, calibrations: &mut Vec<
         });
     }
     Ok(())
+}
+
+/// A learning rate in `e` notation at six significant digits, so a grid point such as 1e-5 × 0.1 reads `1e-6`, not
+/// `1.0000000000000002e-6`.
+pub fn short_e(v: f64) -> String {
+    let rounded: f64 = format!("{v:.5e}").parse().unwrap_or(v);
+    format!("{rounded:e}")
 }
 
 /// One method's calibration (k = 0, exact scope): the settings `doppel unlearn --search --objective kl-forget`
@@ -421,4 +428,14 @@ pub fn summarise_attacks(rows: &[AttackRow]) -> Vec<AttackCell> {
             }),
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn learning_rates_print_without_float_noise() {
+        assert_eq!(super::short_e(1e-5 * 0.1), "1e-6");
+        assert_eq!(super::short_e(1.3e-3), "1.3e-3");
+        assert_eq!(super::short_e(0.05), "5e-2");
+    }
 }

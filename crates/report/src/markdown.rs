@@ -537,7 +537,7 @@ Calibration (k = 0, the control, where retrain_exact = retrain_clean; seed {}'s 
             "| {}{} | {} | {} | {} | {} | {} | {} |",
             c.method,
             if c.diverged { " (diverged)" } else { "" },
-            or_dash(o.lr.map(|v| format!("{v:e}"))),
+            or_dash(o.lr.map(crate::found::short_e)),
             or_dash(o.budget.map(|v| v.to_string())),
             or_dash(o.kl_forget.map(|v| format!("{v:.4}"))),
             or_dash(o.test_accuracy.map(|v| format!("{v:.3}"))),
