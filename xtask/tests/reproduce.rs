@@ -13,6 +13,11 @@ use std::process::{Command, Output, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
+/// The smoke preset's steps: 3 datasets, 3 seeds × (3 reference models at k = 7 and 21, 2 at k = 0 where one step
+/// writes retrain_exact and retrain_clean), 1 mining, 3 calibrations, 9 unlearned, 3 searched, 3 attacks and 3
+/// evaluations.
+const SMOKE_STEPS: usize = 49;
+
 fn root() -> PathBuf {
     doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).parent().unwrap().to_path_buf()
 }
@@ -160,8 +165,9 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     let (built, reused) = counts(&first);
     assert_eq!(
         (built, reused),
-        (52, 0),
-        "3 datasets + 3 k × 3 seeds × 3 models + 1 mining + 3 calibrations + 9 unlearned + 3 searched + 3 attacks + 3 evaluations:\n{first}"
+        (SMOKE_STEPS, 0),
+        "3 datasets + 3 seeds × (3 models at k = 7 and 21, 2 at k = 0) + 1 mining + 3 calibrations + 9 unlearned + 3 \
+         searched + 3 attacks + 3 evaluations:\n{first}"
     );
     for f in [
         "report.md",
@@ -195,7 +201,7 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     assert!(timing.contains("| smoke | 21 | scrub | lineage |"), "{timing}");
     assert!(timing.contains("| smoke | 21 | salun+search | exact |"), "{timing}");
     assert_eq!(manifest["preset"], "smoke");
-    assert_eq!(manifest["steps"].as_array().unwrap().len(), 52);
+    assert_eq!(manifest["steps"].as_array().unwrap().len(), SMOKE_STEPS);
     assert!(manifest["steps"][0]["wall_seconds"].as_f64().is_some());
     let derived = std::fs::read_to_string(out.join("configs/dataset/smoke-k21.toml")).unwrap();
     assert!(derived.contains("per_target = 15") && derived.contains("per_target = 6"), "{derived}");
@@ -204,7 +210,7 @@ fn smoke_runs_end_to_end_and_a_rerun_reuses_every_step() {
     let saved = report_files(&out);
 
     let second = smoke(&out, &[]);
-    assert_eq!(counts(&second), (0, 52), "{second}");
+    assert_eq!(counts(&second), (0, SMOKE_STEPS), "{second}");
     assert_eq!(report_files(&out), saved, "a rerun changed the report");
     let log = std::fs::read_to_string(out.join("reproduce.log")).unwrap();
     assert!(log.contains("reused") && log.contains("doppel train"), "the log holds both runs");
@@ -228,8 +234,8 @@ fn two_runs_on_one_results_folder_build_each_step_once() {
     let (ea, eb) = (String::from_utf8_lossy(&a.stderr), String::from_utf8_lossy(&b.stderr));
     assert!(a.status.success() && b.status.success(), "first:\n{ea}\nsecond:\n{eb}");
     let ((ba, ra), (bb, rb)) = (counts(&ea), counts(&eb));
-    assert_eq!((ba + ra, bb + rb), (52, 52), "each run accounts for every step:\n{ea}\n{eb}");
-    assert_eq!(ba + bb, 52, "every step is built once, by one of the two runs:\n{ea}\n{eb}");
+    assert_eq!((ba + ra, bb + rb), (SMOKE_STEPS, SMOKE_STEPS), "each run accounts for every step:\n{ea}\n{eb}");
+    assert_eq!(ba + bb, SMOKE_STEPS, "every step is built once, by one of the two runs:\n{ea}\n{eb}");
     assert!(ba > 0 && bb > 0, "both runs did work (the second did not just find everything done):\n{ea}\n{eb}");
     let waited = format!("{ea}{eb}").lines().filter(|l| l.contains("another run on this results folder")).count();
     assert!(waited > 0, "a run that waits for the other says so:\n{ea}\n{eb}");
@@ -242,7 +248,7 @@ fn two_runs_on_one_results_folder_build_each_step_once() {
         }
     }
     // The cache is sound: a third run reuses every step.
-    assert_eq!(counts(&smoke(&shared, &[])), (0, 52));
+    assert_eq!(counts(&smoke(&shared, &[])), (0, SMOKE_STEPS));
 }
 
 #[test]
@@ -261,7 +267,7 @@ fn a_killed_run_resumes_and_ends_with_the_same_report() {
     let log = killed.join("reproduce.log");
     let start = Instant::now();
     while start.elapsed() < Duration::from_secs(120) {
-        if std::fs::read_to_string(&log).is_ok_and(|t| t.contains("[model 4/27]")) {
+        if std::fs::read_to_string(&log).is_ok_and(|t| t.contains("[model 4/24]")) {
             break;
         }
         std::thread::sleep(Duration::from_millis(5));
@@ -283,10 +289,10 @@ fn a_killed_run_resumes_and_ends_with_the_same_report() {
 
     let resumed = smoke(&killed, &[]);
     let (built, reused) = counts(&resumed);
-    assert_eq!(built + reused, 52, "{resumed}");
+    assert_eq!(built + reused, SMOKE_STEPS, "{resumed}");
     assert!(reused >= 4, "the steps finished before the kill are reused:\n{resumed}");
     assert!(built > 0, "the kill came before the end of the run:\n{resumed}");
-    assert!(!stale.exists() || reused == 52, "the stale build folder is cleared");
+    assert!(!stale.exists() || reused == SMOKE_STEPS, "the stale build folder is cleared");
     assert_same_report(&whole, &killed);
 }
 
@@ -307,7 +313,7 @@ fn three_shards_and_a_merge_equal_an_unsharded_run() {
         total_built += built;
         assert!(!sharded.join("report.md").exists(), "a shard writes no report");
     }
-    assert_eq!(total_built, 52, "every step is built by exactly one shard when they run one after another");
+    assert_eq!(total_built, SMOKE_STEPS, "every step is built by exactly one shard when they run one after another");
 
     // A merge with a step missing (as when a shard has not run) refuses and says what to do.
     let evals: Vec<_> = std::fs::read_dir(sharded.join("cache/eval")).unwrap().map(|e| e.unwrap().path()).collect();
@@ -316,7 +322,10 @@ fn three_shards_and_a_merge_equal_an_unsharded_run() {
     let early = xtask(&["--preset", "smoke", "--out", sharded.to_str().unwrap(), "--merge"]);
     let stderr = String::from_utf8_lossy(&early.stderr);
     assert!(!early.status.success());
-    assert!(stderr.contains("1 of 52 steps are not in") && stderr.contains("run the missing shards"), "{stderr}");
+    assert!(
+        stderr.contains(&format!("1 of {SMOKE_STEPS} steps are not in")) && stderr.contains("run the missing shards"),
+        "{stderr}"
+    );
 
     let rebuilt: usize = (0..3).map(|i| counts(&smoke(&sharded, &["--shard", &format!("{i}/3")])).0).sum();
     assert_eq!(rebuilt, 1, "only the missing step is built again");

@@ -83,10 +83,17 @@ pub fn run(a: TrainArgs) -> anyhow::Result<()> {
     // and an OUT this run created is removed again if nothing landed in it.
     let created_out = !a.out.exists();
     let outcome = (|| -> anyhow::Result<()> {
+        let mut done: Vec<(Vec<usize>, RoleDone)> = Vec::with_capacity(roles.len());
         for role in roles {
-            let done = train_role(&a, role, &cfg, &ds, &manifest_sha, choice, &device, &test_rows, &all_train)?;
-            print_row(role, &done.metrics, done.seconds);
-            results.push(done.model);
+            // Equal rows, recipe and seeds make the same model: retrain_clean where the lineage is the targets
+            // alone (k = 0) is retrain_exact, so it is written from that checkpoint rather than trained again.
+            let rows = role.rows(&ds.train.samples);
+            let twin = done.iter().find(|(r, _)| *r == rows).map(|(_, d)| d);
+            let role_done =
+                train_role(&a, role, twin, &cfg, &ds, &manifest_sha, choice, &device, &test_rows, &all_train)?;
+            print_row(role, &role_done.metrics, role_done.seconds);
+            results.push(role_done.model.clone());
+            done.push((rows, role_done));
         }
         used.write_into(&a.out)?;
         // What the orchestrator and the report read (doppel-protocol), beside the role folders.
@@ -111,10 +118,12 @@ struct RoleDone {
 }
 
 /// Trains (or reuses) one role's model and writes its folder `OUT/<role>/`: checkpoint, sidecar and predictions.
+/// With `twin`, a model this call made from the same rows, the folder is the twin's files under this role.
 #[allow(clippy::too_many_arguments)]
 fn train_role(
     a: &TrainArgs,
     role: Role,
+    twin: Option<&RoleDone>,
     cfg: &TrainConfig,
     ds: &store::DatasetDir,
     manifest_sha: &str,
@@ -144,13 +153,35 @@ fn train_role(
     };
     let weights = dir.join("model.safetensors");
     let (seconds, trained_rows, reused, (train_pred, test_pred)) =
-        match reusable(&weights, &spec, cfg, seeds, manifest_sha, choice, a.force) {
-            Some(side) => {
+        match (reusable(&weights, &spec, cfg, seeds, manifest_sha, choice, a.force), twin) {
+            (Some(side), _) => {
                 tracing::info!(role = role.name(), "checkpoint of this config exists; reusing it (--force retrains)");
                 let net = checkpoint::load(&weights, &side.spec, device)?;
                 (side.report.seconds, side.report.rows, true, predict_into(&net, &dir)?)
             }
-            None => {
+            (None, Some(twin)) => {
+                let from = a.out.join(twin.model.role.name());
+                tracing::info!(
+                    role = role.name(),
+                    same_as = twin.model.role.name(),
+                    "the same rows, recipe and seeds as an earlier model of this call; writing its checkpoint"
+                );
+                let staged = doppel_stdx::fs::StagedDir::begin(&dir)?;
+                checkpoint::copy_as(
+                    &from.join("model.safetensors"),
+                    &staged.path().join("model.safetensors"),
+                    role.name(),
+                )?;
+                for file in ["outputs_train.parquet", "outputs_test.parquet"] {
+                    let (src, dst) = (from.join(file), staged.path().join(file));
+                    std::fs::copy(&src, &dst)
+                        .with_context(|| format!("cannot copy {} to {}", src.display(), dst.display()))?;
+                }
+                staged.commit()?;
+                let model = TrainedModel { role, ..twin.model.clone() };
+                return Ok(RoleDone { model, metrics: twin.metrics, seconds: 0.0 });
+            }
+            (None, None) => {
                 tracing::info!(role = role.name(), rows = rows.len(), arch = cfg.model.name(), "training");
                 let staged = doppel_stdx::fs::StagedDir::begin(&dir)?;
                 let (net, report) =

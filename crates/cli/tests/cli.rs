@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::Command;
 
 mod common;
-use common::doppel;
+use common::{doppel, ok, stderr};
 
 const SMOKE: &str = r#"
 name = "cli"
@@ -159,6 +159,56 @@ fn train_writes_checkpoints_and_outputs_then_reuses_them() {
     );
     assert!(forced.status.success());
     assert_eq!(std::fs::read(tmp.path().join("models/m0/model.safetensors")).unwrap(), weights);
+}
+
+#[test]
+fn without_variants_retrain_clean_is_retrain_exacts_checkpoint_and_equals_training_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    std::fs::write(tmp.path().join("c.toml"), SMOKE.replace("per_target = 2", "per_target = 0")).unwrap();
+    std::fs::write(tmp.path().join("t.toml"), SMOKE_TRAIN).unwrap();
+    ok(&doppel(&["data", "build", "--config", "c.toml", "--out", "ds"], tmp.path()));
+    let both = Command::new(env!("CARGO_BIN_EXE_doppel"))
+        .args(["--log", "info", "train", "--dataset", "ds", "--config", "t.toml"])
+        .args(["--which", "retrain_exact,retrain_clean", "--out", "both"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    ok(&both);
+    let log = stderr(&both);
+    assert!(log.contains("the same rows, recipe and seeds as an earlier model of this call"), "{log}");
+    assert_eq!(log.matches("training").count(), 1, "one model trained: {log}");
+    // The same bytes as a retrain_clean trained on its own, under its own role.
+    ok(&doppel(
+        &["train", "--dataset", "ds", "--config", "t.toml", "--which", "retrain_clean", "--out", "alone"],
+        tmp.path(),
+    ));
+    let read = |p: &str| std::fs::read(tmp.path().join(p)).unwrap();
+    for file in ["model.safetensors", "outputs_train.parquet", "outputs_test.parquet"] {
+        assert_eq!(read(&format!("both/retrain_clean/{file}")), read(&format!("alone/retrain_clean/{file}")), "{file}");
+        assert_eq!(read(&format!("both/retrain_clean/{file}")), read(&format!("both/retrain_exact/{file}")), "{file}");
+    }
+    let side = |p: &str| serde_json::from_slice::<serde_json::Value>(&read(p)).unwrap();
+    let (copied, trained) = (side("both/retrain_clean/model.json"), side("alone/retrain_clean/model.json"));
+    assert_eq!((copied["role"].as_str(), copied["seeds"].clone()), (Some("retrain_clean"), trained["seeds"].clone()));
+    let result = side("both/result.json");
+    let models = result["models"].as_array().unwrap();
+    let roles: Vec<&str> = models.iter().map(|m| m["role"].as_str().unwrap()).collect();
+    assert_eq!(roles, ["retrain_exact", "retrain_clean"]);
+    assert_eq!(models[0]["metrics"], models[1]["metrics"]);
+    assert_eq!(models[0]["rows"], models[1]["rows"]);
+    // With variants the oracles' rows differ, and both are trained.
+    std::fs::write(tmp.path().join("c.toml"), SMOKE).unwrap();
+    ok(&doppel(&["data", "build", "--config", "c.toml", "--out", "ds2"], tmp.path()));
+    let two = Command::new(env!("CARGO_BIN_EXE_doppel"))
+        .args(["--log", "info", "train", "--dataset", "ds2", "--config", "t.toml"])
+        .args(["--which", "retrain_exact,retrain_clean", "--out", "two"])
+        .current_dir(tmp.path())
+        .output()
+        .unwrap();
+    ok(&two);
+    let log = stderr(&two);
+    assert!(!log.contains("an earlier model of this call"), "{log}");
+    assert_ne!(read("two/retrain_clean/model.safetensors"), read("two/retrain_exact/model.safetensors"));
 }
 
 #[test]

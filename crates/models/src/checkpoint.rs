@@ -49,14 +49,33 @@ pub fn save(net: &Net, weights: &Path, sidecar: &Sidecar) -> Result<()> {
         .with_to_adapter(BurnToPyTorchAdapter)
         .clear_metadata();
     net.save_into(&mut store).map_err(|e| ModelError::Checkpoint { path: tmp.clone(), problem: e.to_string() })?;
+    commit(&tmp, weights, sidecar)
+}
+
+/// Writes `sidecar` beside `weights` through a temporary file, then renames the weights written at `tmp` and the
+/// sidecar into place.
+fn commit(tmp: &Path, weights: &Path, sidecar: &Sidecar) -> Result<()> {
     let json = serde_json::to_string_pretty(sidecar)
         .map_err(|e| ModelError::Checkpoint { path: weights.to_path_buf(), problem: e.to_string() })?;
     let side = sidecar_path(weights);
     let side_tmp = side.with_extension("json.tmp");
     std::fs::write(&side_tmp, json + "\n").map_err(ModelError::io("writing", &side_tmp))?;
-    std::fs::rename(&tmp, weights).map_err(ModelError::io("renaming into place", weights))?;
+    std::fs::rename(tmp, weights).map_err(ModelError::io("renaming into place", weights))?;
     std::fs::rename(&side_tmp, &side).map_err(ModelError::io("renaming into place", &side))?;
     Ok(())
+}
+
+/// Writes the checkpoint at `from` again at `to` under another `role`: the weights byte for byte, the sidecar with
+/// only its role changed (each through a temporary file and a rename). For a model that is another role's by
+/// definition, e.g. `retrain_clean` where the lineage is the targets alone, so its rows, recipe and seeds are
+/// `retrain_exact`'s. Returns the new sidecar.
+pub fn copy_as(from: &Path, to: &Path, role: &str) -> Result<Sidecar> {
+    let mut sidecar = read_sidecar(from)?;
+    sidecar.role = role.to_string();
+    let tmp = to.with_extension("safetensors.tmp");
+    std::fs::copy(from, &tmp).map_err(ModelError::io("copying into", &tmp))?;
+    commit(&tmp, to, &sidecar)?;
+    Ok(sidecar)
 }
 
 /// Reads a checkpoint's sidecar.

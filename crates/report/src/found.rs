@@ -228,11 +228,15 @@ pub fn read(plan: &ReportPlan, cache: &Path, out: &Path) -> Result<Found> {
                     return Err(bad("a model step without a seed or a reference role".into()));
                 };
                 let result: TrainResult = read_result(&dir.join(RESULT_FILE))?;
-                let Some(model) = result.models.iter().find(|m| m.role.name() == role) else {
+                if !result.models.iter().any(|m| m.role.name() == role) {
                     return Err(bad(format!("its result.json holds no {role} model")));
-                };
-                let metrics = Metrics::percent(&model.metrics);
-                f.rows.push(Row { arm: s.arm, dataset: label, k: s.k, seed, role, metrics });
+                }
+                // Every model it wrote: one, or retrain_exact and retrain_clean where they are one model (k = 0).
+                for model in &result.models {
+                    let Some(role) = ROLES.iter().find(|r| **r == model.role.name()).copied() else { continue };
+                    let metrics = Metrics::percent(&model.metrics);
+                    f.rows.push(Row { arm: s.arm, dataset: label.clone(), k: s.k, seed, role, metrics });
+                }
             }
             // Its effect shows in the size of the mined scope, which the unlearn steps report; with variants, its
             // precision and recall against the lineage over the config's threshold sweep.

@@ -61,12 +61,13 @@ pub enum Action {
         /// exact or lineage.
         scope: &'static str,
     },
-    /// `doppel train --dataset <dep>/dataset --config <base> <overrides> --which <role> --out <artifact>`.
+    /// `doppel train --dataset <dep>/dataset --config <base> <overrides> --which <roles> --out <artifact>`.
     Train {
         /// The train config: the preset's file and the step's overrides.
         config: StepConfig,
-        /// m0, retrain_exact or retrain_clean.
-        role: &'static str,
+        /// m0, retrain_exact or retrain_clean; or retrain_exact and retrain_clean where the arm's
+        /// [`clean_is_exact`](crate::preset::Builder::clean_is_exact) (one model, written under both roles).
+        roles: &'static [&'static str],
     },
     /// See [`AttackAction`].
     Attack(AttackAction),
@@ -514,7 +515,9 @@ impl Plan {
 }
 
 /// Pushes the reference models of arm `a` at `k` for `seed`, each trained on the dataset step `ds` (`doppel train`,
-/// or `doppel lm train` for a QA arm), and returns their indices in [`ROLES`] order.
+/// or `doppel lm train` for a QA arm), and returns their indices in [`ROLES`] order. Where `retrain_clean` is
+/// `retrain_exact` by construction ([`Builder::clean_is_exact`](crate::preset::Builder::clean_is_exact)), one step
+/// writes both and its index is returned for both roles.
 fn push_references(
     steps: &mut Vec<Step>,
     ctx: &KeyContext,
@@ -527,27 +530,35 @@ fn push_references(
     let arm = &preset.datasets[a];
     let train = preset.train_config(arm, seed)?;
     let key_text = train.key_text();
+    let groups: &[&'static [&'static str]] = if arm.builder.clean_is_exact(k) {
+        &[&ROLES[..1], &ROLES[1..]]
+    } else {
+        &[&ROLES[..1], &ROLES[1..2], &ROLES[2..]]
+    };
     let mut out = Vec::with_capacity(ROLES.len());
-    for role in ROLES {
+    for &roles in groups {
+        let role = roles[0];
         let (kind, action) = if arm.builder.is_lm() {
             (Kind::LmModel, Action::TrainLm { config: train.clone(), role })
         } else {
-            (Kind::Model, Action::Train { config: train.clone(), role })
+            (Kind::Model, Action::Train { config: train.clone(), roles })
         };
-        out.push(push_derived(
+        let (key_role, shown) = (roles.join(","), roles.join("="));
+        let i = push_derived(
             steps,
             ctx,
             Derived {
                 kind,
                 config: &key_text,
-                role: Some(role),
+                role: Some(&key_role),
                 deps: vec![ds],
-                label: format!("{} k={k} seed={seed} {role}", arm.label),
-                slug: format!("{}-k{k}-seed{seed}-{role}", arm.label),
+                label: format!("{} k={k} seed={seed} {shown}", arm.label),
+                slug: format!("{}-k{k}-seed{seed}-{}", arm.label, roles.join("-")),
                 action,
                 coords: Coords { arm: a, dataset: arm.label.clone(), k, seed: Some(seed), role: Some(role) },
             },
-        )?);
+        )?;
+        out.extend(roles.iter().map(|_| i));
     }
     Ok(out)
 }
@@ -760,6 +771,40 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn at_k_0_one_step_writes_retrain_exact_and_retrain_clean() {
+        let plan = smoke_plan("flex");
+        let models = |k: usize| -> Vec<&Step> {
+            plan.steps.iter().filter(|s| s.kind == Kind::Model && s.coords.k == k && s.coords.seed == Some(1)).collect()
+        };
+        let roles = |k: usize| -> Vec<&[&str]> {
+            models(k)
+                .iter()
+                .map(|s| match &s.action {
+                    Action::Train { roles, .. } => *roles,
+                    other => panic!("{other:?}"),
+                })
+                .collect()
+        };
+        // k = 0 plants no variants: the oracles share rows, recipe and seeds, so one model is trained for both.
+        assert_eq!(roles(0), [&["m0"][..], &["retrain_exact", "retrain_clean"]]);
+        assert_eq!(roles(7), [&["m0"][..], &["retrain_exact"], &["retrain_clean"]]);
+        let shared = models(0)[1];
+        assert_eq!(shared.label, "smoke k=0 seed=1 retrain_exact=retrain_clean");
+        assert!(shared.material.contains("\"role\":\"retrain_exact,retrain_clean\""), "{}", shared.material);
+        // The k = 0 eval reads it as both oracles of each seed: deps 1 + 3i ..= 3 + 3i are m0, exact, clean.
+        let eval = plan.steps.iter().find(|s| s.kind == Kind::Eval && s.coords.k == 0).unwrap();
+        for i in 0..3 {
+            let (exact, clean) = (eval.deps[2 + 3 * i], eval.deps[3 + 3 * i]);
+            assert_eq!(exact, clean, "{}", eval.label);
+            assert!(matches!(plan.steps[exact].action, Action::Train { roles: [_, _], .. }));
+        }
+        // A SpamAssassin arm's look-alikes are natural: at k = 0 its oracles are two models.
+        assert!(
+            !Builder::Spam.clean_is_exact(0) && !Builder::Qa.clean_is_exact(0) && !Builder::Images.clean_is_exact(7)
+        );
     }
 
     #[test]

@@ -120,6 +120,14 @@ impl Builder {
     pub fn is_lm(self) -> bool {
         self == Builder::Qa
     }
+
+    /// Whether `retrain_clean` is `retrain_exact` by construction at `k`: an image arm at k = 0 plants no
+    /// variants, so the lineage is the targets alone and both oracles train on the same rows with the same recipe
+    /// and seeds (bit-identical checkpoints on flex). Not a SpamAssassin arm, whose look-alikes are natural at
+    /// every k, nor the QA arm, whose `doppel lm train` writes one role per call.
+    pub fn clean_is_exact(self, k: usize) -> bool {
+        k == 0 && self == Builder::Images
+    }
 }
 
 /// One `[[datasets]]` entry: a dataset build config, a train config and the `k` values to sweep.

@@ -58,18 +58,22 @@ impl Runner<'_> {
                 }
                 self.call(cmd, tmp, &step.label)?;
             }
-            Action::Train { config, role } => {
+            Action::Train { config, roles } => {
                 let Some(dataset) = deps.first() else { bail!("{}: a model step needs its dataset", step.label) };
                 let cfg = base_config(tmp, config)?;
                 let mut cmd = Command::new(self.doppel);
                 cmd.arg("train").arg("--dataset").arg(dataset.join("dataset")).arg("--config").arg(&cfg);
                 cmd.args(config.args());
-                cmd.args(["--which", role, "--device", self.device]).arg("--out").arg(tmp);
+                cmd.args(["--which", &roles.join(","), "--device", self.device]).arg("--out").arg(tmp);
                 self.call(cmd, tmp, &step.label)?;
                 // The result the report reads; a binary from another tree fails here, not in the report.
                 let result: TrainResult = read_result(&tmp.join(RESULT_FILE)).with_context(|| step.label.clone())?;
-                if result.models.iter().map(|m| m.role.name()).ne([*role]) {
-                    bail!("{}: doppel train's result.json does not hold exactly the {role} model", step.label);
+                if result.models.iter().map(|m| m.role.name()).ne(roles.iter().copied()) {
+                    bail!(
+                        "{}: doppel train's result.json does not hold exactly the {} model(s)",
+                        step.label,
+                        roles.join(" and ")
+                    );
                 }
             }
             Action::TrainLm { config, role } => {

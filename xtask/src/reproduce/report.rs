@@ -156,7 +156,10 @@ pub fn report_plan(preset: &Preset, plan: &Plan, info: &RunInfo) -> Result<Repor
         .iter()
         .map(|s| {
             let (model, unlearn) = match &s.action {
-                Action::Train { role, .. } | Action::TrainLm { role, .. } => (Some(role.to_string()), None),
+                // A step that writes retrain_exact and retrain_clean as one model is named by the first; the
+                // report reads both from its result.json.
+                Action::Train { roles, .. } => (Some(roles[0].to_string()), None),
+                Action::TrainLm { role, .. } => (Some(role.to_string()), None),
                 Action::Unlearn { method, scope: sc, settings, .. } => {
                     let shown = match settings {
                         Settings::Search => format!("{method}{SEARCH_SUFFIX}"),
