@@ -71,6 +71,38 @@ const ATTACK: [&str; 14] = [
 ];
 
 #[test]
+fn a_model_with_the_weights_of_an_earlier_one_gets_its_scores_which_attacking_it_alone_gives() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    fixture(dir);
+    let twin = dir.join("run/twin");
+    std::fs::create_dir_all(&twin).unwrap();
+    for f in ["model.safetensors", "model.json"] {
+        std::fs::copy(dir.join("run/m0").join(f), twin.join(f)).unwrap();
+    }
+    let attack = |models: &[&str], out: &str| -> Vec<String> {
+        let mut args = vec!["attack", "--dataset", "ds"];
+        for m in models {
+            args.extend(["--model", m]);
+        }
+        args.extend(["--attack", "kkt,inversion", "--candidates", "8", "--steps", "20", "--seed", "3", "--out", out]);
+        ok(&doppel(&args, dir));
+        std::fs::read_to_string(dir.join(out).join("scores.csv")).unwrap().lines().map(String::from).collect()
+    };
+    let pair = attack(&["m0=run/m0", "twin=run/twin"], "pair");
+    let alone = attack(&["twin=run/twin"], "alone");
+    let (header, rows) = pair.split_first().unwrap();
+    assert_eq!(header, &alone[0]);
+    let of = |name: &str| -> Vec<String> {
+        rows.iter().filter(|l| l.starts_with(&format!("{name},"))).map(|l| l.split_once(',').unwrap().1.to_string()).collect()
+    };
+    let alone_rows: Vec<String> = alone[1..].iter().map(|l| l.split_once(',').unwrap().1.to_string()).collect();
+    assert_eq!(of("twin").len(), 2 * 8, "both attacks on every target");
+    assert_eq!(of("twin"), of("m0"));
+    assert_eq!(of("twin"), alone_rows, "taking over the earlier model's scores gives what attacking it gives");
+}
+
+#[test]
 fn attack_writes_scores_grids_and_budget() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();

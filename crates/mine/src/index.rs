@@ -15,7 +15,8 @@ use std::collections::HashMap;
 use hnsw_rs::prelude::{Distance, Hnsw};
 
 use crate::error::{MineError, Result};
-use crate::matrix::{Matrix, sq_dist};
+use crate::exact;
+use crate::matrix::{Matrix, dot, sq_dist};
 
 /// The distance the index uses.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
@@ -41,6 +42,14 @@ impl Metric {
         match self {
             Metric::Cosine => 0.5 * sq_dist(a, b),
             Metric::L2 => sq_dist(a, b).sqrt(),
+        }
+    }
+
+    /// The squared Euclidean distance at which [`Metric::eval`] reaches `distance` (it is non-decreasing in it).
+    fn squared(self, distance: f32) -> f32 {
+        match self {
+            Metric::Cosine => 2.0 * distance,
+            Metric::L2 => distance * distance,
         }
     }
 }
@@ -131,8 +140,20 @@ pub struct Index {
     vectors: Matrix,
     graph: Hnsw<'static, f32, Dist>,
     rows: HashMap<u32, usize>,
+    /// `‖x‖²` of each prepared row, and their maximum: the expanded distances of exact search.
+    sq_norms: Vec<f32>,
+    max_sq_norm: f32,
     /// False for [`Index::build_exact`]: the graph is empty and graph searches scan instead.
     has_graph: bool,
+}
+
+/// What an exact search keeps.
+#[derive(Debug, Clone, Copy)]
+enum Want {
+    /// The `k` nearest rows.
+    Nearest(usize),
+    /// Every row within `threshold`, nearest first, at most `cap`.
+    Within { threshold: f32, cap: usize },
 }
 
 impl std::fmt::Debug for Index {
@@ -175,6 +196,8 @@ impl Index {
             prepared.extend(prepare(params.metric, dim, id, vectors.row(row))?);
         }
         let vectors = Matrix::new(ids.len(), dim, prepared)?;
+        let sq_norms: Vec<f32> = (0..ids.len()).map(|r| dot(vectors.row(r), vectors.row(r))).collect();
+        let max_sq_norm = sq_norms.iter().copied().fold(0.0f32, f32::max);
         let span = tracing::info_span!(
             "hnsw_build",
             rows = ids.len(),
@@ -188,7 +211,16 @@ impl Index {
         let graph = Hnsw::new(params.m, ids.len().max(1), 16, params.ef_construction, Dist(params.metric));
         if !with_graph {
             tracing::info!("exact search only: no graph built");
-            return Ok(Index { params, ids: ids.to_vec(), vectors, graph, rows, has_graph: false });
+            return Ok(Index {
+                params,
+                ids: ids.to_vec(),
+                vectors,
+                graph,
+                rows,
+                sq_norms,
+                max_sq_norm,
+                has_graph: false,
+            });
         }
         for row in 0..ids.len() {
             graph.insert((vectors.row(row), row));
@@ -197,7 +229,7 @@ impl Index {
             }
         }
         tracing::info!(seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "hnsw built");
-        Ok(Index { params, ids: ids.to_vec(), vectors, graph, rows, has_graph: true })
+        Ok(Index { params, ids: ids.to_vec(), vectors, graph, rows, sq_norms, max_sq_norm, has_graph: true })
     }
 
     /// The parameters it was built with.
@@ -238,8 +270,21 @@ impl Index {
         self.search_prepared(self.vectors.row(row), k, how)
     }
 
-    /// Row of sample `id`.
-    pub fn row_of(&self, id: u32) -> Option<usize> {
+    /// The exact `k` nearest rows to each indexed row of `rows`, in order: what [`Index::search_row`] with
+    /// [`Search::Exact`] answers for each (the same hits, bit for bit), a block of queries per pass over the rows.
+    ///
+    /// # Panics
+    /// If a row is not below [`Index::len`].
+    pub fn search_rows_exact(&self, rows: &[usize], k: usize) -> Vec<Vec<Hit>> {
+        let mut out = Vec::with_capacity(rows.len());
+        for block in rows.chunks(exact::BLOCK) {
+            let queries = self.vectors.select(block);
+            out.extend(self.exact_block(queries.as_slice(), Want::Nearest(k)));
+        }
+        out
+    }
+
+    /// Row of sample `id`.(&self, id: u32) -> Option<usize> {
         self.rows.get(&id).copied()
     }
 
@@ -257,8 +302,11 @@ impl Index {
     pub fn within(&self, id: u32, vector: &[f32], threshold: f32, cap: usize, how: Search) -> Result<Vec<Hit>> {
         let q = prepare(self.params.metric, self.dim(), id, vector)?;
         let cap = cap.min(self.len());
+        let how = if self.has_graph { how } else { Search::Exact };
         let mut hits = match how {
-            Search::Exact => self.search_prepared(&q, self.len(), Search::Exact),
+            Search::Exact => {
+                return Ok(self.exact_block(&q, Want::Within { threshold, cap }).pop().unwrap_or_default());
+            }
             Search::Hnsw => {
                 let mut k = 32.min(cap.max(1));
                 loop {
@@ -289,23 +337,66 @@ impl Index {
                 .into_iter()
                 .map(|n| Hit { row: n.d_id, id: self.ids[n.d_id], distance: n.distance })
                 .collect(),
-            Search::Exact => {
-                let mut all: Vec<Hit> = (0..self.len())
-                    .map(|row| Hit {
-                        row,
-                        id: self.ids[row],
-                        distance: self.params.metric.eval(q, self.vectors.row(row)),
-                    })
-                    .collect();
-                if k < all.len() {
-                    all.select_nth_unstable_by(k - 1, cmp_hits);
-                    all.truncate(k);
-                }
-                all
-            }
+            Search::Exact => return self.exact_block(q, Want::Nearest(k)).pop().unwrap_or_default(),
         };
         hits.sort_by(cmp_hits);
         hits
+    }
+
+    /// Exact answers for the prepared queries `queries` (rows of [`Index::dim`] values), one list per query: the
+    /// expanded distances of every row in one pass ([`exact`]), then the scan's distance for each row that the
+    /// rounding bound cannot rule out, sorted by distance, ties by id.
+    fn exact_block(&self, queries: &[f32], want: Want) -> Vec<Vec<Hit>> {
+        let (n, dim) = (self.len(), self.dim());
+        if dim == 0 || queries.is_empty() {
+            return Vec::new();
+        }
+        let b = queries.len() / dim;
+        let mut s = vec![0f32; b * n];
+        exact::dots(queries, self.vectors.as_slice(), dim, &mut s);
+        let metric = self.params.metric;
+        queries
+            .chunks_exact(dim)
+            .zip(s.chunks_exact_mut(n.max(1)))
+            .map(|(q, row)| {
+                let q_norm = dot(q, q);
+                for (v, x_norm) in row.iter_mut().zip(&self.sq_norms) {
+                    *v = q_norm + x_norm - 2.0 * *v;
+                }
+                let tol = exact::tolerance(dim, q_norm, self.max_sq_norm);
+                // The largest expanded value a kept row can have. For the k nearest: the k-th smallest expanded
+                // value is within tol of some kept row's true value, and a distance that rounds equal (sqrt)
+                // allows 8 units of roundoff more.
+                let (bound, k) = match want {
+                    Want::Nearest(k) => {
+                        let k = k.min(n);
+                        if k == 0 {
+                            return Vec::new();
+                        }
+                        ((kth_smallest(row, k).max(0.0) + tol) * (1.0 + 8.0 * f32::EPSILON) + tol, k)
+                    }
+                    Want::Within { threshold, cap } => {
+                        (metric.squared(threshold).max(0.0) * (1.0 + 8.0 * f32::EPSILON) + tol, cap.min(n))
+                    }
+                };
+                // `!(v > bound)` keeps NaN (overflowed) rows for the scan's own measure.
+                let mut hits: Vec<Hit> = row
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, v)| !(**v > bound))
+                    .map(|(r, _)| Hit { row: r, id: self.ids[r], distance: metric.eval(q, self.vectors.row(r)) })
+                    .collect();
+                if let Want::Within { threshold, .. } = want {
+                    hits.retain(|h| h.distance <= threshold);
+                }
+                if k < hits.len() {
+                    hits.select_nth_unstable_by(k - 1, cmp_hits);
+                    hits.truncate(k);
+                }
+                hits.sort_by(cmp_hits);
+                hits
+            })
+            .collect()
     }
 
     /// Recall@k of the graph against exact search over the queries `rows` (rows of this index): the share of the
@@ -316,14 +407,52 @@ impl Index {
             return f64::NAN;
         }
         let mut sum = 0.0;
-        for &r in rows {
+        for (&r, exact) in rows.iter().zip(self.search_rows_exact(rows, k)) {
             let q = self.vectors.row(r);
-            let exact = self.search_prepared(q, k, Search::Exact);
             let bound = exact.last().map_or(f32::INFINITY, |h| h.distance);
             let approx = self.search_prepared(q, k, Search::Hnsw);
             sum += approx.iter().filter(|h| h.distance <= bound).count().min(k) as f64 / k as f64;
         }
         sum / rows.len() as f64
+    }
+}
+
+/// The `k`-th smallest of `values` (1-based; `1 ≤ k ≤ values.len()`), NaN counted as +∞: a bounded max-heap
+/// when `k` is small against the length, a selection on a copy otherwise.
+fn kth_smallest(values: &[f32], k: usize) -> f32 {
+    let clean = |v: f32| if v.is_nan() { f32::INFINITY } else { v };
+    if k * 16 < values.len() {
+        let mut heap: std::collections::BinaryHeap<Ord32> = values[..k].iter().map(|&v| Ord32(clean(v))).collect();
+        for &v in &values[k..] {
+            let v = clean(v);
+            if heap.peek().is_some_and(|top| v < top.0) {
+                heap.pop();
+                heap.push(Ord32(v));
+            }
+        }
+        heap.peek().map_or(f32::INFINITY, |top| top.0)
+    } else {
+        let mut copy: Vec<f32> = values.iter().map(|&v| clean(v)).collect();
+        let (_, kth, _) = copy.select_nth_unstable_by(k - 1, f32::total_cmp);
+        *kth
+    }
+}
+
+/// An f32 ordered by `total_cmp`, for the heap.
+#[derive(Debug, Clone, Copy, PartialEq)]
+struct Ord32(f32);
+
+impl Eq for Ord32 {}
+
+impl PartialOrd for Ord32 {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Ord32 {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.total_cmp(&other.0)
     }
 }
 
@@ -405,6 +534,74 @@ mod tests {
             assert_eq!(bare.search_row(q, 10, Search::Hnsw), want, "a graph search scans when there is no graph");
             let within = bare.within(ids[q], x.row(q), 0.5, 500, Search::Hnsw).unwrap();
             assert_eq!(within, full.within(ids[q], x.row(q), 0.5, 500, Search::Exact).unwrap());
+        }
+    }
+
+    /// The full scan: every row's distance, the `k` smallest by (distance, id).
+    fn scan(index: &Index, q: &[f32], k: usize) -> Vec<Hit> {
+        let mut all: Vec<Hit> = (0..index.len())
+            .map(|row| Hit { row, id: index.ids[row], distance: index.params.metric.eval(q, index.vectors.row(row)) })
+            .collect();
+        all.sort_by(cmp_hits);
+        all.truncate(k);
+        all
+    }
+
+    #[test]
+    fn blocked_exact_search_equals_the_full_scan_bit_for_bit() {
+        let mut rng = doppel_data::seed::rng(11, "exact-vs-scan", 0);
+        for metric in [Metric::Cosine, Metric::L2] {
+            for dim in [3usize, 64, 100] {
+                let n = 300;
+                let mut data: Vec<f32> =
+                    (0..n * dim).map(|_| rand::Rng::random_range(&mut rng, -1.0f32..1.0)).collect();
+                // Ties and near-ties, where the expanded distances cancel: exact copies of row 0, and rows one
+                // unit in the last place away from row 1.
+                for r in 10..20 {
+                    data.copy_within(0..dim, r * dim);
+                }
+                for r in 20..30 {
+                    for p in 0..dim {
+                        let v = data[dim + p];
+                        data[r * dim + p] = if p == r % dim { f32::from_bits(v.to_bits() + 1) } else { v };
+                    }
+                }
+                let x = Matrix::new(n, dim, data).unwrap();
+                let ids: Vec<u32> = (0..n as u32).rev().collect();
+                let index = Index::build_exact(IndexParams { metric, ..params(16) }, &ids, &x).unwrap();
+                let rows: Vec<usize> = (0..n).step_by(7).chain([0, 1, 10, 25]).collect();
+                for k in [1usize, 5, 17, n] {
+                    let blocked = index.search_rows_exact(&rows, k);
+                    for (&r, got) in rows.iter().zip(&blocked) {
+                        let want = scan(&index, index.vectors.row(r), k);
+                        assert_eq!(got, &want, "{metric:?}, dim {dim}, row {r}, k {k}");
+                        assert_eq!(index.search_row(r, k, Search::Exact), want);
+                    }
+                }
+                // Within a threshold: the scan's hits at or under it, at most cap.
+                for (threshold, cap) in [(0.0f32, 50usize), (0.3, 1000), (0.9, 7), (5.0, 1000)] {
+                    for &r in &rows {
+                        let q = x.row(r);
+                        let got = index.within(ids[r], q, threshold, cap, Search::Exact).unwrap();
+                        let mut want = scan(&index, index.vectors.row(r), n);
+                        want.retain(|h| h.distance <= threshold);
+                        want.truncate(cap);
+                        assert_eq!(got, want, "{metric:?}, dim {dim}, row {r}, threshold {threshold}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn kth_smallest_counts_nan_as_infinity() {
+        let v = [3.0, f32::NAN, 1.0, 2.0, -f32::NAN, 0.5];
+        assert_eq!(kth_smallest(&v, 1), 0.5);
+        assert_eq!(kth_smallest(&v, 4), 3.0);
+        assert_eq!(kth_smallest(&v, 5), f32::INFINITY);
+        let long: Vec<f32> = (0..1000).map(|i| ((i * 7919) % 1000) as f32).collect();
+        for k in [1, 10, 62, 63, 500, 1000] {
+            assert_eq!(kth_smallest(&long, k), (k - 1) as f32, "k {k}");
         }
     }
 

@@ -24,6 +24,7 @@ pub mod audit;
 pub mod config;
 pub mod embed;
 pub mod error;
+mod exact;
 pub mod index;
 pub mod matrix;
 pub mod mine;

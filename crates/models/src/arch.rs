@@ -191,12 +191,18 @@ impl ModelSpec {
     }
 
     /// Turns rows of `u8` planar images into the normalised input tensor `[B, C, H, W]`.
+    ///
+    /// Each value is `(p / 255 − mean_c) / std_c` in f32, read from a 256-entry table per channel built with that
+    /// same expression, so the tensor is bit for bit what the per-pixel arithmetic gives, at a lookup per pixel.
     pub fn input_tensor(&self, pixels: &[u8], batch: usize, device: &Device) -> Tensor<4> {
-        let plane = self.input.height * self.input.width;
+        let plane = (self.input.height * self.input.width).max(1);
+        let tables: Vec<[f32; 256]> = (0..self.input.channels)
+            .map(|c| std::array::from_fn(|p| (f32::from(p as u8) / 255.0 - self.mean[c]) / self.std[c]))
+            .collect();
         let mut x = Vec::with_capacity(pixels.len());
-        for (i, &p) in pixels.iter().enumerate() {
-            let c = (i / plane) % self.input.channels;
-            x.push((f32::from(p) / 255.0 - self.mean[c]) / self.std[c]);
+        for (i, plane_pixels) in pixels.chunks(plane).enumerate() {
+            let table = &tables[i % self.input.channels.max(1)];
+            x.extend(plane_pixels.iter().map(|&p| table[usize::from(p)]));
         }
         let ImageShape { channels, height, width } = self.input;
         Tensor::from_data(TensorData::new(x, [batch, channels, height, width]), device)
@@ -458,6 +464,26 @@ mod tests {
             mean: vec![0.5; input.channels],
             std: vec![0.25; input.channels],
         }
+    }
+
+    #[test]
+    fn the_input_table_gives_the_per_pixel_arithmetic_bit_for_bit() {
+        let device = Device::flex();
+        let input = ImageShape::rgb(4, 5);
+        let s = ModelSpec { mean: vec![0.49, 0.48, 0.45], std: vec![0.25, 0.24, 0.26], ..spec("cnn", input) };
+        // Every byte value in every channel of two images.
+        let pixels: Vec<u8> = (0..2 * input.len()).map(|i| (i * 37 % 256) as u8).collect();
+        let got = s.input_tensor(&pixels, 2, &device).into_data().try_to_vec::<f32>().unwrap();
+        let plane = input.height * input.width;
+        let want: Vec<f32> = pixels
+            .iter()
+            .enumerate()
+            .map(|(i, &p)| {
+                let c = (i / plane) % input.channels;
+                (f32::from(p) / 255.0 - s.mean[c]) / s.std[c]
+            })
+            .collect();
+        assert_eq!(got.iter().map(|v| v.to_bits()).collect::<Vec<_>>(), want.iter().map(|v| v.to_bits()).collect::<Vec<_>>());
     }
 
     #[test]

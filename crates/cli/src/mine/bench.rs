@@ -169,7 +169,13 @@ fn answer(index: &Index, rows: &[usize], k: usize, how: Search, threads: usize) 
     let parts: Vec<Vec<Vec<Hit>>> = std::thread::scope(|s| {
         let handles: Vec<_> = rows
             .chunks(chunk)
-            .map(|part| s.spawn(move || part.iter().map(|&r| index.search_row(r, k, how)).collect::<Vec<_>>()))
+            .map(|part| {
+                s.spawn(move || match how {
+                    // Exact search answers a block of queries per pass over the rows, as faiss's IndexFlat does.
+                    Search::Exact => index.search_rows_exact(part, k),
+                    Search::Hnsw => part.iter().map(|&r| index.search_row(r, k, how)).collect::<Vec<_>>(),
+                })
+            })
             .collect();
         handles.into_iter().map(|h| h.join().unwrap_or_default()).collect()
     });
