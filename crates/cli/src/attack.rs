@@ -171,8 +171,11 @@ pub fn run(a: AttackArgs) -> anyhow::Result<()> {
         if let Some(first) = (0..mi).find(|&e| digests[e] == digests[mi] && models[e].side.spec == model.side.spec) {
             let earlier = &models[first].name;
             tracing::info!(model = %model.name, same_as = %earlier, "the same weights as an earlier model; its reconstructions");
-            let copied: Vec<ScoreRow> =
-                rows.iter().filter(|r| r.model == *earlier).map(|r| ScoreRow { model: model.name.clone(), ..r.clone() }).collect();
+            let copied: Vec<ScoreRow> = rows
+                .iter()
+                .filter(|r| r.model == *earlier)
+                .map(|r| ScoreRow { model: model.name.clone(), ..r.clone() })
+                .collect();
             rows.extend(copied);
             let again: Vec<_> =
                 recons.iter().filter(|(m, ..)| *m == first).map(|(_, r, b)| (mi, r.clone(), b.clone())).collect();

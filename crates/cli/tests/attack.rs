@@ -94,7 +94,10 @@ fn a_model_with_the_weights_of_an_earlier_one_gets_its_scores_which_attacking_it
     let (header, rows) = pair.split_first().unwrap();
     assert_eq!(header, &alone[0]);
     let of = |name: &str| -> Vec<String> {
-        rows.iter().filter(|l| l.starts_with(&format!("{name},"))).map(|l| l.split_once(',').unwrap().1.to_string()).collect()
+        rows.iter()
+            .filter(|l| l.starts_with(&format!("{name},")))
+            .map(|l| l.split_once(',').unwrap().1.to_string())
+            .collect()
     };
     let alone_rows: Vec<String> = alone[1..].iter().map(|l| l.split_once(',').unwrap().1.to_string()).collect();
     assert_eq!(of("twin").len(), 2 * 8, "both attacks on every target");

@@ -22,7 +22,7 @@ pub(crate) const BLOCK: usize = 64;
 /// # Panics
 /// If `dim` is 0, either slice is not a whole number of rows, or `out` is not `b · n` long.
 pub(crate) fn dots(queries: &[f32], rows: &[f32], dim: usize, out: &mut [f32]) {
-    assert!(dim > 0 && queries.len() % dim == 0 && rows.len() % dim == 0, "dots: ragged input");
+    assert!(dim > 0 && queries.len().is_multiple_of(dim) && rows.len().is_multiple_of(dim), "dots: ragged input");
     assert_eq!(out.len(), queries.len() / dim * (rows.len() / dim), "dots: output size");
     pulp::Arch::new().dispatch(Dots { queries, rows, dim, out });
 }
@@ -110,7 +110,10 @@ mod tests {
                     for j in 0..n {
                         let want: f64 = (0..dim).map(|p| f64::from(q[i * dim + p]) * f64::from(x[j * dim + p])).sum();
                         let got = f64::from(out[i * n + j]);
-                        assert!((got - want).abs() <= 1e-5 * dim as f64, "dim {dim}, b {b}, ({i}, {j}): {got} vs {want}");
+                        assert!(
+                            (got - want).abs() <= 1e-5 * dim as f64,
+                            "dim {dim}, b {b}, ({i}, {j}): {got} vs {want}"
+                        );
                     }
                 }
             }

@@ -284,7 +284,8 @@ impl Index {
         out
     }
 
-    /// Row of sample `id`.(&self, id: u32) -> Option<usize> {
+    /// Row of sample `id`.
+    pub fn row_of(&self, id: u32) -> Option<usize> {
         self.rows.get(&id).copied()
     }
 
@@ -379,11 +380,11 @@ impl Index {
                         (metric.squared(threshold).max(0.0) * (1.0 + 8.0 * f32::EPSILON) + tol, cap.min(n))
                     }
                 };
-                // `!(v > bound)` keeps NaN (overflowed) rows for the scan's own measure.
+                // NaN (overflowed) rows are kept for the scan's own measure.
                 let mut hits: Vec<Hit> = row
                     .iter()
                     .enumerate()
-                    .filter(|(_, v)| !(**v > bound))
+                    .filter(|(_, v)| v.is_nan() || **v <= bound)
                     .map(|(r, _)| Hit { row: r, id: self.ids[r], distance: metric.eval(q, self.vectors.row(r)) })
                     .collect();
                 if let Want::Within { threshold, .. } = want {

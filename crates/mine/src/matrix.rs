@@ -69,7 +69,6 @@ impl Matrix {
     }
 }
 
-#[cfg(test)]
 /// `Σ a_i b_i` with eight independent accumulators, so the compiler vectorises it.
 pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     let mut acc = [0f32; 8];
