@@ -1,11 +1,11 @@
 """The PyTorch side of `cargo xtask bench train`.
 
-Trains the same network as doppel's `configs/bench/train-{mlp,cnn}.toml` on the same rows and prints one JSON line
+Trains the same network as doppel's `configs/bench/train-{mlp,cnn,resnet8}.toml` on the same rows and prints one JSON line
 on stdout: {"model", "samples_per_second", "final_loss", ...}. Progress goes to stderr.
 
 The rows are exactly doppel's: the `label` and `pixels` columns of the dataset directory's `train.parquet`, in file
 order (read with pyarrow). They are normalised once, up front, the way doppel does it (`byte / 255`, then the mean
-and standard deviation over every training pixel), and kept in memory as one float32 tensor, so a batch here is
+and standard deviation per channel over every training pixel), and kept in memory as one float32 tensor, so a batch here is
 an index-select. doppel instead assembles every batch from the u8 pixels on the host and normalises it inside its
 timed loop; that cost is part of its number, not of this one.
 
@@ -24,7 +24,7 @@ import time
 
 def parse_args():
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--model", choices=["mlp", "cnn"], required=True)
+    p.add_argument("--model", choices=["mlp", "cnn", "resnet8"], required=True)
     p.add_argument("--dataset", required=True, help="a doppel dataset directory (reads its train.parquet)")
     p.add_argument("--epochs", type=int, required=True)
     p.add_argument("--threads", type=int, required=True)
@@ -36,8 +36,12 @@ def parse_args():
     return p.parse_args()
 
 
-def load_rows(dataset):
-    """Returns (pixels u8 [N, 784], labels i64 [N]) from DATASET/train.parquet, in file order."""
+# Image shape (channels, height, width) each model trains on: MNIST for the MLP and CNN, CIFAR-10 for ResNet-8.
+SHAPES = {"mlp": (1, 28, 28), "cnn": (1, 28, 28), "resnet8": (3, 32, 32)}
+
+
+def load_rows(dataset, shape):
+    """Returns (pixels u8 [N, C*H*W], labels i64 [N]) from DATASET/train.parquet, in file order; pixels are planar."""
     import numpy as np
     import pyarrow.parquet as pq
 
@@ -46,13 +50,52 @@ def load_rows(dataset):
     labels = np.asarray(table.column("label").to_numpy(), dtype=np.int64)
     blobs = table.column("pixels").to_pylist()
     pixels = np.frombuffer(b"".join(blobs), dtype=np.uint8).reshape(len(blobs), -1)
-    if pixels.shape[1] != 784:
-        sys.exit(f"{path}: images have {pixels.shape[1]} pixels, expected 784 (28 x 28 x 1)")
+    c, h, w = shape
+    if pixels.shape[1] != c * h * w:
+        sys.exit(f"{path}: images have {pixels.shape[1]} values, expected {c * h * w} ({c} x {h} x {w})")
     return pixels, labels
 
 
 def build(model, torch):
     nn = torch.nn
+    F = torch.nn.functional
+    if model == "resnet8":
+        # doppel's ResNet (crates/models/src/arch.rs): a 3x3 stem with batch norm, one basic block per width (the
+        # first at stride 1, the others at 2, with a 1x1 strided projection where the shape changes), global
+        # average pooling, a linear head. Convolutions have no bias.
+        def conv3(i, o, stride):
+            return nn.Conv2d(i, o, 3, stride, 1, bias=False)
+
+        class Block(nn.Module):
+            def __init__(self, i, o, stride):
+                super().__init__()
+                self.c1, self.b1 = conv3(i, o, stride), nn.BatchNorm2d(o)
+                self.c2, self.b2 = conv3(o, o, 1), nn.BatchNorm2d(o)
+                self.short = (
+                    nn.Sequential(nn.Conv2d(i, o, 1, stride, bias=False), nn.BatchNorm2d(o))
+                    if stride != 1 or i != o
+                    else nn.Identity()
+                )
+
+            def forward(self, z):
+                out = self.b2(self.c2(F.relu(self.b1(self.c1(z)))))
+                return F.relu(out + self.short(z))
+
+        class ResNet(nn.Module):
+            def __init__(self, widths):
+                super().__init__()
+                self.stem, self.bn = conv3(3, widths[0], 1), nn.BatchNorm2d(widths[0])
+                blocks, c = [], widths[0]
+                for i, w in enumerate(widths):
+                    blocks.append(Block(c, w, 1 if i == 0 else 2))
+                    c = w
+                self.blocks, self.head = nn.Sequential(*blocks), nn.Linear(c, 10)
+
+            def forward(self, z):
+                z = self.blocks(F.relu(self.bn(self.stem(z))))
+                return self.head(F.adaptive_avg_pool2d(z, 1).flatten(1))
+
+        return ResNet([16, 32, 64])
     if model == "mlp":
         return nn.Sequential(
             nn.Flatten(),
@@ -88,14 +131,19 @@ def main():
     torch.set_num_threads(args.threads)
     torch.manual_seed(args.seed)
 
-    pixels, labels = load_rows(args.dataset)
+    shape = SHAPES[args.model]
+    pixels, labels = load_rows(args.dataset, shape)
     n = len(labels)
-    # doppel's channel_stats: mean and standard deviation of byte / 255 over every training pixel, in f64.
-    v = pixels.astype(np.float64) / 255.0
-    mean = float(v.mean())
-    std = max(float(np.sqrt(max((v * v).mean() - mean * mean, 0.0))), 1e-3)
-    x = ((pixels.astype(np.float32) / np.float32(255.0) - np.float32(mean)) / np.float32(std)).astype(np.float32)
-    x = torch.from_numpy(x.reshape(n, 1, 28, 28).copy())
+    c, h, w = shape
+    # doppel's channel_stats: per channel, the mean and standard deviation of byte / 255 over every training
+    # pixel, in f64.
+    v = pixels.reshape(n, c, h * w).astype(np.float64) / 255.0
+    mean = v.mean(axis=(0, 2))
+    std = np.maximum(np.sqrt(np.maximum((v * v).mean(axis=(0, 2)) - mean * mean, 0.0)), 1e-3)
+    mean32 = mean.astype(np.float32)[None, :, None]
+    std32 = std.astype(np.float32)[None, :, None]
+    x = (pixels.reshape(n, c, h * w).astype(np.float32) / np.float32(255.0) - mean32) / std32
+    x = torch.from_numpy(x.astype(np.float32).reshape(n, c, h, w).copy())
     y = torch.from_numpy(labels)
 
     net = build(args.model, torch)

@@ -5,15 +5,22 @@
 //! each next to a plain matrix product of the same multiply-add count, which is roughly what an
 //! im2col + GEMM implementation of that pass costs. The gap between the two columns is the headroom.
 //!
+//! A second table times a whole training step of each layer (forward, then backward of `sum(y · g)` under
+//! autodiff) with burn's `Conv2d::forward` and with `doppel_models::conv::conv2d_gemm`, for the bench CNN's layers
+//! and ResNet-8's (3×3, stride 1 and 2, and the 1×1 strided projection, 32×32 CIFAR-10 inputs).
+//!
 //! ```sh
 //! RAYON_NUM_THREADS=2 cargo run --release -p doppel-models --example conv_profile
 //! ```
 
 use std::time::Instant;
 
+use burn::nn::PaddingConfig2d;
+use burn::nn::conv::{Conv2d, Conv2dConfig};
 use burn::prelude::*;
 use burn::tensor::module::{conv_transpose2d, conv2d, conv2d_weight_backward};
 use burn::tensor::ops::{ConvOptions, ConvTransposeOptions};
+use doppel_models::conv::conv2d_gemm;
 
 /// Median wall time of `f` over `reps` runs, in milliseconds, after one warm-up run.
 fn time_ms<T>(reps: usize, mut f: impl FnMut() -> T) -> f64 {
@@ -65,5 +72,42 @@ fn main() {
         {
             println!("| {name} | {pass} | {ours:.2} | {gemm:.2} | {:.1}× |", ours / gemm);
         }
+    }
+
+    println!();
+    println!("| layer | burn Conv2d step ms | conv2d_gemm step ms | burn ÷ gemm |");
+    println!("| --- | ---: | ---: | ---: |");
+    let ad = device.clone().autodiff();
+    // (name, c_in, c_out, kernel, stride, padding, side, bias)
+    let layers = [
+        ("cnn conv1 1→16 5×5 28×28", 1, 16, 5, 1, 2, 28, true),
+        ("cnn conv2 16→32 5×5 14×14", 16, 32, 5, 1, 2, 14, true),
+        ("resnet8 3→16 3×3 32×32", 3, 16, 3, 1, 1, 32, false),
+        ("resnet8 16→16 3×3 32×32", 16, 16, 3, 1, 1, 32, false),
+        ("resnet8 16→32 3×3 /2 32×32", 16, 32, 3, 2, 1, 32, false),
+        ("resnet8 32→32 3×3 16×16", 32, 32, 3, 1, 1, 16, false),
+        ("resnet8 32→64 3×3 /2 16×16", 32, 64, 3, 2, 1, 16, false),
+        ("resnet8 64→64 3×3 8×8", 64, 64, 3, 1, 1, 8, false),
+        ("resnet8 16→32 1×1 /2 32×32", 16, 32, 1, 2, 0, 32, false),
+    ];
+    for (name, c_in, c_out, k, stride, pad, side, bias) in layers {
+        let conv: Conv2d = Conv2dConfig::new([c_in, c_out], [k, k])
+            .with_stride([stride, stride])
+            .with_padding(PaddingConfig2d::Explicit(pad, pad, pad, pad))
+            .with_bias(bias)
+            .init(&ad);
+        let x = Tensor::<4>::random([batch, c_in, side, side], burn::tensor::Distribution::Default, &ad);
+        let first = c_in <= 3;
+        let g = Tensor::<4>::random(conv.forward(x.clone()).dims(), burn::tensor::Distribution::Default, &ad);
+        // The first layer's input needs no gradient; the others' do, as inside a network.
+        let input = || if first { x.clone() } else { x.clone().require_grad() };
+        let step = |gemm: bool| {
+            let y = if gemm { conv2d_gemm(&conv, input()) } else { conv.forward(input()) };
+            let grads = (y * g.clone()).sum().backward();
+            conv.weight.val().grad(&grads).map(|t| t.into_data())
+        };
+        let burn_ms = time_ms(reps, || step(false));
+        let gemm_ms = time_ms(reps, || step(true));
+        println!("| {name} | {burn_ms:.2} | {gemm_ms:.2} | {:.2}× |", burn_ms / gemm_ms);
     }
 }

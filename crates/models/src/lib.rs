@@ -20,6 +20,7 @@
 pub mod arch;
 pub mod checkpoint;
 pub mod clip;
+pub mod conv;
 pub mod device;
 pub mod embedders;
 pub mod error;

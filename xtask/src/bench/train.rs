@@ -4,11 +4,12 @@
 //!
 //! 1. `cargo build --release -p doppel-cli`, once; the xtask then only calls the `doppel` binary.
 //! 2. `doppel data build` of [`DATASET_CONFIG`] (10,240 MNIST training images, 1,024 per class) into
-//!    [`DATASET_DIR`], unless its `manifest.json` exists.
+//!    [`DATASET_DIR`] for the MLP and CNN, and of the CIFAR-10 subset of `cargo xtask bench interop`
+//!    ([`interop::CIFAR_CONFIG`], 2,000 images) for ResNet-8, each unless its `manifest.json` exists.
 //! 3. A Python venv holding [`PIP_PACKAGES`] (`--venv`, else `$DOPPEL_BENCH_VENV`, else `target/bench-venv`),
 //!    unless `import torch, numpy, pyarrow` already works in it.
-//! 4. For each repeat, in turn: doppel MLP, PyTorch MLP, doppel CNN, PyTorch CNN. doppel trains a copy of
-//!    `configs/bench/train-{mlp,cnn}.toml` with `epochs` set to `--epochs` ([`with_epochs`]) and reports
+//! 4. For each repeat, in turn: doppel MLP, PyTorch MLP, doppel CNN, PyTorch CNN, doppel ResNet-8, PyTorch
+//!    ResNet-8. doppel trains a copy of `configs/bench/train-{mlp,cnn,resnet8}.toml` with `epochs` set to `--epochs` ([`with_epochs`]) and reports
 //!    `samples_per_second` in `m0/model.json`; [`TORCH_SCRIPT`] trains the same network on the same rows (it reads
 //!    the dataset's `train.parquet`) and prints one JSON line.
 //!
@@ -27,6 +28,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::Args;
 use serde::Deserialize;
 
+use super::interop;
 use super::venv::{TORCH_SPEC, ensure_venv, venv_dir};
 use super::{
     build_dataset_from, build_doppel, busy_cores, machine, median, revision, run_capturing, thousands, utc_date,
@@ -68,24 +70,43 @@ pub struct TrainArgs {
     pub venv: Option<PathBuf>,
 }
 
-/// The two networks the bench trains.
+/// The networks the bench trains.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Model {
-    /// 784-256-128-10 with ReLU.
+    /// 784-256-128-10 with ReLU, on MNIST.
     Mlp,
-    /// Two 5×5 convolutions (16, 32 channels) with max-pooling, then 128 units.
+    /// Two 5×5 convolutions (16, 32 channels) with max-pooling, then 128 units, on MNIST.
     Cnn,
+    /// ResNet-8 (widths 16-32-64, batch norm) on CIFAR-10.
+    ResNet8,
 }
 
 impl Model {
-    /// Both, in the order each repeat runs them.
-    pub const ALL: [Model; 2] = [Model::Mlp, Model::Cnn];
+    /// All, in the order each repeat runs them.
+    pub const ALL: [Model; 3] = [Model::Mlp, Model::Cnn, Model::ResNet8];
 
     /// The name the script and the table use.
     pub fn name(self) -> &'static str {
         match self {
             Model::Mlp => "mlp",
             Model::Cnn => "cnn",
+            Model::ResNet8 => "resnet8",
+        }
+    }
+
+    /// The dataset it trains on: build config and directory, from the workspace root.
+    pub fn dataset(self) -> (&'static str, &'static str) {
+        match self {
+            Model::Mlp | Model::Cnn => (DATASET_CONFIG, DATASET_DIR),
+            Model::ResNet8 => (interop::CIFAR_CONFIG, interop::CIFAR_DIR),
+        }
+    }
+
+    /// The name of that dataset's source, for the report.
+    pub fn source(self) -> &'static str {
+        match self {
+            Model::Mlp | Model::Cnn => "MNIST",
+            Model::ResNet8 => "CIFAR-10",
         }
     }
 }
@@ -104,6 +125,8 @@ pub struct Run {
 pub struct ModelResult {
     /// The model.
     pub model: Model,
+    /// Training images each run passes over (the same on both sides).
+    pub rows: usize,
     /// doppel's runs.
     pub doppel: Vec<Run>,
     /// PyTorch's runs.
@@ -130,8 +153,6 @@ pub struct Report {
     pub threads: usize,
     /// Passes over the data per run.
     pub epochs: usize,
-    /// Training images.
-    pub rows: usize,
     /// One entry per model.
     pub models: Vec<ModelResult>,
 }
@@ -198,11 +219,17 @@ pub fn render_markdown(r: &Report) -> String {
         );
     }
     let repeats = r.models.first().map_or(0, |m| m.doppel.len());
+    let rows: Vec<String> = r
+        .models
+        .iter()
+        .map(|m| format!("{} {} {} images", m.model.name(), thousands(m.rows as f64), m.model.source()))
+        .collect();
     let _ = writeln!(
         s,
-        "\nMedians of {repeats} repeat(s); each run trains {} epoch(s) over the same {} MNIST training images.",
+        "\nMedians of {repeats} repeat(s); each run trains {} epoch(s) over the same training rows on both sides \
+         ({}).",
         r.epochs,
-        thousands(r.rows as f64)
+        rows.join(", ")
     );
     let list = |runs: &[Run]| runs.iter().map(|x| thousands(x.samples_per_second)).collect::<Vec<_>>().join(", ");
     let _ = writeln!(s, "Every run, in order:\n");
@@ -229,9 +256,17 @@ pub fn render_markdown(r: &Report) -> String {
     s
 }
 
-/// Step 2: builds the bench dataset unless its manifest exists.
-fn build_dataset(root: &Path, doppel: &Path) -> Result<PathBuf> {
-    build_dataset_from(root, doppel, DATASET_CONFIG, DATASET_DIR)
+/// Step 2: builds each model's bench dataset unless its manifest exists.
+fn build_datasets(root: &Path, doppel: &Path) -> Result<()> {
+    let mut done: Vec<&str> = Vec::new();
+    for model in Model::ALL {
+        let (config, dir) = model.dataset();
+        if !done.contains(&dir) {
+            build_dataset_from(root, doppel, config, dir)?;
+            done.push(dir);
+        }
+    }
+    Ok(())
 }
 
 /// The parts of doppel's `model.json` that the bench reads.
@@ -283,7 +318,7 @@ fn run_doppel(root: &Path, doppel: &Path, config: &Path, model: Model, threads: 
     cmd.env("RAYON_NUM_THREADS", threads.to_string())
         .arg("train")
         .arg("--dataset")
-        .arg(DATASET_DIR)
+        .arg(model.dataset().1)
         .arg("--config")
         .arg(config)
         .args(["--which", "m0", "--out"])
@@ -304,7 +339,7 @@ fn run_torch(root: &Path, python: &Path, model: Model, args: &TrainArgs) -> Resu
     let mut cmd = Command::new(python);
     cmd.env("OMP_NUM_THREADS", args.threads.to_string())
         .arg(TORCH_SCRIPT)
-        .args(["--model", model.name(), "--dataset", DATASET_DIR])
+        .args(["--model", model.name(), "--dataset", model.dataset().1])
         .args(["--epochs", &args.epochs.to_string(), "--threads", &args.threads.to_string()])
         .args(["--batch", &BATCH.to_string()])
         .current_dir(root);
@@ -326,7 +361,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     let (root, bench_dir, command) = super::begin(BENCH_DIR, command, args.venv.as_deref())?;
 
     let doppel = build_doppel(&root)?;
-    build_dataset(&root, &doppel)?;
+    build_datasets(&root, &doppel)?;
     let python = ensure_venv(&venv_dir(&root, args.venv.as_deref())?)?;
 
     let mut configs = Vec::new();
@@ -344,8 +379,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
     }
 
     let mut results: Vec<ModelResult> =
-        Model::ALL.iter().map(|&model| ModelResult { model, doppel: Vec::new(), torch: Vec::new() }).collect();
-    let mut rows = 0;
+        Model::ALL.iter().map(|&model| ModelResult { model, rows: 0, doppel: Vec::new(), torch: Vec::new() }).collect();
     let mut python_versions = String::new();
     let busy_before = busy_cores();
     if let Some(busy) = busy_before.filter(|&b| b > 0.25) {
@@ -364,7 +398,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                 thousands(run.samples_per_second),
                 run.final_loss
             );
-            rows = n;
+            results[i].rows = n;
             results[i].doppel.push(run);
 
             eprintln!("bench: {tag}: PyTorch, {} epoch(s), {} thread(s)", args.epochs, args.threads);
@@ -375,7 +409,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
                 line.final_loss
             );
             if line.rows != n {
-                bail!("doppel trained on {n} rows but PyTorch on {}; rebuild {DATASET_DIR}", line.rows);
+                bail!("doppel trained on {n} rows but PyTorch on {}; rebuild {}", line.rows, model.dataset().1);
             }
             python_versions = format!("torch {}, numpy {}, pyarrow {}", line.torch, line.numpy, line.pyarrow);
             results[i].torch.push(Run { samples_per_second: line.samples_per_second, final_loss: line.final_loss });
@@ -392,7 +426,6 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         busy_before,
         threads: args.threads,
         epochs: args.epochs,
-        rows,
         models: results,
     };
     for m in &report.models {
@@ -464,17 +497,24 @@ mod tests {
             busy_before: Some(0.07),
             threads: 2,
             epochs: 2,
-            rows: 10_240,
             models: vec![
                 ModelResult {
                     model: Model::Mlp,
+                    rows: 10_240,
                     doppel: vec![run(70_000.0, 0.31), run(80_000.0, 0.3)],
                     torch: vec![run(100_000.0, 0.29), run(100_000.0, 0.28)],
                 },
                 ModelResult {
                     model: Model::Cnn,
+                    rows: 10_240,
                     doppel: vec![run(4_000.0, 2.3), run(4_400.0, 2.3)],
                     torch: vec![run(17_000.0, 0.2), run(16_600.0, 0.2)],
+                },
+                ModelResult {
+                    model: Model::ResNet8,
+                    rows: 2_000,
+                    doppel: vec![run(300.0, 1.9), run(320.0, 1.8)],
+                    torch: vec![run(900.0, 1.7), run(1_000.0, 1.7)],
                 },
             ],
         };
@@ -483,12 +523,14 @@ mod tests {
 | --- | ---: | ---: | ---: | ---: | ---: |
 | mlp | 75,000 | 100,000 | 0.75 | 2 | 128 |
 | cnn | 4,200 | 16,800 | 0.25 | 2 | 128 |
+| resnet8 | 310 | 950 | 0.33 | 2 | 128 |
 
-Medians of 2 repeat(s); each run trains 2 epoch(s) over the same 10,240 MNIST training images.
+Medians of 2 repeat(s); each run trains 2 epoch(s) over the same training rows on both sides (mlp 10,240 MNIST images, cnn 10,240 MNIST images, resnet8 2,000 CIFAR-10 images).
 Every run, in order:
 
 - mlp: doppel 70,000, 80,000; PyTorch 100,000, 100,000
 - cnn: doppel 4,000, 4,400; PyTorch 17,000, 16,600
+- resnet8: doppel 300, 320; PyTorch 900, 1,000
 
 Mean training loss of the last epoch, last repeat (a sanity check, not a target):
 
@@ -496,6 +538,7 @@ Mean training loss of the last epoch, last repeat (a sanity check, not a target)
 | --- | ---: | ---: | --- |
 | mlp | 0.3000 | 0.2800 | close |
 | cnn | 2.3000 | 0.2000 | far apart: check the two trainings |
+| resnet8 | 1.8000 | 1.7000 | close |
 
 - command: `cargo xtask bench train --threads 2 --epochs 2 --repeats 2`
 - date: 2026-01-02 (UTC)
