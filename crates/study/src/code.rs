@@ -3,8 +3,8 @@
 //! Every kind names the library crates its `doppel` command computes with ([`roots`]); `cargo metadata` gives
 //! their transitive closure over the workspace's own crates, so a crate a stage links can never be missing from
 //! its key (the hand-kept lists this replaces had fallen out of step). Each key also covers the `doppel` binary's
-//! own crate (its command glue, not its whole closure, which is every crate), the workspace manifest and the lock
-//! file. `doppel report` runs after the steps, never inside one, so doppel-report is in no key: the report is
+//! own crate (its command glue, not its whole closure, which is every crate), the workspace manifest, the lock
+//! file and the patched dependencies under `vendor/` ([`VENDORED`]), which every step links through burn. `doppel report` runs after the steps, never inside one, so doppel-report is in no key: the report is
 //! rebuilt from the artifacts every time.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,6 +17,10 @@ use crate::plan::Kind;
 
 /// The package of the `doppel` binary.
 pub const BINARY: &str = "doppel-cli";
+
+/// The patched copies of dependencies that the workspace's `[patch.crates-io]` links instead of the published
+/// crates (`vendor/README.md`): in every key, since every step links them through burn.
+pub const VENDORED: &[&str] = &["vendor/burn-flex"];
 
 /// The library crates whose code decides a kind's artifact.
 pub fn roots(kind: Kind) -> &'static [&'static str] {
@@ -102,12 +106,13 @@ impl Graph {
         Ok(seen)
     }
 
-    /// The paths whose contents decide `kind`'s artifacts: the workspace manifest, the lock file, the binary's
-    /// crate and the folder of every crate in the closure of [`roots`], sorted.
+    /// The paths whose contents decide `kind`'s artifacts: the workspace manifest, the lock file, the
+    /// [`VENDORED`] crates, the binary's crate and the folder of every crate in the closure of [`roots`], sorted.
     pub fn code_paths(&self, kind: Kind) -> Result<Vec<String>> {
         let mut crates = self.closure(roots(kind))?;
         crates.insert(BINARY.to_string());
         let mut paths: Vec<String> = vec!["Cargo.toml".into(), "Cargo.lock".into()];
+        paths.extend(VENDORED.iter().map(|v| v.to_string()));
         paths.extend(crates.iter().filter_map(|c| self.crates.get(c)).map(|(dir, _)| dir.clone()));
         paths.sort();
         paths.dedup();
@@ -152,5 +157,25 @@ mod tests {
         let model = g.code_paths(Kind::Model).unwrap_or_default();
         assert!(model.iter().any(|x| x == "crates/mine"), "doppel-models links doppel-mine: {model:?}");
         assert!(g.closure(&["no-such-crate"]).is_err());
+        assert!(model.iter().any(|x| x == "vendor/burn-flex"), "{model:?}");
+    }
+
+    #[test]
+    fn every_vendored_crate_is_in_the_keys_and_patched_in() {
+        let root = doppel_stdx::fs::manifest_dir(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut found: Vec<String> = std::fs::read_dir(root.join("vendor"))
+            .map(|dir| {
+                dir.filter_map(|e| e.ok())
+                    .filter(|e| e.path().join("Cargo.toml").is_file())
+                    .map(|e| format!("vendor/{}", e.file_name().to_string_lossy()))
+                    .collect()
+            })
+            .unwrap_or_default();
+        found.sort();
+        assert_eq!(found, VENDORED, "vendor/ and VENDORED disagree");
+        let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap_or_default();
+        for v in VENDORED {
+            assert!(manifest.contains(&format!("path = \"{v}\"")), "Cargo.toml does not patch in {v}");
+        }
     }
 }
