@@ -1,7 +1,7 @@
 //! burn's `Conv2d` on flex against PyTorch: the output and the gradients of `sum(y · g)` with respect to the
 //! input, the weight and the bias, for 5×5, 3×3 and 1×1 kernels, strides 1 and 2, with and without padding.
 //!
-//! burn-flex's own kernels and `doppel_models::conv::conv2d_gemm` (one matrix product under autodiff) are both
+//! burn-flex's kernels (with doppel's patched weight gradient, `vendor/burn-flex`) and `doppel_models::conv::conv2d_gemm` (one matrix product under autodiff) are both
 //! checked against the same values.
 //! The fixture `fixtures/conv_gradients.json` and the script that wrote it (`fixtures/conv_gradients.py`,
 //! PyTorch on the CPU) sit side by side.
@@ -55,7 +55,7 @@ fn conv2d_output_and_gradients_match_pytorch() {
     let text =
         std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/conv_gradients.json")).unwrap();
     let fixture: Fixture = serde_json::from_str(&text).unwrap();
-    assert_eq!(fixture.cases.len(), 5);
+    assert_eq!(fixture.cases.len(), 6);
     let ad = Device::flex().autodiff();
     for (i, c) in fixture.cases.iter().enumerate() {
         let (k, p) = (c.kernel, c.padding);
