@@ -1,8 +1,9 @@
 //! burn's `Conv2d` on flex against PyTorch: the output and the gradients of `sum(y · g)` with respect to the
 //! input, the weight and the bias, for 5×5, 3×3 and 1×1 kernels, strides 1 and 2, with and without padding.
 //!
-//! burn-flex's kernels (with doppel's patched weight gradient, `vendor/burn-flex`) and `doppel_models::conv::conv2d_gemm` (one matrix product under autodiff) are both
-//! checked against the same values.
+//! burn-flex's kernels (with doppel's patched weight gradient, `vendor/burn-flex`) and
+//! `doppel_models::conv::conv2d_gemm` (one matrix product under autodiff) are both checked against the same
+//! values.
 //! The fixture `fixtures/conv_gradients.json` and the script that wrote it (`fixtures/conv_gradients.py`,
 //! PyTorch on the CPU) sit side by side.
 

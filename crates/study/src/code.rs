@@ -4,8 +4,9 @@
 //! their transitive closure over the workspace's own crates, so a crate a stage links can never be missing from
 //! its key (the hand-kept lists this replaces had fallen out of step). Each key also covers the `doppel` binary's
 //! own crate (its command glue, not its whole closure, which is every crate), the workspace manifest, the lock
-//! file and the patched dependencies under `vendor/` ([`VENDORED`]), which every step links through burn. `doppel report` runs after the steps, never inside one, so doppel-report is in no key: the report is
-//! rebuilt from the artifacts every time.
+//! file and the patched dependencies under `vendor/` ([`VENDORED`]), which every step links through burn.
+//! `doppel report` runs after the steps, never inside one, so doppel-report is in no key: the report is rebuilt
+//! from the artifacts every time.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
