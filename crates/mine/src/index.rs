@@ -2,7 +2,9 @@
 //!
 //! The index is a cache: it is rebuilt from the embeddings whenever it is needed (inserts are serial, and
 //! hnsw_rs seeds its level generator with a constant, so the same rows in the same order give the same graph and
-//! the same answers). Distances are doppel's own, shared by the graph and the exact search:
+//! the same answers). Once built, the graph is copied into flat arrays ([`crate::flat`]) and hnsw_rs's copy is
+//! dropped: searches walk the flat copy exactly as hnsw_rs would walk its own, with the same answers, without
+//! its per-point allocations and locks. Distances are doppel's own, shared by the graph and the exact search:
 //!
 //! - [`Metric::Cosine`]: `1 − cos(a, b)`, computed as `‖â − b̂‖² / 2` on unit vectors (exact at 0, never negative;
 //!   hnsw_rs's own `DistDot` panics on identical normalised vectors);
@@ -16,6 +18,7 @@ use hnsw_rs::prelude::{Distance, Hnsw};
 
 use crate::error::{MineError, Result};
 use crate::exact;
+use crate::flat::FlatGraph;
 use crate::matrix::{Matrix, dot, sq_dist};
 
 /// The distance the index uses.
@@ -138,7 +141,8 @@ pub struct Index {
     params: IndexParams,
     ids: Vec<u32>,
     vectors: Matrix,
-    graph: Hnsw<'static, f32, Dist>,
+    /// The HNSW graph, copied out of hnsw_rs; empty for [`Index::build_exact`].
+    graph: FlatGraph,
     rows: HashMap<u32, usize>,
     /// `‖x‖²` of each prepared row, and their maximum: the expanded distances of exact search.
     sq_norms: Vec<f32>,
@@ -207,27 +211,28 @@ impl Index {
         );
         let _g = span.enter();
         let started = std::time::Instant::now();
-        let with_graph = graph;
-        let graph = Hnsw::new(params.m, ids.len().max(1), 16, params.ef_construction, Dist(params.metric));
-        if !with_graph {
+        if !graph {
             tracing::info!("exact search only: no graph built");
             return Ok(Index {
                 params,
                 ids: ids.to_vec(),
                 vectors,
-                graph,
+                graph: FlatGraph::default(),
                 rows,
                 sq_norms,
                 max_sq_norm,
                 has_graph: false,
             });
         }
+        let hnsw = Hnsw::new(params.m, ids.len().max(1), 16, params.ef_construction, Dist(params.metric));
         for row in 0..ids.len() {
-            graph.insert((vectors.row(row), row));
+            hnsw.insert((vectors.row(row), row));
             if (row + 1) % 10_000 == 0 {
                 tracing::info!(inserted = row + 1, of = ids.len(), "hnsw insert");
             }
         }
+        let graph = FlatGraph::from_hnsw(&hnsw, ids.len());
+        drop(hnsw);
         tracing::info!(seconds = format!("{:.2}", started.elapsed().as_secs_f64()), "hnsw built");
         Ok(Index { params, ids: ids.to_vec(), vectors, graph, rows, sq_norms, max_sq_norm, has_graph: true })
     }
@@ -332,12 +337,14 @@ impl Index {
         }
         let how = if self.has_graph { how } else { Search::Exact };
         let mut hits: Vec<Hit> = match how {
-            Search::Hnsw => self
-                .graph
-                .search(q, k, self.params.ef_search.max(k))
-                .into_iter()
-                .map(|n| Hit { row: n.d_id, id: self.ids[n.d_id], distance: n.distance })
-                .collect(),
+            Search::Hnsw => {
+                let metric = self.params.metric;
+                self.graph
+                    .search(q, k, self.params.ef_search.max(k), |r| self.vectors.row(r as usize), |a, b| metric.eval(a, b))
+                    .into_iter()
+                    .map(|(row, distance)| Hit { row, id: self.ids[row], distance })
+                    .collect()
+            }
             Search::Exact => return self.exact_block(q, Want::Nearest(k)).pop().unwrap_or_default(),
         };
         hits.sort_by(cmp_hits);

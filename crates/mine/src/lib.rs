@@ -11,7 +11,8 @@
 //!   (`DATASET/embeddings/<embedder>-<config hash>.parquet`) and reuses them while config and dataset match.
 //! - [`Index`] is HNSW (hnsw_rs) over the train embeddings, cosine or L2 ([`Metric`]), with [`IndexParams`]
 //!   checked before hnsw_rs sees them, every vector checked at ingest, serial inserts, and exact search beside
-//!   it ([`Search`]) for ground truth and recall@k. It is a cache, rebuilt from the embeddings.
+//!   it ([`Search`]) for ground truth and recall@k. It is a cache, rebuilt from the embeddings. The built graph
+//!   is searched from a flat copy (`flat.rs`) that answers exactly as hnsw_rs does, faster.
 //! - [`mine`] answers the study's questions with [`MiningParams`]: the look-alikes of each target by lineage
 //!   [`Relation`], near-duplicate groups (union–find), train↔test near-copies — each as a polars table.
 //! - [`quality`] scores mining against the lineage ([`QualityRow`]: precision and recall over a threshold sweep,
@@ -25,6 +26,7 @@ pub mod config;
 pub mod embed;
 pub mod error;
 mod exact;
+mod flat;
 pub mod index;
 pub mod matrix;
 pub mod mine;
