@@ -13,9 +13,16 @@ What matches doppel: the architecture, PyTorch's default initialisation (doppel 
 differ), SGD with momentum 0.9, dampening 0, weight decay added to the gradient, a constant learning rate, the
 batch size, a new shuffle each epoch, mean cross-entropy, and the per-step work of summing the loss and counting
 correct predictions. The timer covers the whole training loop, as doppel's `samples_per_second` does.
+
+After the timed loop, one training step of a copy of the network on one batch runs under PyTorch's own FLOP
+counter (`torch.utils.flop_counter.FlopCounterMode`: the matrix products and convolutions of the forward and
+backward passes, 2 FLOPs per multiply-add; element-wise work, pooling and batch norm are not counted), and the
+JSON line carries that count per sample as `train_flops_per_sample`. The bench multiplies both sides' samples/s
+by it, since both train the same network.
 """
 
 import argparse
+import copy
 import json
 import os
 import sys
@@ -119,6 +126,19 @@ def build(model, torch):
     )
 
 
+def train_flops_per_sample(net, xb, yb, torch, F):
+    """FLOPs of one training step (forward and backward) per sample, counted by torch on a copy of `net`."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    twin = copy.deepcopy(net)
+    twin.train()
+    counter = FlopCounterMode(display=False)
+    with counter:
+        loss = F.cross_entropy(twin(xb), yb)
+        loss.backward()
+    return counter.get_total_flops() / len(yb)
+
+
 def main():
     args = parse_args()
     # Before torch is imported, so that its OpenMP pool starts at the asked size.
@@ -182,6 +202,7 @@ def main():
             file=sys.stderr,
         )
     seconds = time.perf_counter() - started
+    flops_per_sample = train_flops_per_sample(net, x[: args.batch], y[: args.batch], torch, F)
 
     print(
         json.dumps(
@@ -191,6 +212,7 @@ def main():
                 "final_loss": loss_mean,
                 "final_accuracy": accuracy,
                 "seconds": seconds,
+                "train_flops_per_sample": flops_per_sample,
                 "epoch_seconds": epoch_seconds,
                 "rows": n,
                 "epochs": args.epochs,

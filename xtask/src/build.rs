@@ -9,14 +9,32 @@ use anyhow::{Context, Result, bail};
 /// Runs `cargo build --release -p doppel-cli` (with `features`) in `root`, its output on our stderr, after
 /// `say`ing the command; returns the binary's path. A failed build says what to do.
 pub fn build_doppel(root: &Path, features: &[&str], say: &dyn Fn(&str)) -> Result<PathBuf> {
+    let mut args = vec!["build", "--release", "-p", "doppel-cli"];
+    let joined = features.join(",");
+    if !features.is_empty() {
+        args.extend(["--features", &joined]);
+    }
+    let target =
+        cargo_release(root, &args, "the release doppel binary", "; fix the build, or pass --doppel-bin PATH", say)?;
+    built(target.join("release").join("doppel"))
+}
+
+/// Runs `cargo build --release -p {package} --example {example}` in `root` like [`build_doppel`]; returns the
+/// example's path.
+pub fn build_example(root: &Path, package: &str, example: &str, say: &dyn Fn(&str)) -> Result<PathBuf> {
+    let args = ["build", "--release", "-p", package, "--example", example];
+    let target = cargo_release(root, &args, &format!("the {package} example {example}"), "; fix the build", say)?;
+    built(target.join("release").join("examples").join(example))
+}
+
+/// Runs `cargo {args}` in `root`, its output on our stderr, after `say`ing that it builds `what`; returns the
+/// target folder the build wrote to. A failure's message ends with `hint`.
+fn cargo_release(root: &Path, args: &[&str], what: &str, hint: &str, say: &dyn Fn(&str)) -> Result<PathBuf> {
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| OsString::from("cargo"));
     let mut cmd = Command::new(&cargo);
-    cmd.args(["build", "--release", "-p", "doppel-cli"]);
-    if !features.is_empty() {
-        cmd.args(["--features", &features.join(",")]);
-    }
+    cmd.args(args);
     let shown = doppel_stdx::shown(&cmd);
-    say(&format!("building the release doppel binary ({shown})"));
+    say(&format!("building {what} ({shown})"));
     let status = cmd
         .current_dir(root)
         .stdin(Stdio::null())
@@ -24,11 +42,14 @@ pub fn build_doppel(root: &Path, features: &[&str], say: &dyn Fn(&str)) -> Resul
         .status()
         .with_context(|| format!("cannot start `{shown}`"))?;
     if !status.success() {
-        bail!("`{shown}` failed with {status}; fix the build, or pass --doppel-bin PATH");
+        bail!("`{shown}` failed with {status}{hint}");
     }
     // cargo resolves a relative CARGO_TARGET_DIR against the folder it runs in, which is the root here.
-    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t));
-    let binary = target.join("release").join("doppel");
+    Ok(std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root.join("target"), |t| root.join(t)))
+}
+
+/// `binary`, once it is checked to exist after a successful build.
+fn built(binary: PathBuf) -> Result<PathBuf> {
     if !binary.is_file() {
         bail!("the build succeeded but {} does not exist; is the target folder set elsewhere?", binary.display());
     }

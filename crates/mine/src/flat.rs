@@ -239,7 +239,8 @@ mod tests {
     /// Clustered rows, with exact copies among them, so that ties and dense neighbourhoods occur.
     fn rows(n: usize, dim: usize, seed: u64) -> Vec<Vec<f32>> {
         let mut rng = doppel_data::seed::rng(seed, "flat-graph-test", 0);
-        let centres: Vec<Vec<f32>> = (0..8).map(|_| (0..dim).map(|_| rng.random_range(0.0f32..1.0) * 4.0).collect()).collect();
+        let centres: Vec<Vec<f32>> =
+            (0..8).map(|_| (0..dim).map(|_| rng.random_range(0.0f32..1.0) * 4.0).collect()).collect();
         let mut out: Vec<Vec<f32>> = Vec::with_capacity(n);
         for i in 0..n {
             if i % 17 == 5 {

@@ -340,7 +340,13 @@ impl Index {
             Search::Hnsw => {
                 let metric = self.params.metric;
                 self.graph
-                    .search(q, k, self.params.ef_search.max(k), |r| self.vectors.row(r as usize), |a, b| metric.eval(a, b))
+                    .search(
+                        q,
+                        k,
+                        self.params.ef_search.max(k),
+                        |r| self.vectors.row(r as usize),
+                        |a, b| metric.eval(a, b),
+                    )
                     .into_iter()
                     .map(|(row, distance)| Hit { row, id: self.ids[row], distance })
                     .collect()

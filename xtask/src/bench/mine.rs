@@ -285,7 +285,7 @@ pub fn mine(args: &MineArgs) -> Result<()> {
         d.k,
         args.threads
     );
-    let _ = writeln!(md, "| | doppel (hnsw_rs) | faiss-cpu | doppel ÷ faiss time |");
+    let _ = writeln!(md, "| | doppel (hnsw_rs graph, flat search) | faiss-cpu | doppel ÷ faiss time |");
     let _ = writeln!(md, "|---|---:|---:|---:|");
     let _ = writeln!(
         md,

@@ -13,6 +13,12 @@
 //!    `samples_per_second` in `m0/model.json`; [`TORCH_SCRIPT`] trains the same network on the same rows (it reads
 //!    the dataset's `train.parquet`) and prints one JSON line.
 //!
+//! 5. After the repeats, the GEMM-peak line: the product of two f32 [`GEMM_N`]² matrices timed on each side
+//!    ([`GEMM_EXAMPLE`], built with `cargo build --release -p doppel-models --example gemm_peak`, and
+//!    [`GEMM_TORCH_SCRIPT`]), the machine's limit as far as either library reaches it. Each model's training
+//!    compute (samples/s × the FLOPs of one training step per sample, which PyTorch's own FLOP counter gives for
+//!    the PyTorch twin) is shown against it.
+//!
 //! The medians over repeats go to stdout and to `target/bench/train.md` as one Markdown report
 //! ([`render_markdown`]); progress goes to stderr. Just before the timed runs the bench measures how many cores
 //! other processes keep busy ([`busy_cores`]) and warns when they do, because PyTorch's spinning OpenMP threads
@@ -52,6 +58,18 @@ pub const BENCH_DIR: &str = "target/bench";
 
 /// The PyTorch side, from the workspace root.
 pub const TORCH_SCRIPT: &str = "xtask/bench/train_torch.py";
+
+/// The side of the square matrices of the GEMM-peak line.
+pub const GEMM_N: usize = 1024;
+
+/// Products timed on each side for the GEMM-peak line (after two warm-up ones); the line shows their median.
+pub const GEMM_REPS: usize = 9;
+
+/// doppel's side of the GEMM-peak line: an example of `doppel-models` (burn flex's `matmul`).
+pub const GEMM_EXAMPLE: &str = "gemm_peak";
+
+/// PyTorch's side of the GEMM-peak line (`torch.mm`), from the workspace root.
+pub const GEMM_TORCH_SCRIPT: &str = "xtask/bench/gemm_torch.py";
 
 /// The options of `cargo xtask bench train`.
 #[derive(Debug, Args)]
@@ -127,6 +145,9 @@ pub struct ModelResult {
     pub model: Model,
     /// Training images each run passes over (the same on both sides).
     pub rows: usize,
+    /// FLOPs of one training step per sample (forward and backward matrix products and convolutions), as
+    /// PyTorch's FLOP counter gives them for the PyTorch twin; both sides train the same network.
+    pub flops_per_sample: f64,
     /// doppel's runs.
     pub doppel: Vec<Run>,
     /// PyTorch's runs.
@@ -155,6 +176,28 @@ pub struct Report {
     pub epochs: usize,
     /// One entry per model.
     pub models: Vec<ModelResult>,
+    /// The GEMM-peak line.
+    pub gemm: GemmPeak,
+}
+
+/// The machine's matrix-product limit as each side reaches it: f32 `n × n` by `n × n`, median GFLOP/s.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct GemmPeak {
+    /// The matrices' side.
+    pub n: usize,
+    /// Products timed on each side.
+    pub reps: usize,
+    /// burn flex's `matmul`.
+    pub doppel_gflops: f64,
+    /// `torch.mm`.
+    pub torch_gflops: f64,
+}
+
+impl GemmPeak {
+    /// The faster of the two: the machine's limit as far as either library reaches it.
+    pub fn peak(&self) -> f64 {
+        self.doppel_gflops.max(self.torch_gflops)
+    }
 }
 
 /// `text` (a training config) with its top-level `epochs = …` set to `epochs`, keeping the line's indent and
@@ -232,7 +275,40 @@ pub fn render_markdown(r: &Report) -> String {
         rows.join(", ")
     );
     let list = |runs: &[Run]| runs.iter().map(|x| thousands(x.samples_per_second)).collect::<Vec<_>>().join(", ");
-    let _ = writeln!(s, "Every run, in order:\n");
+    let g = &r.gemm;
+    let _ = writeln!(
+        s,
+        "\nGEMM peak (f32 {n} × {n} by {n} × {n}, median of {} products, {} thread(s)): doppel (burn flex `matmul`) \
+         {:.1} GFLOP/s, PyTorch (`torch.mm`) {:.1} GFLOP/s. Training compute is samples/s × the FLOPs of one \
+         training step per sample (matrix products and convolutions, forward and backward, as PyTorch's FLOP \
+         counter gives them for the PyTorch twin; element-wise work, pooling and batch norm are not counted), \
+         against the faster GEMM ({:.1} GFLOP/s):\n",
+        g.reps,
+        r.threads,
+        g.doppel_gflops,
+        g.torch_gflops,
+        g.peak(),
+        n = thousands(g.n as f64),
+    );
+    let _ = writeln!(s, "| model | MFLOP per sample | doppel GFLOP/s | of peak | PyTorch GFLOP/s | of peak |");
+    let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: |");
+    for m in &r.models {
+        let rate = |runs: &[Run]| {
+            median(&runs.iter().map(|x| x.samples_per_second).collect::<Vec<_>>()).unwrap_or(f64::NAN)
+                * m.flops_per_sample
+                / 1e9
+        };
+        let (d, t) = (rate(&m.doppel), rate(&m.torch));
+        let _ = writeln!(
+            s,
+            "| {} | {:.2} | {d:.1} | {:.0} % | {t:.1} | {:.0} % |",
+            m.model.name(),
+            m.flops_per_sample / 1e6,
+            100.0 * d / g.peak(),
+            100.0 * t / g.peak()
+        );
+    }
+    let _ = writeln!(s, "\nEvery run, in order:\n");
     for m in &r.models {
         let _ = writeln!(s, "- {}: doppel {}; PyTorch {}", m.model.name(), list(&m.doppel), list(&m.torch));
     }
@@ -309,6 +385,51 @@ struct TorchLine {
     numpy: String,
     /// `pyarrow.__version__`.
     pyarrow: String,
+    /// FLOPs of one training step per sample, from PyTorch's FLOP counter.
+    train_flops_per_sample: f64,
+}
+
+/// The JSON line of both sides of the GEMM-peak line.
+#[derive(Debug, Deserialize)]
+struct GemmLine {
+    /// The matrices' side.
+    n: usize,
+    /// Median GFLOP/s.
+    gflops: f64,
+}
+
+/// The last non-empty line of `stdout` (of `what`), read as `T`.
+fn json_line<T: serde::de::DeserializeOwned>(stdout: &str, what: &str) -> Result<T> {
+    let line = stdout.lines().rev().find(|l| !l.trim().is_empty()).ok_or_else(|| anyhow!("{what} printed nothing"))?;
+    serde_json::from_str(line).with_context(|| format!("{what} printed {line:?}, not its JSON line"))
+}
+
+/// Step 5: the GEMM-peak line, doppel's side then PyTorch's, each checked to have multiplied `GEMM_N`².
+fn gemm_peak(root: &Path, python: &Path, threads: usize) -> Result<GemmPeak> {
+    let say = |line: &str| eprintln!("bench: {line}");
+    let example = crate::build::build_example(root, "doppel-models", GEMM_EXAMPLE, &say)?;
+    let (n, reps) = (GEMM_N.to_string(), GEMM_REPS.to_string());
+    eprintln!("bench: GEMM peak: doppel, {n} × {n}, {threads} thread(s)");
+    let mut cmd = Command::new(&example);
+    cmd.env("RAYON_NUM_THREADS", threads.to_string()).args(["--n", &n, "--reps", &reps]).current_dir(root);
+    let doppel: GemmLine = json_line(&run_capturing(&mut cmd)?, GEMM_EXAMPLE)?;
+    eprintln!("bench: GEMM peak: PyTorch, {n} × {n}, {threads} thread(s)");
+    let mut cmd = Command::new(python);
+    cmd.env("OMP_NUM_THREADS", threads.to_string())
+        .arg(GEMM_TORCH_SCRIPT)
+        .args(["--n", &n, "--reps", &reps, "--threads", &threads.to_string()])
+        .current_dir(root);
+    let torch: GemmLine = json_line(&run_capturing(&mut cmd)?, GEMM_TORCH_SCRIPT)?;
+    for (side, line) in [(GEMM_EXAMPLE, &doppel), (GEMM_TORCH_SCRIPT, &torch)] {
+        if line.n != GEMM_N || !(line.gflops.is_finite() && line.gflops > 0.0) {
+            bail!(
+                "{side} reported n = {} and {} GFLOP/s; expected n = {GEMM_N} and a positive rate",
+                line.n,
+                line.gflops
+            );
+        }
+    }
+    Ok(GemmPeak { n: GEMM_N, reps: GEMM_REPS, doppel_gflops: doppel.gflops, torch_gflops: torch.gflops })
 }
 
 /// One doppel training run; returns its result and the rows it trained on.
@@ -343,10 +464,7 @@ fn run_torch(root: &Path, python: &Path, model: Model, args: &TrainArgs) -> Resu
         .args(["--epochs", &args.epochs.to_string(), "--threads", &args.threads.to_string()])
         .args(["--batch", &BATCH.to_string()])
         .current_dir(root);
-    let stdout = run_capturing(&mut cmd)?;
-    let line =
-        stdout.lines().rev().find(|l| !l.trim().is_empty()).ok_or_else(|| anyhow!("{TORCH_SCRIPT} printed nothing"))?;
-    serde_json::from_str(line).with_context(|| format!("{TORCH_SCRIPT} printed {line:?}, not its JSON line"))
+    json_line(&run_capturing(&mut cmd)?, TORCH_SCRIPT)
 }
 
 /// Runs `cargo xtask bench train`.
@@ -378,8 +496,10 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         configs.push(dest);
     }
 
-    let mut results: Vec<ModelResult> =
-        Model::ALL.iter().map(|&model| ModelResult { model, rows: 0, doppel: Vec::new(), torch: Vec::new() }).collect();
+    let mut results: Vec<ModelResult> = Model::ALL
+        .iter()
+        .map(|&model| ModelResult { model, rows: 0, flops_per_sample: f64::NAN, doppel: Vec::new(), torch: Vec::new() })
+        .collect();
     let mut python_versions = String::new();
     let busy_before = busy_cores();
     if let Some(busy) = busy_before.filter(|&b| b > 0.25) {
@@ -411,10 +531,19 @@ pub fn train(args: &TrainArgs) -> Result<()> {
             if line.rows != n {
                 bail!("doppel trained on {n} rows but PyTorch on {}; rebuild {}", line.rows, model.dataset().1);
             }
+            if !(line.train_flops_per_sample.is_finite() && line.train_flops_per_sample > 0.0) {
+                bail!(
+                    "{TORCH_SCRIPT} counted {} training FLOPs per sample; expected a positive count",
+                    line.train_flops_per_sample
+                );
+            }
             python_versions = format!("torch {}, numpy {}, pyarrow {}", line.torch, line.numpy, line.pyarrow);
+            results[i].flops_per_sample = line.train_flops_per_sample;
             results[i].torch.push(Run { samples_per_second: line.samples_per_second, final_loss: line.final_loss });
         }
     }
+
+    let gemm = gemm_peak(&root, &python, args.threads)?;
 
     let date = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| utc_date(d.as_secs())).unwrap_or_default();
     let report = Report {
@@ -427,6 +556,7 @@ pub fn train(args: &TrainArgs) -> Result<()> {
         threads: args.threads,
         epochs: args.epochs,
         models: results,
+        gemm,
     };
     for m in &report.models {
         let (d, t) =
@@ -501,22 +631,26 @@ mod tests {
                 ModelResult {
                     model: Model::Mlp,
                     rows: 10_240,
+                    flops_per_sample: 1.2e6,
                     doppel: vec![run(70_000.0, 0.31), run(80_000.0, 0.3)],
                     torch: vec![run(100_000.0, 0.29), run(100_000.0, 0.28)],
                 },
                 ModelResult {
                     model: Model::Cnn,
                     rows: 10_240,
+                    flops_per_sample: 6e6,
                     doppel: vec![run(4_000.0, 2.3), run(4_400.0, 2.3)],
                     torch: vec![run(17_000.0, 0.2), run(16_600.0, 0.2)],
                 },
                 ModelResult {
                     model: Model::ResNet8,
                     rows: 2_000,
+                    flops_per_sample: 80e6,
                     doppel: vec![run(300.0, 1.9), run(320.0, 1.8)],
                     torch: vec![run(900.0, 1.7), run(1_000.0, 1.7)],
                 },
             ],
+            gemm: GemmPeak { n: 1024, reps: 9, doppel_gflops: 90.0, torch_gflops: 120.0 },
         };
         let want = "\
 | model | doppel flex samples/s | PyTorch samples/s | ratio (doppel/torch) | threads | batch |
@@ -526,6 +660,15 @@ mod tests {
 | resnet8 | 310 | 950 | 0.33 | 2 | 128 |
 
 Medians of 2 repeat(s); each run trains 2 epoch(s) over the same training rows on both sides (mlp 10,240 MNIST images, cnn 10,240 MNIST images, resnet8 2,000 CIFAR-10 images).
+
+GEMM peak (f32 1,024 × 1,024 by 1,024 × 1,024, median of 9 products, 2 thread(s)): doppel (burn flex `matmul`) 90.0 GFLOP/s, PyTorch (`torch.mm`) 120.0 GFLOP/s. Training compute is samples/s × the FLOPs of one training step per sample (matrix products and convolutions, forward and backward, as PyTorch's FLOP counter gives them for the PyTorch twin; element-wise work, pooling and batch norm are not counted), against the faster GEMM (120.0 GFLOP/s):
+
+| model | MFLOP per sample | doppel GFLOP/s | of peak | PyTorch GFLOP/s | of peak |
+| --- | ---: | ---: | ---: | ---: | ---: |
+| mlp | 1.20 | 90.0 | 75 % | 120.0 | 100 % |
+| cnn | 6.00 | 25.2 | 21 % | 100.8 | 84 % |
+| resnet8 | 80.00 | 24.8 | 21 % | 76.0 | 63 % |
+
 Every run, in order:
 
 - mlp: doppel 70,000, 80,000; PyTorch 100,000, 100,000
