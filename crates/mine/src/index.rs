@@ -551,6 +551,35 @@ mod tests {
         }
     }
 
+    #[test]
+    fn graph_searches_answer_as_hnsw_rs_does_bit_for_bit() {
+        let mut rng = doppel_data::seed::rng(5, "flat-vs-hnsw", 0);
+        for metric in [Metric::Cosine, Metric::L2] {
+            let (n, dim) = (800, 16);
+            let data: Vec<f32> = (0..n * dim).map(|_| rand::Rng::random_range(&mut rng, -1.0f32..1.0)).collect();
+            let ids: Vec<u32> = (0..n as u32).map(|i| 1000 + 3 * i).collect();
+            let p = IndexParams { metric, ..params(8) };
+            let index = Index::build(p, &ids, &Matrix::new(n, dim, data).unwrap()).unwrap();
+            // hnsw_rs's own graph over the same prepared rows, searched by hnsw_rs.
+            let hnsw = Hnsw::new(p.m, n, 16, p.ef_construction, Dist(metric));
+            for row in 0..n {
+                hnsw.insert((index.vectors.row(row), row));
+            }
+            for row in (0..n).step_by(7) {
+                let q = index.vectors.row(row);
+                let mut want: Vec<Hit> = hnsw
+                    .search(q, 10, p.ef_search.max(10))
+                    .into_iter()
+                    .map(|nb| Hit { row: nb.d_id, id: ids[nb.d_id], distance: nb.distance })
+                    .collect();
+                want.sort_by(cmp_hits);
+                let got = index.search_row(row, 10, Search::Hnsw);
+                let bits = |h: &[Hit]| h.iter().map(|x| (x.row, x.distance.to_bits())).collect::<Vec<_>>();
+                assert_eq!(bits(&got), bits(&want), "{metric:?}, query row {row}");
+            }
+        }
+    }
+
     /// The full scan: every row's distance, the `k` smallest by (distance, id).
     fn scan(index: &Index, q: &[f32], k: usize) -> Vec<Hit> {
         let mut all: Vec<Hit> = (0..index.len())

@@ -83,19 +83,38 @@ pub(crate) fn dot(a: &[f32], b: &[f32]) -> f32 {
     acc.iter().sum::<f32>() + tail
 }
 
-/// `Σ (a_i − b_i)²`, vectorised like [`dot`].
+/// `Σ (a_i − b_i)²`, vectorised like [`dot`], and compiled for the CPU's widest vectors through pulp's run-time
+/// dispatch (AVX2 where the CPU has it): the HNSW graph spends most of its build and search here. Every path adds
+/// the same eight lanes in the same order (no fused multiply-add), so the value is the same bit for bit on
+/// every CPU, and the graph and its answers with it.
 pub(crate) fn sq_dist(a: &[f32], b: &[f32]) -> f32 {
-    let mut acc = [0f32; 8];
-    let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
-    let (ra, rb) = (ca.remainder(), cb.remainder());
-    for (x, y) in ca.zip(cb) {
-        for k in 0..8 {
-            let d = x[k] - y[k];
-            acc[k] += d * d;
+    pulp::Arch::new().dispatch(SqDist { a, b })
+}
+
+/// [`sq_dist`]'s body, for [`pulp::Arch::dispatch`].
+struct SqDist<'a> {
+    a: &'a [f32],
+    b: &'a [f32],
+}
+
+impl pulp::WithSimd for SqDist<'_> {
+    type Output = f32;
+
+    #[inline(always)]
+    fn with_simd<S: pulp::Simd>(self, _simd: S) -> f32 {
+        let (a, b) = (self.a, self.b);
+        let mut acc = [0f32; 8];
+        let (ca, cb) = (a.chunks_exact(8), b.chunks_exact(8));
+        let (ra, rb) = (ca.remainder(), cb.remainder());
+        for (x, y) in ca.zip(cb) {
+            for k in 0..8 {
+                let d = x[k] - y[k];
+                acc[k] += d * d;
+            }
         }
+        let tail: f32 = ra.iter().zip(rb).map(|(x, y)| (x - y) * (x - y)).sum();
+        acc.iter().sum::<f32>() + tail
     }
-    let tail: f32 = ra.iter().zip(rb).map(|(x, y)| (x - y) * (x - y)).sum();
-    acc.iter().sum::<f32>() + tail
 }
 
 /// `y += a · x`, the inner loop of every product here.
@@ -109,6 +128,24 @@ pub(crate) fn axpy(y: &mut [f32], a: f32, x: &[f32]) {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use pulp::WithSimd;
+
+    #[test]
+    fn sq_dist_is_the_same_on_the_dispatched_and_the_baseline_path() {
+        let mut rng = doppel_data::seed::rng(7, "sq-dist", 0);
+        for len in [0, 1, 7, 8, 9, 63, 64, 65, 784, 1024] {
+            for _ in 0..50 {
+                let mut v = || -> Vec<f32> {
+                    (0..len).map(|_| rand::Rng::random_range(&mut rng, -3.0f32..3.0)).collect()
+                };
+                let (a, b) = (v(), v());
+                let baseline = SqDist { a: &a, b: &b }.with_simd(pulp::Scalar::new());
+                assert_eq!(sq_dist(&a, &b).to_bits(), baseline.to_bits(), "length {len}");
+                let plain: f64 = a.iter().zip(&b).map(|(x, y)| f64::from(x - y).powi(2)).sum();
+                assert!((f64::from(baseline) - plain).abs() <= 1e-4 * plain.max(1.0), "length {len}");
+            }
+        }
+    }
 
     #[test]
     fn new_checks_the_shape() {
