@@ -135,9 +135,8 @@ mod tests {
         let mut rng = doppel_data::seed::rng(7, "sq-dist", 0);
         for len in [0, 1, 7, 8, 9, 63, 64, 65, 784, 1024] {
             for _ in 0..50 {
-                let mut v = || -> Vec<f32> {
-                    (0..len).map(|_| rand::Rng::random_range(&mut rng, -3.0f32..3.0)).collect()
-                };
+                let mut v =
+                    || -> Vec<f32> { (0..len).map(|_| rand::Rng::random_range(&mut rng, -3.0f32..3.0)).collect() };
                 let (a, b) = (v(), v());
                 let baseline = SqDist { a: &a, b: &b }.with_simd(pulp::Scalar::new());
                 assert_eq!(sq_dist(&a, &b).to_bits(), baseline.to_bits(), "length {len}");
