@@ -17,9 +17,8 @@ use burn::prelude::*;
 use burn::tensor::Distribution;
 
 /// `--n` and `--reps` from the command line, each with its default; `Err` names the bad argument.
-fn parse(args: impl Iterator<Item = String>) -> Result<(usize, usize), String> {
+fn parse(mut args: impl Iterator<Item = String>) -> Result<(usize, usize), String> {
     let (mut n, mut reps) = (1024, 9);
-    let mut args = args.peekable();
     while let Some(flag) = args.next() {
         let slot = match flag.as_str() {
             "--n" => &mut n,

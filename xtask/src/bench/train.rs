@@ -245,12 +245,14 @@ pub fn losses_disagree(a: f64, b: f64) -> bool {
 /// The report as Markdown: the throughput table, the per-repeat numbers, the loss check and the setup.
 pub fn render_markdown(r: &Report) -> String {
     let mut s = String::new();
+    // The median samples/s of a side's runs.
+    let speed =
+        |runs: &[Run]| median(&runs.iter().map(|x| x.samples_per_second).collect::<Vec<_>>()).unwrap_or(f64::NAN);
     let _ =
         writeln!(s, "| model | doppel flex samples/s | PyTorch samples/s | ratio (doppel/torch) | threads | batch |");
     let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: |");
     for m in &r.models {
-        let d = median(&m.doppel.iter().map(|x| x.samples_per_second).collect::<Vec<_>>()).unwrap_or(f64::NAN);
-        let t = median(&m.torch.iter().map(|x| x.samples_per_second).collect::<Vec<_>>()).unwrap_or(f64::NAN);
+        let (d, t) = (speed(&m.doppel), speed(&m.torch));
         let _ = writeln!(
             s,
             "| {} | {} | {} | {:.2} | {} | {BATCH} |",
@@ -293,12 +295,7 @@ pub fn render_markdown(r: &Report) -> String {
     let _ = writeln!(s, "| model | MFLOP per sample | doppel GFLOP/s | of peak | PyTorch GFLOP/s | of peak |");
     let _ = writeln!(s, "| --- | ---: | ---: | ---: | ---: | ---: |");
     for m in &r.models {
-        let rate = |runs: &[Run]| {
-            median(&runs.iter().map(|x| x.samples_per_second).collect::<Vec<_>>()).unwrap_or(f64::NAN)
-                * m.flops_per_sample
-                / 1e9
-        };
-        let (d, t) = (rate(&m.doppel), rate(&m.torch));
+        let (d, t) = (speed(&m.doppel) * m.flops_per_sample / 1e9, speed(&m.torch) * m.flops_per_sample / 1e9);
         let _ = writeln!(
             s,
             "| {} | {:.2} | {d:.1} | {:.0} % | {t:.1} | {:.0} % |",
